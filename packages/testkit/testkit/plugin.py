@@ -1,0 +1,85 @@
+"""pytest plugin: database URLs (SQLite and PostgreSQL) and a running Shopify emulator.
+
+Registered through the ``pytest11`` entry point, so any package in the workspace gets the
+fixtures without importing this module.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TESTKIT_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _postgres_required() -> bool:
+    return os.environ.get("REQUIRE_POSTGRES") == "1"
+
+
+def _postgres_unreachable_reason() -> str | None:
+    try:
+        engine = sa.create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as error:  # noqa: BLE001 - any failure means "unreachable" here
+        return f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL.split('@')[-1]}: {error}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    """URL of the PostgreSQL maintenance database; skips (or fails under CI) when down."""
+    reason = _postgres_unreachable_reason()
+    if reason is not None:
+        if _postgres_required():
+            pytest.fail(f"REQUIRE_POSTGRES=1 but {reason}")
+        pytest.skip(reason)
+    return POSTGRES_ADMIN_URL
+
+
+def _create_postgres_database(admin_url: str) -> str:
+    name = f"testkit_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return name
+
+
+def _drop_postgres_database(admin_url: str, name: str) -> None:
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    name = _create_postgres_database(postgres_admin_url)
+    try:
+        yield postgres_admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        _drop_postgres_database(postgres_admin_url, name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database file for one test."""
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """The same test on SQLite and on PostgreSQL, each in its own fresh database."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("postgres_url"))

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: lint, import contracts, then pytest (two workers, one per core).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+.venv/bin/ruff check .
+.venv/bin/lint-imports
+exec .venv/bin/pytest -n 2 --dist loadgroup "$@"
