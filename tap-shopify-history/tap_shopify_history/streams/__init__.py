@@ -1,3 +1,11 @@
-"""Package."""
+"""The tap's streams, in the order they sync."""
 
 from __future__ import annotations
+
+from tap_shopify_history.streams.customers import CustomersStream
+from tap_shopify_history.streams.orders import OrdersStream
+from tap_shopify_history.streams.roster import CustomerRosterStream
+
+STREAM_TYPES = (CustomersStream, OrdersStream, CustomerRosterStream)
+
+__all__ = ["STREAM_TYPES", "CustomerRosterStream", "CustomersStream", "OrdersStream"]

@@ -1,0 +1,219 @@
+"""A GraphQL Admin API client on requests: cost-aware, retrying, never leaking the token."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import backoff
+import requests
+
+from tap_shopify_history.shopify.errors import (
+    GraphQLQueryError,
+    ShopifyAuthError,
+    ShopifyFatalError,
+    ShopifyRetriableError,
+    ShopifyThrottledError,
+)
+from tap_shopify_history.shopify.limiter import CostLimiter, ThrottleStatus
+from tap_shopify_history.shopify.protected import raise_if_protected_data_denied
+
+LOGGER = logging.getLogger("tap_shopify_history.shopify")
+RETRIABLE_STATUS = frozenset({429, 430, 500, 502, 503, 504, 520, 522, 524})
+RETRIABLE_CODES = frozenset({"INTERNAL_SERVER_ERROR", "TIMEOUT", "SERVICE_UNAVAILABLE"})
+# THROTTLED is expected under load and the limiter waits exactly as long as needed, so it
+# gets its own, larger allowance than real errors.
+THROTTLED_RETRIES_PER_ERROR_RETRY = 10
+
+
+def graphql_endpoint(store_url: str, api_version: str) -> str:
+    """The GraphQL endpoint of a store (or of a proxy or emulator standing in for it).
+
+    Args:
+        store_url: Base URL such as ``https://demo.myshopify.com``.
+        api_version: ``YYYY-MM``.
+
+    Returns:
+        ``{store_url}/admin/api/{api_version}/graphql.json``.
+    """
+    return f"{store_url.rstrip('/')}/admin/api/{api_version}/graphql.json"
+
+
+@dataclass
+class ClientStats:
+    """Counters a benchmark or progress log reads."""
+
+    requests: int = 0
+    retries: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class GraphQLClient:
+    """Sends GraphQL documents to one store and returns their ``data``."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        access_token: str,
+        *,
+        timeout: float = 60.0,
+        max_retries: int = 5,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        limiter: CostLimiter | None = None,
+    ) -> None:
+        """Configure the client; nothing is sent until :meth:`execute`.
+
+        Args:
+            endpoint: The GraphQL endpoint URL.
+            access_token: The Admin API access token (kept only in the request header).
+            timeout: Seconds per HTTP request.
+            max_retries: Retries for transient errors (5xx, 429, connection errors).
+            session: A requests session to reuse.
+            clock: Monotonic clock, injected for tests.
+            sleep: Sleep function, injected for tests.
+            limiter: The cost limiter shared by every query of this store.
+        """
+        self.endpoint = endpoint
+        self._session = session or requests.Session()
+        self._session.headers.update(
+            {"X-Shopify-Access-Token": access_token, "Content-Type": "application/json"}
+        )
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._sleep = sleep
+        self.limiter = limiter or CostLimiter(clock=clock, sleep=sleep)
+        self.stats = ClientStats()
+
+    def execute(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        estimated_cost: float = 10.0,
+    ) -> dict[str, Any]:
+        """Run one query, waiting for budget and retrying transient failures.
+
+        Args:
+            query: The GraphQL document.
+            variables: Its variables.
+            estimated_cost: Points the query is expected to request.
+
+        Returns:
+            The response's ``data``, with its ``extensions`` under ``"__extensions"``.
+
+        Raises:
+            ShopifyRetriableError: When retries are exhausted.
+        """
+        waits = backoff.expo(factor=0.5, max_value=30)
+        error_retries = 0
+        throttled_retries = 0
+        payload = {"query": query, "variables": dict(variables or {})}
+        while True:
+            self.limiter.acquire(estimated_cost)
+            try:
+                return self._send(payload)
+            except ShopifyThrottledError as error:
+                throttled_retries += 1
+                if throttled_retries > self._max_retries * THROTTLED_RETRIES_PER_ERROR_RETRY:
+                    raise
+                if error.requested_cost:
+                    estimated_cost = error.requested_cost
+            except ShopifyRetriableError as error:
+                error_retries += 1
+                self.stats.retries += 1
+                if error_retries > self._max_retries:
+                    msg = f"{error} (gave up after {self._max_retries} retries)"
+                    raise ShopifyRetriableError(msg) from error
+                delay = backoff.full_jitter(next(waits))
+                LOGGER.warning("Retrying Shopify request in %.2fs: %s", delay, error)
+                self._sleep(delay)
+
+    def _send(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        self.stats.requests += 1
+        try:
+            response = self._session.post(self.endpoint, json=payload, timeout=self._timeout)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            msg = f"connection error talking to {self.endpoint}: {type(error).__name__}"
+            raise ShopifyRetriableError(msg) from None
+        _raise_for_http_status(response, self.endpoint)
+        try:
+            body = response.json()
+        except ValueError:
+            msg = f"non-JSON answer (HTTP {response.status_code}) from {self.endpoint}"
+            raise ShopifyRetriableError(msg) from None
+        return self._unwrap(body)
+
+    def _unwrap(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        extensions = body.get("extensions") or {}
+        cost = extensions.get("cost") or {}
+        status = ThrottleStatus.from_extensions(extensions)
+        errors = body.get("errors") or []
+        if isinstance(errors, str):
+            raise ShopifyFatalError(f"Shopify refused the request: {errors}")
+        codes = {(e.get("extensions") or {}).get("code") for e in errors}
+        if "THROTTLED" in codes:
+            self.limiter.on_throttled(status, cost.get("requestedQueryCost"))
+            raise ShopifyThrottledError(cost.get("requestedQueryCost"))
+        self.limiter.observe(status, cost.get("actualQueryCost"))
+        if codes & RETRIABLE_CODES:
+            raise ShopifyRetriableError(f"Shopify server error: {_messages(errors)}")
+        raise_if_protected_data_denied(errors)
+        if errors:
+            if "ACCESS_DENIED" in codes:
+                raise ShopifyAuthError(f"Shopify denied access: {_messages(errors)}")
+            raise GraphQLQueryError(f"Shopify rejected the query: {_messages(errors)}")
+        data: dict[str, Any] = dict(body.get("data") or {})
+        data["__extensions"] = extensions
+        return data
+
+    def stream_lines(self, url: str) -> Iterator[bytes]:
+        """Stream a bulk result file line by line (no token: the URL is pre-signed).
+
+        Args:
+            url: The result URL of a bulk operation.
+
+        Yields:
+            Each non-empty line as bytes.
+        """
+        for attempt in range(self._max_retries + 1):
+            try:
+                # A fresh request without the session's token header: the URL is signed.
+                with requests.get(url, stream=True, timeout=self._timeout) as response:
+                    if response.status_code in RETRIABLE_STATUS:
+                        msg = f"HTTP {response.status_code} downloading a bulk result"
+                        raise ShopifyRetriableError(msg)
+                    response.raise_for_status()
+                    yield from (line for line in response.iter_lines() if line)
+                    return
+            except (requests.ConnectionError, requests.Timeout, ShopifyRetriableError):
+                if attempt == self._max_retries:
+                    raise
+                self._sleep(backoff.full_jitter(2.0**attempt))
+
+
+def _messages(errors: list[Mapping[str, Any]]) -> str:
+    unique = dict.fromkeys(str(e.get("message", e)) for e in errors)
+    return "; ".join(list(unique)[:5])
+
+
+def _raise_for_http_status(response: requests.Response, endpoint: str) -> None:
+    status = response.status_code
+    if status == 200:
+        return
+    if status in {401, 403}:
+        msg = (
+            f"Shopify answered HTTP {status} for {endpoint}: the access token is invalid, "
+            "revoked or lacks access. Check the `access_token` setting (its value is not "
+            "shown) and that the app is installed on this store."
+        )
+        raise ShopifyAuthError(msg)
+    if status in RETRIABLE_STATUS:
+        raise ShopifyRetriableError(f"HTTP {status} from {endpoint}")
+    reasons = {402: "the shop is frozen (payment required)", 404: "not found", 423: "locked"}
+    msg = f"Shopify answered HTTP {status} for {endpoint}: {reasons.get(status, 'error')}"
+    raise ShopifyFatalError(msg)

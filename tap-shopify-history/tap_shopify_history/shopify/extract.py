@@ -1,0 +1,278 @@
+"""Reading nodes: cursor pages sized to the cost budget, and bulk windows reconciled.
+
+No singer-sdk here: the streams decide what to do with the nodes and with state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tap_shopify_history.shopify.bulk import BulkOperation, BulkRunner
+from tap_shopify_history.shopify.client import GraphQLClient
+from tap_shopify_history.shopify.errors import BulkOperationError, BulkOperationExpiredError
+from tap_shopify_history.shopify.jsonl import LineCounter, reassemble
+from tap_shopify_history.shopify.queries import ORDER_LINE_ITEMS_PAGE, REFUNDS_WITH_LINES
+
+LOGGER = logging.getLogger("tap_shopify_history.shopify.extract")
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+REFUND_BATCH = 20
+
+
+def parse_time(value: str) -> datetime:
+    """Parse an ISO 8601 UTC time.
+
+    Args:
+        value: ``YYYY-MM-DDTHH:MM:SSZ`` (or with an offset).
+
+    Returns:
+        An aware datetime.
+    """
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_time(value: datetime) -> str:
+    """Format an aware datetime as ``YYYY-MM-DDTHH:MM:SSZ``.
+
+    Args:
+        value: The time.
+
+    Returns:
+        The formatted time.
+    """
+    return value.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open ``updated_at`` window ``[start, end)``; None means unbounded."""
+
+    start: str | None
+    end: str | None
+
+    def search(self, extra: tuple[str, ...] = ()) -> str | None:
+        """The Shopify search filter of this window.
+
+        Args:
+            extra: More filter terms (``test:false``).
+
+        Returns:
+            The filter, or None when there is nothing to filter.
+        """
+        terms = list(extra)
+        if self.start:
+            terms.append(f"updated_at:>='{self.start}'")
+        if self.end:
+            terms.append(f"updated_at:<'{self.end}'")
+        return " AND ".join(terms) or None
+
+    def split(self) -> tuple[Window, Window] | None:
+        """Halve the window (None when it is one second or unbounded).
+
+        Returns:
+            Two windows or None.
+        """
+        if not self.start or not self.end:
+            return None
+        start, end = parse_time(self.start), parse_time(self.end)
+        half = (end - start) / 2
+        if half < timedelta(seconds=1):
+            return None
+        middle = format_time(start + timedelta(seconds=int(half.total_seconds())))
+        return Window(self.start, middle), Window(middle, self.end)
+
+
+def plan_windows(
+    window: Window, count: Callable[[Window], int], max_records: int, depth: int = 0
+) -> list[Window]:
+    """Split a bounded window until each part holds at most ``max_records`` (data-sized).
+
+    Args:
+        window: The bounded window to cover.
+        count: Counts the records of a window (one cheap count query).
+        max_records: Records one bulk job should hold at most.
+        depth: Recursion depth (bounded).
+
+    Returns:
+        Consecutive windows covering ``window``; empty windows are dropped.
+    """
+    total = count(window)
+    if total == 0:
+        return []
+    halves = window.split() if total > max_records and depth < 24 else None
+    if halves is None:
+        return [window]
+    return [part for half in halves for part in plan_windows(half, count, max_records, depth + 1)]
+
+
+@dataclass
+class PageSizer:
+    """Learns a page's cost per node from ``requestedQueryCost`` and sizes the next page."""
+
+    cost_per_node: float
+    fixed_cost: float = 2.0
+    history: list[int] = field(default_factory=list)
+
+    def learn(self, first: int, extensions: Mapping[str, Any]) -> None:
+        """Update the per-node cost from a response.
+
+        Args:
+            first: The page size that was asked for.
+            extensions: The response's ``extensions``.
+        """
+        requested = (extensions.get("cost") or {}).get("requestedQueryCost")
+        if requested and first:
+            self.cost_per_node = max(1.0, (float(requested) - self.fixed_cost) / first)
+
+
+def iter_pages(
+    client: GraphQLClient,
+    document: str,
+    connection: str,
+    search: str | None,
+    sizer: PageSizer,
+    *,
+    extra_variables: Mapping[str, Any] | None = None,
+) -> Iterator[list[dict[str, Any]]]:
+    """Yield each page's nodes, each page sized to what the bucket can pay.
+
+    Args:
+        client: The store's client.
+        document: A query with ``$first``, ``$after`` and optionally ``$query``.
+        connection: The root field holding the connection (``customers``).
+        search: The search filter, or None.
+        sizer: Page sizing state (learns the cost per node).
+        extra_variables: More variables.
+
+    Yields:
+        Lists of nodes.
+    """
+    after: str | None = None
+    while True:
+        first = client.limiter.page_size(sizer.cost_per_node, sizer.fixed_cost)
+        variables: dict[str, Any] = {"first": first, "after": after, **(extra_variables or {})}
+        if search is not None:
+            variables["query"] = search
+        estimate = sizer.fixed_cost + first * sizer.cost_per_node
+        data = client.execute(document, variables, estimated_cost=estimate)
+        sizer.learn(first, data.get("__extensions") or {})
+        page = data[connection]
+        yield list(page["nodes"])
+        info = page["pageInfo"]
+        if not info["hasNextPage"]:
+            return
+        after = info["endCursor"]
+
+
+def complete_line_items(client: GraphQLClient, order: dict[str, Any]) -> None:
+    """Fetch the rest of an order's line items when its first page was not all of them.
+
+    Args:
+        client: The store's client.
+        order: A paginated ``Order`` node (``lineItems`` as ``{pageInfo, nodes}``).
+    """
+    connection = order.get("lineItems")
+    if not isinstance(connection, dict) or not connection["pageInfo"]["hasNextPage"]:
+        return
+    items = list(connection["nodes"])
+    after = connection["pageInfo"]["endCursor"]
+    while after:
+        data = client.execute(
+            ORDER_LINE_ITEMS_PAGE, {"id": order["id"], "after": after}, estimated_cost=260
+        )
+        page = data["node"]["lineItems"]
+        items.extend(page["nodes"])
+        after = page["pageInfo"]["endCursor"] if page["pageInfo"]["hasNextPage"] else None
+    order["lineItems"] = items
+
+
+def hydrate_refunds(client: GraphQLClient, orders: list[dict[str, Any]]) -> None:
+    """Add refund line items to bulk-read orders that have refunds (aliased ``node`` lookups).
+
+    Args:
+        client: The store's client.
+        orders: Order nodes from a bulk result (refunds without line items).
+    """
+    with_refunds = [o for o in orders if o.get("refunds")]
+    for offset in range(0, len(with_refunds), REFUND_BATCH):
+        batch = with_refunds[offset : offset + REFUND_BATCH]
+        fields = "\n".join(
+            f'o{i}: node(id: "{o["id"]}") {{ ... on Order {{ id {REFUNDS_WITH_LINES} }} }}'
+            for i, o in enumerate(batch)
+        )
+        data = client.execute(
+            f"query OrderRefunds {{\n{fields}\n}}", estimated_cost=60 * len(batch)
+        )
+        for i, order in enumerate(batch):
+            node = data.get(f"o{i}")
+            if node is not None:
+                order["refunds"] = node["refunds"]
+
+
+@dataclass(frozen=True)
+class BulkWindowResult:
+    """The reassembled roots of one finished bulk job."""
+
+    operation: BulkOperation
+    roots: list[dict[str, Any]]
+    partial: bool
+
+
+def run_bulk_window(
+    runner: BulkRunner,
+    client: GraphQLClient,
+    query: str,
+    child_fields: Mapping[str, str],
+    *,
+    resume_id: str | None,
+    on_submit: Callable[[str], None],
+    on_poll: Callable[[BulkOperation], None] | None = None,
+) -> BulkWindowResult:
+    """Run (or resume) one bulk job and read its result, reconciled against objectCount.
+
+    Args:
+        runner: The bulk runner.
+        client: The store's client (downloads the file).
+        query: The bulk query.
+        child_fields: Child gid type -> parent field, for reassembly.
+        resume_id: An operation id from state to resume instead of submitting.
+        on_submit: Called with a newly submitted operation's id (to checkpoint it).
+        on_poll: Called on every poll.
+
+    Returns:
+        The roots and whether they are partial.
+
+    Raises:
+        BulkOperationError: When the rows parsed differ from objectCount.
+    """
+    operation_id = resume_id
+    if operation_id is None:
+        operation_id = runner.submit(query)
+        on_submit(operation_id)
+    try:
+        result = runner.wait(operation_id, on_poll=on_poll)
+    except BulkOperationExpiredError:
+        if resume_id is None:
+            raise
+        LOGGER.warning("Bulk operation %s from state is gone; submitting again", resume_id)
+        operation_id = runner.submit(query)
+        on_submit(operation_id)
+        result = runner.wait(operation_id, on_poll=on_poll)
+    counter = LineCounter()
+    roots = (
+        list(reassemble(client.stream_lines(result.url), child_fields, counter))
+        if result.url
+        else []
+    )
+    expected = result.operation.object_count
+    if not result.partial and counter.lines != expected:
+        msg = (
+            f"bulk operation {operation_id}: parsed {counter.lines} rows but Shopify reported "
+            f"objectCount {expected}; refusing to advance state"
+        )
+        raise BulkOperationError(msg)
+    return BulkWindowResult(operation=result.operation, roots=roots, partial=result.partial)

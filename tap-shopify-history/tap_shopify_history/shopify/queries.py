@@ -1,0 +1,217 @@
+"""Every GraphQL document the tap sends (each validated against Shopify's 2025-01 schema).
+
+Paginated documents use ``nodes``; bulk documents use ``edges { node }`` and no page sizes,
+as Shopify's bulk operation docs show.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MONEY_V2 = "{ amount currencyCode }"
+MONEY_BAG = f"{{ shopMoney {MONEY_V2} presentmentMoney {MONEY_V2} }}"
+PAGE_INFO = "pageInfo { hasNextPage endCursor }"
+METAFIELD_FIELDS = "id namespace key value type"
+CHILD_PAGE_SIZE = 50
+
+CUSTOMER_FIELDS = f"""
+id legacyResourceId email phone firstName lastName displayName
+defaultAddress {{ city province provinceCode country countryCodeV2 zip }}
+numberOfOrders amountSpent {MONEY_V2}
+emailMarketingConsent {{ marketingState marketingOptInLevel consentUpdatedAt }}
+smsMarketingConsent {{
+  marketingState marketingOptInLevel consentUpdatedAt consentCollectedFrom
+}}
+tags state verifiedEmail note createdAt updatedAt
+"""
+
+LINE_ITEM_FIELDS = f"""
+id sku title name quantity currentQuantity vendor product {{ id }} variant {{ id }}
+originalUnitPriceSet {MONEY_BAG} discountedUnitPriceSet {MONEY_BAG}
+originalTotalSet {MONEY_BAG} discountedTotalSet {MONEY_BAG}
+"""
+
+REFUND_LINE_ITEM_FIELDS = f"quantity lineItem {{ id }} subtotalSet {MONEY_BAG}"
+
+ORDER_FIELDS = f"""
+id legacyResourceId name createdAt processedAt updatedAt cancelledAt cancelReason closedAt
+test customer {{ id }} email phone currencyCode presentmentCurrencyCode
+totalPriceSet {MONEY_BAG} subtotalPriceSet {MONEY_BAG} totalTaxSet {MONEY_BAG}
+totalDiscountsSet {MONEY_BAG} totalShippingPriceSet {MONEY_BAG}
+currentTotalPriceSet {MONEY_BAG} currentSubtotalPriceSet {MONEY_BAG}
+currentTotalTaxSet {MONEY_BAG} currentTotalDiscountsSet {MONEY_BAG}
+totalRefundedSet {MONEY_BAG}
+displayFinancialStatus displayFulfillmentStatus tags sourceName
+"""
+
+REFUND_FIELDS = f"id createdAt note totalRefundedSet {MONEY_BAG}"
+
+# Shopify bulk queries reject a connection inside a list field, and `refunds` is a list,
+# so bulk results carry refunds without their line items; the tap fetches those afterwards
+# for the (few) orders with refunds, through ORDER_REFUNDS_BY_IDS.
+REFUNDS_WITH_LINES = (
+    f"refunds {{ {REFUND_FIELDS} refundLineItems(first: {CHILD_PAGE_SIZE}) "
+    f"{{ {PAGE_INFO} nodes {{ {REFUND_LINE_ITEM_FIELDS} }} }} }}"
+)
+
+SHOP_INFO = """
+query ShopInfo {
+  shop { myshopifyDomain }
+  currentAppInstallation { accessScopes { handle } }
+}
+"""
+
+CUSTOMERS_COUNT = (
+    "query CustomersCount($query: String) { customersCount(query: $query) { count precision } }"
+)
+ORDERS_COUNT = (
+    "query OrdersCount($query: String) { ordersCount(query: $query) { count precision } }"
+)
+
+
+def latest_updated_query(entity: str) -> str:
+    """The most recently updated node's ``updatedAt`` (upper bound for window splitting).
+
+    Args:
+        entity: ``customers`` or ``orders``.
+
+    Returns:
+        The query document.
+    """
+    return (
+        f"query Latest{entity.title()}($query: String) {{ {entity}(first: 1, "
+        "sortKey: UPDATED_AT, reverse: true, query: $query) { nodes { updatedAt } } }"
+    )
+
+
+def customers_page_query(metafields: bool) -> str:
+    """One page of customers sorted by ``updatedAt``.
+
+    Args:
+        metafields: Include the first 50 metafields of each customer.
+
+    Returns:
+        The query document (variables ``first``, ``after``, ``query``).
+    """
+    extra = (
+        f"metafields(first: {CHILD_PAGE_SIZE}) {{ nodes {{ {METAFIELD_FIELDS} }} }}"
+        if metafields
+        else ""
+    )
+    return (
+        "query CustomersPage($first: Int!, $after: String, $query: String) {\n"
+        "  customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {\n"
+        f"    {PAGE_INFO}\n    nodes {{ {CUSTOMER_FIELDS} {extra} }}\n  }}\n}}"
+    )
+
+
+def orders_page_query() -> str:
+    """One page of orders sorted by ``updatedAt``, with line items and refunds.
+
+    Returns:
+        The query document (variables ``first``, ``after``, ``query``).
+    """
+    return (
+        "query OrdersPage($first: Int!, $after: String, $query: String) {\n"
+        "  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {\n"
+        f"    {PAGE_INFO}\n    nodes {{ {ORDER_FIELDS}\n"
+        f"      lineItems(first: {CHILD_PAGE_SIZE}) "
+        f"{{ {PAGE_INFO} nodes {{ {LINE_ITEM_FIELDS} }} }}"
+        f"\n      {REFUNDS_WITH_LINES}\n    }}\n  }}\n}}"
+    )
+
+
+ORDER_LINE_ITEMS_PAGE = (
+    "query OrderLineItems($id: ID!, $after: String) {\n  node(id: $id) {\n"
+    "    ... on Order {\n      lineItems(first: 250, after: $after) {\n"
+    f"        {PAGE_INFO}\n        nodes {{ {LINE_ITEM_FIELDS} }}\n      }}\n    }}\n  }}\n}}"
+)
+
+ORDER_REFUNDS_BY_IDS = (
+    "query OrderRefunds($ids: [ID!]!) {\n  nodes(ids: $ids) {\n"
+    f"    ... on Order {{ id {REFUNDS_WITH_LINES} }}\n  }}\n}}"
+)
+
+ROSTER_PAGE = (
+    "query RosterPage($first: Int!, $after: String) {\n"
+    "  customers(first: $first, after: $after, sortKey: ID) {\n"
+    f"    {PAGE_INFO}\n    nodes {{ id updatedAt }}\n  }}\n}}"
+)
+
+
+def _search(query: str | None) -> str:
+    return f'(query: "{query}", sortKey: UPDATED_AT)' if query else "(sortKey: UPDATED_AT)"
+
+
+def customers_bulk_query(search: str | None, metafields: bool) -> str:
+    """The bulk query of customers (metafields as child lines).
+
+    Args:
+        search: Shopify search filter, e.g. ``updated_at:>='2024-01-01T00:00:00Z'``.
+        metafields: Include metafields.
+
+    Returns:
+        The bulk query document.
+    """
+    extra = f"metafields {{ edges {{ node {{ {METAFIELD_FIELDS} }} }} }}" if metafields else ""
+    return (
+        f"{{ customers{_search(search)} {{ edges {{ node {{ {CUSTOMER_FIELDS} {extra} }} }} }} }}"
+    )
+
+
+def orders_bulk_query(search: str | None) -> str:
+    """The bulk query of orders (line items as child lines, refunds inline).
+
+    Args:
+        search: Shopify search filter.
+
+    Returns:
+        The bulk query document.
+    """
+    return (
+        f"{{ orders{_search(search)} {{ edges {{ node {{ {ORDER_FIELDS} {REFUND_FIELDS_LIST}\n"
+        f"  lineItems {{ edges {{ node {{ {LINE_ITEM_FIELDS} }} }} }} }} }} }} }}"
+    )
+
+
+REFUND_FIELDS_LIST = f"refunds {{ {REFUND_FIELDS} }}"
+
+ROSTER_BULK = "{ customers { edges { node { id updatedAt } } } }"
+
+BULK_OPERATION_FIELDS = (
+    "id status errorCode objectCount rootObjectCount url partialDataUrl createdAt completedAt"
+)
+BULK_POLL = (
+    "query BulkPoll($id: ID!) {\n  node(id: $id) {\n"
+    f"    ... on BulkOperation {{ {BULK_OPERATION_FIELDS} }}\n  }}\n}}"
+)
+CURRENT_BULK_OPERATION = (
+    f"query CurrentBulk {{ currentBulkOperation(type: QUERY) {{ {BULK_OPERATION_FIELDS} }} }}"
+)
+BULK_CANCEL = (
+    "mutation BulkCancel($id: ID!) {\n  bulkOperationCancel(id: $id) {\n"
+    "    bulkOperation { id status }\n    userErrors { field message }\n  }\n}"
+)
+_BULK_RUN = (
+    "mutation BulkRun($query: String!{arg_decl}) {{\n"
+    "  bulkOperationRunQuery(query: $query{arg_use}) {{\n"
+    "    bulkOperation {{ id status }}\n    userErrors {{ field message code }}\n  }}\n}}"
+)
+
+
+def bulk_run_mutation(query: str, group_objects: bool | None) -> tuple[str, dict[str, Any]]:
+    """The ``bulkOperationRunQuery`` mutation, with ``groupObjects`` where the API has it.
+
+    Args:
+        query: The bulk query document.
+        group_objects: ``groupObjects`` value (API 2025-07+), or None to leave it out.
+
+    Returns:
+        The mutation document and its variables.
+    """
+    if group_objects is None:
+        return _BULK_RUN.format(arg_decl="", arg_use=""), {"query": query}
+    document = _BULK_RUN.format(
+        arg_decl=", $groupObjects: Boolean!", arg_use=", groupObjects: $groupObjects"
+    )
+    return document, {"query": query, "groupObjects": group_objects}

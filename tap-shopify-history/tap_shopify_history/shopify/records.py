@@ -1,0 +1,281 @@
+"""GraphQL nodes -> the records of docs/record-contract.md (pure functions, no I/O).
+
+Both paginated pages (``{"nodes": [...]}``) and reassembled bulk lines (plain lists) feed
+these functions, so each connection is read through :func:`nodes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from tap_shopify_history.shopify.ids import gid_to_id
+
+
+def nodes(value: Any) -> list[dict[str, Any]]:
+    """The items of a connection, whatever its shape (list, ``nodes`` or ``edges``).
+
+    Args:
+        value: A list, ``{"nodes": [...]}``, ``{"edges": [{"node": ...}]}`` or None.
+
+    Returns:
+        The list of nodes.
+    """
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    if "nodes" in value:
+        return list(value["nodes"])
+    return [edge["node"] for edge in value.get("edges", [])]
+
+
+def utc_time(value: str | None) -> str | None:
+    """Normalise an ISO 8601 time to UTC with a ``Z`` suffix, second precision.
+
+    Args:
+        value: An ISO 8601 time or None.
+
+    Returns:
+        ``YYYY-MM-DDTHH:MM:SSZ`` or None.
+    """
+    if value is None:
+        return None
+    # Shopify already sends this exact shape; skip parsing on the hot path.
+    if len(value) == 20 and value[-1] == "Z":
+        return value
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def money(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A MoneyV2 as ``{"amount": "12.50", "currency_code": "USD"}`` (amount stays a string).
+
+    Args:
+        value: A GraphQL ``MoneyV2``.
+
+    Returns:
+        The contract's money object or None.
+    """
+    if value is None:
+        return None
+    return {"amount": str(value["amount"]), "currency_code": value["currencyCode"]}
+
+
+def money_bag(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A MoneyBag with shop and presentment money.
+
+    Args:
+        value: A GraphQL ``MoneyBag``.
+
+    Returns:
+        The contract's MoneyBag or None.
+    """
+    if value is None:
+        return None
+    return {
+        "shop_money": money(value.get("shopMoney")),
+        "presentment_money": money(value.get("presentmentMoney")),
+    }
+
+
+def _consent(value: Mapping[str, Any] | None, *, sms: bool) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    consent = {
+        "state": value.get("marketingState"),
+        "opt_in_level": value.get("marketingOptInLevel"),
+        "consent_updated_at": utc_time(value.get("consentUpdatedAt")),
+    }
+    if sms:
+        consent["consent_collected_from"] = value.get("consentCollectedFrom")
+    return consent
+
+
+def _address(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {
+        "city": value.get("city"),
+        "province": value.get("province"),
+        "province_code": value.get("provinceCode"),
+        "country": value.get("country"),
+        "country_code": value.get("countryCodeV2"),
+        "zip": value.get("zip"),
+    }
+
+
+def _metafields(value: Any, namespaces: frozenset[str]) -> list[dict[str, Any]]:
+    return [
+        {"namespace": m["namespace"], "key": m["key"], "value": m["value"], "type": m["type"]}
+        for m in nodes(value)
+        if m.get("namespace") in namespaces
+    ]
+
+
+def customer_record(
+    node: Mapping[str, Any], shop_domain: str, namespaces: Iterable[str] = ()
+) -> dict[str, Any]:
+    """A ``customers`` record.
+
+    Args:
+        node: A GraphQL ``Customer``.
+        shop_domain: The shop's myshopify domain.
+        namespaces: Metafield namespaces to keep (empty: no metafields).
+
+    Returns:
+        The record.
+    """
+    return {
+        "shop_domain": shop_domain,
+        "id": gid_to_id(node["id"]),
+        "admin_graphql_api_id": node["id"],
+        "email": node.get("email"),
+        "phone": node.get("phone"),
+        "first_name": node.get("firstName"),
+        "last_name": node.get("lastName"),
+        "display_name": node.get("displayName"),
+        "default_address": _address(node.get("defaultAddress")),
+        "number_of_orders": int(node.get("numberOfOrders") or 0),
+        "amount_spent": money(node.get("amountSpent")),
+        "email_marketing_consent": _consent(node.get("emailMarketingConsent"), sms=False),
+        "sms_marketing_consent": _consent(node.get("smsMarketingConsent"), sms=True),
+        "tags": list(node.get("tags") or []),
+        "state": node.get("state"),
+        "verified_email": bool(node.get("verifiedEmail")),
+        "note": node.get("note"),
+        "created_at": utc_time(node.get("createdAt")),
+        "updated_at": utc_time(node["updatedAt"]),
+        "metafields": _metafields(node.get("metafields"), frozenset(namespaces)),
+    }
+
+
+def _ref_id(value: Mapping[str, Any] | None) -> int | None:
+    return gid_to_id(value["id"]) if value else None
+
+
+def line_item_record(node: Mapping[str, Any]) -> dict[str, Any]:
+    """One element of an order's ``line_items``.
+
+    Args:
+        node: A GraphQL ``LineItem``.
+
+    Returns:
+        The line item.
+    """
+    return {
+        "id": gid_to_id(node["id"]),
+        "admin_graphql_api_id": node["id"],
+        "sku": node.get("sku"),
+        "title": node.get("title"),
+        "name": node.get("name"),
+        "quantity": node.get("quantity"),
+        "current_quantity": node.get("currentQuantity"),
+        "vendor": node.get("vendor"),
+        "product_id": _ref_id(node.get("product")),
+        "variant_id": _ref_id(node.get("variant")),
+        "original_unit_price_set": money_bag(node.get("originalUnitPriceSet")),
+        "discounted_unit_price_set": money_bag(node.get("discountedUnitPriceSet")),
+        "original_total_set": money_bag(node.get("originalTotalSet")),
+        "discounted_total_set": money_bag(node.get("discountedTotalSet")),
+    }
+
+
+def refund_record(node: Mapping[str, Any]) -> dict[str, Any]:
+    """One element of an order's ``refunds``.
+
+    Args:
+        node: A GraphQL ``Refund``.
+
+    Returns:
+        The refund.
+    """
+    return {
+        "id": gid_to_id(node["id"]),
+        "admin_graphql_api_id": node["id"],
+        "created_at": utc_time(node.get("createdAt")),
+        "note": node.get("note"),
+        "total_refunded_set": money_bag(node.get("totalRefundedSet")),
+        "refund_line_items": [
+            {
+                "line_item_id": _ref_id(item.get("lineItem")),
+                "quantity": item.get("quantity"),
+                "subtotal_set": money_bag(item.get("subtotalSet")),
+            }
+            for item in nodes(node.get("refundLineItems"))
+        ],
+    }
+
+
+_ORDER_MONEY = {
+    "total_price_set": "totalPriceSet",
+    "subtotal_price_set": "subtotalPriceSet",
+    "total_tax_set": "totalTaxSet",
+    "total_discounts_set": "totalDiscountsSet",
+    "total_shipping_price_set": "totalShippingPriceSet",
+    "current_total_price_set": "currentTotalPriceSet",
+    "current_subtotal_price_set": "currentSubtotalPriceSet",
+    "current_total_tax_set": "currentTotalTaxSet",
+    "current_total_discounts_set": "currentTotalDiscountsSet",
+    "total_refunded_set": "totalRefundedSet",
+}
+
+
+def order_record(node: Mapping[str, Any], shop_domain: str) -> dict[str, Any]:
+    """An ``orders`` record.
+
+    Args:
+        node: A GraphQL ``Order`` with ``lineItems`` and ``refunds``.
+        shop_domain: The shop's myshopify domain.
+
+    Returns:
+        The record.
+    """
+    record: dict[str, Any] = {
+        "shop_domain": shop_domain,
+        "id": gid_to_id(node["id"]),
+        "admin_graphql_api_id": node["id"],
+        "name": node.get("name"),
+        "created_at": utc_time(node.get("createdAt")),
+        "processed_at": utc_time(node.get("processedAt")),
+        "updated_at": utc_time(node["updatedAt"]),
+        "cancelled_at": utc_time(node.get("cancelledAt")),
+        "closed_at": utc_time(node.get("closedAt")),
+        "cancel_reason": node.get("cancelReason"),
+        "test": bool(node.get("test")),
+        "customer_id": _ref_id(node.get("customer")),
+        "email": node.get("email"),
+        "phone": node.get("phone"),
+        "currency_code": node.get("currencyCode"),
+        "presentment_currency_code": node.get("presentmentCurrencyCode"),
+    }
+    for field, source in _ORDER_MONEY.items():
+        record[field] = money_bag(node.get(source))
+    record["financial_status"] = node.get("displayFinancialStatus")
+    record["fulfillment_status"] = node.get("displayFulfillmentStatus")
+    record["line_items"] = [line_item_record(item) for item in nodes(node.get("lineItems"))]
+    record["refunds"] = [refund_record(refund) for refund in node.get("refunds") or []]
+    record["tags"] = list(node.get("tags") or [])
+    record["source_name"] = node.get("sourceName")
+    return record
+
+
+def roster_record(node: Mapping[str, Any], shop_domain: str) -> dict[str, Any]:
+    """A ``customer_roster`` record.
+
+    Args:
+        node: A GraphQL ``Customer`` with ``id`` and ``updatedAt``.
+        shop_domain: The shop's myshopify domain.
+
+    Returns:
+        The record.
+    """
+    return {
+        "shop_domain": shop_domain,
+        "id": gid_to_id(node["id"]),
+        "admin_graphql_api_id": node["id"],
+        "updated_at": utc_time(node.get("updatedAt")),
+    }

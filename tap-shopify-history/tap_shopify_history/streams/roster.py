@@ -1,0 +1,63 @@
+"""The ``customer_roster`` stream: every live customer id, FULL_TABLE with ACTIVATE_VERSION."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from tap_shopify_history.schemas import schema_path
+from tap_shopify_history.shopify import queries
+from tap_shopify_history.shopify.extract import PageSizer, iter_pages, run_bulk_window
+from tap_shopify_history.shopify.records import roster_record
+from tap_shopify_history.streams.base import ShopifyStream
+
+
+class CustomerRosterStream(ShopifyStream):
+    """The full set of live customer ids, so targets can see deletions and merges."""
+
+    name = "customer_roster"
+    replication_key = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Attach the stream's schema file."""
+        super().__init__(*args, schema=schema_path(self.name), **kwargs)
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Always: ACTIVATE_VERSION is how targets learn which customers are gone."""
+        return True
+
+    def read(self, context: dict | None) -> Iterator[dict[str, Any]]:
+        """Yield every live customer id, then close the version.
+
+        Args:
+            context: Stream partition.
+        """
+        shop = self.session.shop_domain
+        for node in self._nodes():
+            yield roster_record(node, shop)
+        # The version is complete only now: a target deletes what it did not see.
+        self._write_activate_version_message(self._stream_version)
+
+    def _nodes(self) -> Iterator[dict[str, Any]]:
+        client = self.session.client
+        mode = self.config.get("extraction_mode") or "auto"
+        use_bulk = mode == "bulk"
+        if mode == "auto":
+            data = client.execute(queries.CUSTOMERS_COUNT, {"query": None}, estimated_cost=2)
+            count = int((data.get("customersCount") or {}).get("count") or 0)
+            use_bulk = count > int(self.config.get("bulk_threshold_records") or 2500) * 4
+        if use_bulk:
+            result = run_bulk_window(
+                self.session.bulk,
+                client,
+                queries.ROSTER_BULK,
+                {},
+                resume_id=None,
+                on_submit=lambda _: None,
+            )
+            yield from result.roots
+            return
+        sizer = PageSizer(cost_per_node=1.0)
+        for page in iter_pages(client, queries.ROSTER_PAGE, "customers", None, sizer):
+            yield from page
