@@ -1,0 +1,181 @@
+"""Folding a batch of records over what the store holds, in arrival order.
+
+The sinks load the relevant part of the store, call these folds, and write the result in one
+transaction. Because a fold only depends on what the store holds and the records, applying a
+stream in one batch or in many gives the same store, and replaying it changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from target_crm.domain.contacts import ContactOutcome, apply_customer
+from target_crm.domain.identity import normalize_email, normalize_phone, resolve_contact
+from target_crm.domain.models import (
+    Contact,
+    ContactStatus,
+    CrmRules,
+    Customer,
+    Order,
+    OrderSnapshot,
+)
+from target_crm.domain.orders import OrderOutcome, apply_order
+
+ShopKey = tuple[str, int]
+IndexKey = tuple[str, str]
+
+
+@dataclass
+class CustomerBatch:
+    """The contacts changed by a batch, and one outcome per record in order."""
+
+    contacts: dict[ShopKey, Contact] = field(default_factory=dict)
+    outcomes: list[tuple[Customer, ContactOutcome]] = field(default_factory=list)
+
+
+@dataclass
+class OrderBatch:
+    """The order snapshots changed by a batch, and one outcome per record in order."""
+
+    snapshots: dict[ShopKey, OrderSnapshot] = field(default_factory=dict)
+    outcomes: list[tuple[Order, OrderOutcome]] = field(default_factory=list)
+
+
+def fold_customers(
+    known: Mapping[ShopKey, Contact],
+    email_owners: Mapping[IndexKey, int],
+    phone_owners: Mapping[IndexKey, int],
+    customers: Iterable[Customer],
+    *,
+    rules: CrmRules,
+    now: datetime,
+    cutovers: Mapping[str, datetime | None],
+) -> CustomerBatch:
+    """Apply customer records in order; later records see the contacts earlier ones made.
+
+    Args:
+        known: Stored contacts for the batch's customer ids.
+        email_owners: (shop, normalised email) -> customer id of the active contact.
+        phone_owners: (shop, normalised phone) -> customer id of the active contact.
+        customers: The parsed records, in arrival order.
+        rules: The settings.
+        now: The store's clock.
+        cutovers: Each shop's silent-backfill cut-over point.
+
+    Returns:
+        The changed contacts and the outcome of every record.
+    """
+    contacts = dict(known)
+    emails, phones = dict(email_owners), dict(phone_owners)
+    batch = CustomerBatch()
+    for customer in customers:
+        key = (customer.shop_domain, customer.id)
+        existing = contacts.get(key)
+        email_owner = emails.get((customer.shop_domain, _norm_key(customer, "email", rules)))
+        phone_owner = phones.get((customer.shop_domain, _norm_key(customer, "phone", rules)))
+        resolution = resolve_contact(
+            customer.id, {customer.id} if existing else set(), email_owner, phone_owner
+        )
+        outcome = apply_customer(
+            existing,
+            customer,
+            resolution,
+            rules=rules,
+            now=now,
+            cutover=cutovers.get(customer.shop_domain),
+        )
+        batch.outcomes.append((customer, outcome))
+        contact = outcome.contact
+        if contact is None or contact is existing:
+            continue
+        contacts[key] = contact
+        batch.contacts[key] = contact
+        if contact.status is ContactStatus.ACTIVE:
+            _index(emails, phones, contact)
+    return batch
+
+
+def _norm_key(customer: Customer, channel: str, rules: CrmRules) -> str:
+    if channel == "email":
+        return normalize_email(customer.email) or ""
+    return normalize_phone(customer.phone, rules.default_calling_code) or ""
+
+
+def _index(emails: dict[IndexKey, int], phones: dict[IndexKey, int], contact: Contact) -> None:
+    # The first contact holding an email keeps it: later ones are the duplicates.
+    if contact.email_normalized:
+        emails.setdefault((contact.shop_domain, contact.email_normalized), contact.customer_id)
+    if contact.phone_normalized:
+        phones.setdefault((contact.shop_domain, contact.phone_normalized), contact.customer_id)
+
+
+def contact_owner(contacts: Mapping[ShopKey, Contact], shop: str, customer_id: int) -> int | None:
+    """The contact an order's customer belongs to, following merges.
+
+    Args:
+        contacts: Stored contacts of the order customers (and their merge targets).
+        shop: The shop.
+        customer_id: The order's customer.
+
+    Returns:
+        The customer id of the owning contact, or None when no contact was loaded.
+    """
+    seen: set[int] = set()
+    current = contacts.get((shop, customer_id))
+    while current is not None and current.merged_into is not None:
+        if current.customer_id in seen:
+            break
+        seen.add(current.customer_id)
+        target = contacts.get((shop, current.merged_into))
+        if target is None:
+            return current.merged_into
+        current = target
+    return current.customer_id if current is not None else None
+
+
+def fold_orders(
+    known: Mapping[ShopKey, OrderSnapshot],
+    contacts: Mapping[ShopKey, Contact],
+    orders: Iterable[Order],
+    *,
+    rules: CrmRules,
+    now: datetime,
+    cutovers: Mapping[str, datetime | None],
+) -> OrderBatch:
+    """Apply order versions in order; a later version of the same order sees the earlier.
+
+    Args:
+        known: Stored snapshots for the batch's order ids.
+        contacts: Stored contacts for the batch's customer ids (and merge targets).
+        orders: The parsed records, in arrival order.
+        rules: The settings.
+        now: The store's clock.
+        cutovers: Each shop's silent-backfill cut-over point.
+
+    Returns:
+        The changed snapshots and the outcome of every record.
+    """
+    snapshots = dict(known)
+    batch = OrderBatch()
+    for order in orders:
+        key = (order.shop_domain, order.id)
+        owner = (
+            contact_owner(contacts, order.shop_domain, order.customer_id)
+            if order.customer_id is not None
+            else None
+        )
+        outcome = apply_order(
+            snapshots.get(key),
+            order,
+            owner,
+            rules=rules,
+            now=now,
+            cutover=cutovers.get(order.shop_domain),
+        )
+        batch.outcomes.append((order, outcome))
+        if outcome.snapshot is not snapshots.get(key):
+            snapshots[key] = outcome.snapshot
+            batch.snapshots[key] = outcome.snapshot
+    return batch

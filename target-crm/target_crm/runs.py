@@ -1,0 +1,229 @@
+"""Run bookkeeping: sync runs, the one-sync-per-shop lock, statistics, quarantine, cut-over."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from target_crm import schema as t
+from target_crm.exceptions import SyncAlreadyRunningError
+from target_crm.storage import upsert
+
+StatKey = tuple[str, str, str, str]  # shop, stream, outcome, reason
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+class RunLedger:
+    """One target run: its row in `sync_runs`, its shop locks and its statistics."""
+
+    def __init__(self, engine: Engine, run_id: str, lease_seconds: float) -> None:
+        """Bind the ledger to a store.
+
+        Args:
+            engine: The store.
+            run_id: This run's id.
+            lease_seconds: A lock whose heartbeat is older than this is abandoned.
+        """
+        self.engine = engine
+        self.run_id = run_id
+        self.pid = os.getpid()
+        self.hostname = socket.gethostname()
+        self.lease_seconds = lease_seconds
+        self.locked: set[str] = set()
+        self.rejected = 0
+
+    def start(self, now: datetime) -> None:
+        """Record the run as running."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.sync_runs.insert().values(
+                    run_id=self.run_id,
+                    status="running",
+                    pid=self.pid,
+                    hostname=self.hostname,
+                    started_at=now,
+                    heartbeat_at=now,
+                )
+            )
+
+    def finish(self, status: str, now: datetime, error: str | None = None) -> None:
+        """Record the run's end and release its shop locks."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.sync_runs.update()
+                .where(t.sync_runs.c.run_id == self.run_id)
+                .values(status=status, finished_at=now, heartbeat_at=now, error=error)
+            )
+            conn.execute(t.sync_locks.delete().where(t.sync_locks.c.run_id == self.run_id))
+        self.locked.clear()
+
+    def _holder_alive(self, row: Any, now: datetime) -> bool:
+        if (now - row.heartbeat_at).total_seconds() > self.lease_seconds:
+            return False
+        if row.hostname != self.hostname:
+            return True  # another host: only the heartbeat lease can tell
+        # Same host: a dead pid is a run killed with -9; our own pid is an earlier,
+        # finished target instance in this process (one process runs one sync at a time).
+        return row.pid != self.pid and _pid_alive(row.pid)
+
+    def acquire(self, shop: str, now: datetime) -> None:
+        """Take the shop's sync lock, or fail at once naming the sync that holds it.
+
+        Args:
+            shop: The shop domain.
+            now: The store's clock.
+
+        Raises:
+            SyncAlreadyRunningError: another live run holds the lock.
+        """
+        if shop in self.locked:
+            return
+        ours = {
+            "run_id": self.run_id,
+            "pid": self.pid,
+            "hostname": self.hostname,
+            "started_at": now,
+            "heartbeat_at": now,
+        }
+        with self.engine.begin() as conn:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            stmt = dialect.insert(t.sync_locks).values(shop_domain=shop, **ours)
+            if conn.execute(stmt.on_conflict_do_nothing()).rowcount != 1:
+                self._take_over(conn, shop, now, ours)
+        self.locked.add(shop)
+
+    def _take_over(self, conn: Connection, shop: str, now: datetime, ours: dict[str, Any]) -> None:
+        row = conn.execute(sa.select(t.sync_locks).where(t.sync_locks.c.shop_domain == shop)).one()
+        if row.run_id == self.run_id:
+            return
+        if self._holder_alive(row, now):
+            msg = (
+                f"another sync is running for shop {shop}: run {row.run_id} "
+                f"(pid {row.pid} on {row.hostname}) started at {row.started_at.isoformat()}, "
+                f"last heartbeat {row.heartbeat_at.isoformat()}"
+            )
+            raise SyncAlreadyRunningError(msg)
+        # Compare-and-swap on the stale holder, so two runs cannot both take over.
+        swapped = conn.execute(
+            t.sync_locks.update()
+            .where(t.sync_locks.c.shop_domain == shop, t.sync_locks.c.run_id == row.run_id)
+            .values(**ours)
+        ).rowcount
+        if swapped != 1:
+            msg = f"another sync took the lock for shop {shop} at the same time"
+            raise SyncAlreadyRunningError(msg)
+        conn.execute(
+            t.sync_runs.update()
+            .where(t.sync_runs.c.run_id == row.run_id, t.sync_runs.c.status == "running")
+            .values(status="abandoned", error=f"lock taken over by run {self.run_id}")
+        )
+
+    def heartbeat(self, conn: Connection, now: datetime) -> None:
+        """Prove this run alive (inside the batch transaction)."""
+        conn.execute(
+            t.sync_runs.update().where(t.sync_runs.c.run_id == self.run_id).values(heartbeat_at=now)
+        )
+        conn.execute(
+            t.sync_locks.update()
+            .where(t.sync_locks.c.run_id == self.run_id)
+            .values(heartbeat_at=now)
+        )
+
+    def add_stats(self, conn: Connection, counts: Mapping[StatKey, int]) -> None:
+        """Add counts to this run's statistics (received, created, skipped by reason...)."""
+        rows = [
+            {
+                "run_id": self.run_id,
+                "shop_domain": shop,
+                "stream": stream,
+                "outcome": outcome,
+                "reason": reason,
+                "count": n,
+            }
+            for (shop, stream, outcome, reason), n in counts.items()
+            if n
+        ]
+        if not rows:
+            return
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(t.run_stats)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[c.name for c in t.run_stats.primary_key.columns],
+            set_={"count": t.run_stats.c["count"] + stmt.excluded["count"]},
+        )
+        conn.execute(stmt, rows)
+
+    def quarantine(self, conn: Connection, rows: Iterable[dict[str, Any]], now: datetime) -> None:
+        """Keep rejected records with the reason (stream, key, field, payload)."""
+        values = [{**r, "run_id": self.run_id, "quarantined_at": now} for r in rows]
+        if values:
+            conn.execute(t.quarantine.insert(), values)
+
+    def list_skipped(
+        self, conn: Connection, items: Iterable[tuple[str, str, str]], now: datetime
+    ) -> None:
+        """List records not loaded, with the reason (stream, key, reason)."""
+        rows = [
+            {"run_id": self.run_id, "stream": s, "record_key": k, "reason": r, "recorded_at": now}
+            for s, k, r in set(items)
+        ]
+        upsert(conn, t.skipped_records, rows)
+
+
+def load_cutovers(conn: Connection, shops: Iterable[str]) -> dict[str, datetime | None]:
+    """Each shop's recorded silent-backfill cut-over (None while the initial sync runs)."""
+    wanted = sorted(set(shops))
+    found = dict(
+        conn.execute(
+            sa.select(t.shops.c.shop_domain, t.shops.c.cutover_at).where(
+                t.shops.c.shop_domain.in_(wanted)
+            )
+        ).all()
+    )
+    return {shop: found.get(shop) for shop in wanted}
+
+
+def record_cutovers(
+    conn: Connection,
+    watermarks: Mapping[str, datetime],
+    source: str,
+    run_id: str,
+    *,
+    overwrite: bool = False,
+) -> None:
+    """Record the cut-over of shops that have none yet: the initial sync has completed."""
+    rows = [
+        {"shop_domain": s, "cutover_at": at, "cutover_source": source, "cutover_run_id": run_id}
+        for s, at in watermarks.items()
+    ]
+    upsert(conn, t.shops, rows)
+    held = load_cutovers(conn, watermarks)
+    fill = [r for r in rows if overwrite or held.get(r["shop_domain"]) is None]
+    for row in fill:
+        conn.execute(
+            t.shops.update()
+            .where(t.shops.c.shop_domain == row["shop_domain"])
+            .values(cutover_at=row["cutover_at"], cutover_source=source, cutover_run_id=run_id)
+        )
+
+
+def new_counter() -> Counter[StatKey]:
+    """An empty statistics counter."""
+    return Counter()

@@ -1,0 +1,108 @@
+"""The settings of target-crm (each with a description: they feed --about and the README)."""
+
+from __future__ import annotations
+
+from singer_sdk import typing as th
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "database_url",
+        th.StringType,
+        default="sqlite:///output/target-crm.db",
+        description="SQLAlchemy URL of the CRM store: a SQLite file (folder created) or "
+        "PostgreSQL (`postgresql+psycopg://user@host:5432/db`).",
+        secret=True,
+    ),
+    th.Property(
+        "identifier",
+        th.StringType,
+        default="email",
+        allowed_values=["email", "phone", "shopify_id"],
+        description="Which customer field identifies a contact. Customers without it are "
+        "not loaded; they are counted and listed in `skipped_records` with the reason.",
+    ),
+    th.Property(
+        "duplicate_policy",
+        th.StringType,
+        default="flag",
+        allowed_values=["flag", "merge"],
+        description="Two Shopify customers matching by normalised email or phone: `flag` "
+        "keeps both contacts and records the pair; `merge` folds the newer one into the "
+        "existing contact (status `merged`, its events go to the kept contact).",
+    ),
+    th.Property(
+        "consent_source_of_truth",
+        th.StringType,
+        default="shopify",
+        allowed_values=["shopify", "crm"],
+        description="Which system owns marketing consent. `shopify`: a Shopify change is "
+        "applied when newer than the stored one. `crm`: Shopify only seeds contacts without "
+        "consent. Every change seen is written to `consent_audit` with the decision.",
+    ),
+    th.Property(
+        "order_placed_event_name",
+        th.StringType,
+        default="Order Placed",
+        description="Name of the order-placed event (MoEngage calls it `Shopify - Order Placed`).",
+    ),
+    th.Property(
+        "event_name_prefix",
+        th.StringType,
+        default="",
+        description="Prefix of the other order event names (`Order Updated`, "
+        "`Order Cancelled`, `Order Refunded`).",
+    ),
+    th.Property(
+        "event_retention_days",
+        th.IntegerType,
+        description="Events older than this many days are not stored; they are counted "
+        "as suppressed `outside_retention_window` in the run statistics. Unset keeps all.",
+    ),
+    th.Property(
+        "automation_cutover",
+        th.DateTimeType,
+        description="Silent-backfill cut-over: events whose Shopify time is after it "
+        "trigger automations. Unset: recorded per shop when its first sync completes "
+        "(the newest Shopify time that sync saw).",
+    ),
+    th.Property(
+        "metafield_attributes",
+        th.ObjectType(additional_properties=th.StringType),
+        description="Metafields copied onto contacts: `namespace.key` -> attribute name. "
+        "Metafields are not copied otherwise.",
+    ),
+    th.Property(
+        "default_calling_code",
+        th.StringType,
+        description="Country calling code (`44`) used to normalise national phone numbers "
+        "for identity resolution.",
+    ),
+    th.Property(
+        "destinations",
+        th.ArrayType(th.StringType),
+        default=[],
+        description="Delivery destinations (`moengage`, `ometria`): new events and changed "
+        "contacts are queued in `outbox` as pending for each.",
+    ),
+    th.Property(
+        "max_rejected_records",
+        th.IntegerType,
+        default=1000,
+        description="Unparseable records are quarantined and the run continues until more "
+        "than this many were rejected; then it fails.",
+    ),
+    th.Property(
+        "lock_lease_seconds",
+        th.IntegerType,
+        default=600,
+        description="A shop's sync lock whose run has not written a heartbeat for this "
+        "long (or whose process is gone) is abandoned and may be taken over.",
+    ),
+    th.Property(
+        "validate_records",
+        th.BooleanType,
+        default=False,
+        description="Validate every record against its JSON Schema in singer-sdk (slow). "
+        "Off by default: the target's strict parser validates and quarantines.",
+    ),
+)

@@ -1,0 +1,370 @@
+"""The CRM store on SQLAlchemy Core: one transaction per batch, SQLite and PostgreSQL.
+
+Reads return domain objects; writes are set-based (executemany, ``INSERT ... ON CONFLICT``
+through each dialect's insert construct).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from target_crm import schema as t
+from target_crm.domain.models import (
+    ZERO,
+    Consent,
+    ConsentAudit,
+    Contact,
+    ContactStatus,
+    DuplicatePair,
+    Event,
+    OrderSnapshot,
+)
+
+CHUNK = 500
+ShopKey = tuple[str, int]
+
+
+def create_store(database_url: str) -> Engine:
+    """Open the store, creating the SQLite folder and the tables when missing.
+
+    Args:
+        database_url: SQLAlchemy URL (``sqlite:///output/crm.db`` or ``postgresql+psycopg://``).
+
+    Returns:
+        The engine.
+    """
+    url = sa.make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url)
+    if url.get_backend_name() == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    t.metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets `report` read while a sync writes; busy_timeout waits out short write locks.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def upsert(
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    update: Iterable[str] | None = None,
+) -> None:
+    """Insert rows; on a key conflict update the named columns (or do nothing).
+
+    Args:
+        conn: The batch transaction.
+        table: The table.
+        rows: Row dicts (all with the same keys).
+        update: Columns to overwrite on conflict; None keeps the stored row.
+    """
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    keys = [c.name for c in table.primary_key.columns]
+    if update is None:
+        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    else:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=keys, set_={name: stmt.excluded[name] for name in update}
+        )
+    for start in range(0, len(rows), 5000):
+        conn.execute(stmt, list(rows[start : start + 5000]))
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def _by_keys(
+    conn: Connection, table: sa.Table, columns: tuple[str, str], keys: Iterable[tuple[Any, Any]]
+) -> list[sa.Row[Any]]:
+    wanted = sorted(set(keys))
+    rows: list[sa.Row[Any]] = []
+    cols = sa.tuple_(table.c[columns[0]], table.c[columns[1]])
+    for chunk in _chunks(wanted):
+        rows.extend(conn.execute(sa.select(table).where(cols.in_(chunk))).all())
+    return rows
+
+
+# Contacts ---------------------------------------------------------------------------------
+
+
+def _consent(row: Any, channel: str) -> Consent | None:
+    state = row[f"{channel}_consent_state"]
+    if state is None:
+        return None
+    return Consent(
+        state=state,
+        opt_in_level=row[f"{channel}_consent_opt_in_level"],
+        updated_at=row[f"{channel}_consent_updated_at"],
+    )
+
+
+def contact_from_row(row: sa.Row[Any]) -> Contact:
+    """Map a `contacts` row to the domain contact."""
+    m = row._mapping
+    return Contact(
+        shop_domain=m["shop_domain"],
+        customer_id=m["customer_id"],
+        status=ContactStatus(m["status"]),
+        merged_into=m["merged_into"],
+        shopify_updated_at=m["shopify_updated_at"],
+        created_in_store_at=m["created_in_store_at"],
+        updated_in_store_at=m["updated_in_store_at"],
+        email=m["email"],
+        email_normalized=m["email_normalized"],
+        phone=m["phone"],
+        phone_normalized=m["phone_normalized"],
+        first_name=m["first_name"],
+        last_name=m["last_name"],
+        city=m["city"],
+        province=m["province"],
+        country=m["country"],
+        shopify_order_count=m["shopify_order_count"],
+        shopify_amount_spent=m["shopify_amount_spent"],
+        email_consent=_consent(m, "email"),
+        sms_consent=_consent(m, "sms"),
+        tags=tuple(m["tags"] or ()),
+        attributes=dict(m["attributes"] or {}),
+        deleted_at=m["deleted_at"],
+    )
+
+
+def contact_row(contact: Contact, run_id: str) -> dict[str, Any]:
+    """Map a domain contact to a `contacts` row (aggregates are refreshed separately)."""
+    row: dict[str, Any] = {
+        "shop_domain": contact.shop_domain,
+        "customer_id": contact.customer_id,
+        "status": contact.status.value,
+        "merged_into": contact.merged_into,
+        "accepts_email_marketing": contact.accepts_email_marketing,
+        "accepts_sms_marketing": contact.accepts_sms_marketing,
+        "tags": list(contact.tags),
+        "attributes": dict(contact.attributes),
+        "created_run_id": run_id,
+        "order_count": 0,
+        "lifetime_value": ZERO,
+    }
+    for name in [
+        "email",
+        "email_normalized",
+        "phone",
+        "phone_normalized",
+        "first_name",
+        "last_name",
+        "city",
+        "province",
+        "country",
+        "shopify_order_count",
+        "shopify_amount_spent",
+        "shopify_updated_at",
+        "created_in_store_at",
+        "updated_in_store_at",
+        "deleted_at",
+    ]:
+        row[name] = getattr(contact, name)
+    for channel in ("email", "sms"):
+        consent: Consent | None = getattr(contact, f"{channel}_consent")
+        row[f"{channel}_consent_state"] = consent.state if consent else None
+        row[f"{channel}_consent_opt_in_level"] = consent.opt_in_level if consent else None
+        row[f"{channel}_consent_updated_at"] = consent.updated_at if consent else None
+    return row
+
+
+# Columns a later version may overwrite; creation data and aggregates are kept.
+_CONTACT_UPDATE = [
+    c.name
+    for c in t.contacts.columns
+    if c.name
+    not in {
+        "shop_domain",
+        "customer_id",
+        "created_in_store_at",
+        "created_run_id",
+        "order_count",
+        "lifetime_value",
+    }
+]
+
+
+def load_contacts(conn: Connection, keys: Iterable[ShopKey]) -> dict[ShopKey, Contact]:
+    """Stored contacts for (shop, customer id) keys, following merge targets one level."""
+    found = {
+        (c.shop_domain, c.customer_id): c
+        for c in map(
+            contact_from_row, _by_keys(conn, t.contacts, ("shop_domain", "customer_id"), keys)
+        )
+    }
+    targets = {(c.shop_domain, c.merged_into) for c in found.values() if c.merged_into}
+    missing = [k for k in targets if k not in found]
+    if missing:
+        found.update(load_contacts(conn, missing))
+    return found
+
+
+def load_owners(
+    conn: Connection, column: str, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """(shop, normalised email or phone) -> the first active contact holding it."""
+    owners: dict[tuple[str, str], int] = {}
+    rows = _by_keys(conn, t.contacts, ("shop_domain", column), [k for k in keys if k[1]])
+    for row in sorted(rows, key=lambda r: r.customer_id):
+        if row.status == ContactStatus.ACTIVE.value:
+            owners.setdefault((row.shop_domain, row._mapping[column]), row.customer_id)
+    return owners
+
+
+def save_contacts(conn: Connection, contacts: Iterable[Contact], run_id: str) -> None:
+    """Upsert contacts by (shop, Shopify customer id): updated, never duplicated."""
+    upsert(conn, t.contacts, [contact_row(c, run_id) for c in contacts], update=_CONTACT_UPDATE)
+
+
+def refresh_aggregates(conn: Connection, keys: Iterable[ShopKey]) -> None:
+    """Recompute order count and lifetime value of contacts from the orders they own."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return
+    totals: dict[ShopKey, list[Any]] = {k: [0, ZERO] for k in wanted}
+    cols = sa.tuple_(t.orders.c.shop_domain, t.orders.c.contact_customer_id)
+    query = sa.select(
+        t.orders.c.shop_domain,
+        t.orders.c.contact_customer_id,
+        t.orders.c.counts_as_order,
+        t.orders.c.net_value,
+    )
+    for chunk in _chunks(wanted):
+        for shop, owner, counts, net in conn.execute(query.where(cols.in_(chunk))):
+            total = totals[(shop, owner)]
+            total[0] += 1 if counts else 0
+            total[1] += net
+    stmt = (
+        t.contacts.update()
+        .where(t.contacts.c.shop_domain == sa.bindparam("k_shop"))
+        .where(t.contacts.c.customer_id == sa.bindparam("k_id"))
+        .values(order_count=sa.bindparam("v_count"), lifetime_value=sa.bindparam("v_ltv"))
+    )
+    params = [
+        {"k_shop": s, "k_id": c, "v_count": n, "v_ltv": Decimal(v)}
+        for (s, c), (n, v) in totals.items()
+    ]
+    conn.execute(stmt, params)
+
+
+# Orders -----------------------------------------------------------------------------------
+
+
+def snapshot_from_row(row: sa.Row[Any]) -> OrderSnapshot:
+    """Map an `orders` row to the domain snapshot."""
+    m = dict(row._mapping)
+    m["refund_ids"] = frozenset(m["refund_ids"] or ())
+    return OrderSnapshot(**m)
+
+
+def load_snapshots(conn: Connection, keys: Iterable[ShopKey]) -> dict[ShopKey, OrderSnapshot]:
+    """Stored order snapshots for (shop, order id) keys."""
+    rows = _by_keys(conn, t.orders, ("shop_domain", "order_id"), keys)
+    return {(r.shop_domain, r.order_id): snapshot_from_row(r) for r in rows}
+
+
+def save_snapshots(conn: Connection, snapshots: Iterable[OrderSnapshot]) -> None:
+    """Upsert order snapshots by (shop, order id)."""
+    rows = []
+    for s in snapshots:
+        row = {name: getattr(s, name) for name in t.orders.c.keys()}  # noqa: SIM118
+        row["refund_ids"] = sorted(s.refund_ids)
+        rows.append(row)
+    names = [c for c in t.orders.c.keys() if c not in {"shop_domain", "order_id"}]  # noqa: SIM118
+    upsert(conn, t.orders, rows, update=names)
+
+
+# Events and the rest ----------------------------------------------------------------------
+
+
+def insert_events(conn: Connection, new_events: Iterable[Event], run_id: str) -> list[Event]:
+    """Insert events whose id the store does not hold yet; return those inserted."""
+    unique = {e.event_id: e for e in reversed(list(new_events))}
+    ids = list(unique)
+    held: set[str] = set()
+    for chunk in _chunks(ids):
+        held.update(
+            conn.scalars(sa.select(t.events.c.event_id).where(t.events.c.event_id.in_(chunk)))
+        )
+    fresh = [unique[i] for i in ids if i not in held]
+    fresh.reverse()
+    rows = [
+        {
+            "event_id": e.event_id,
+            "shop_domain": e.shop_domain,
+            "kind": e.kind,
+            "name": e.name,
+            "customer_id": e.customer_id,
+            "source_customer_id": e.source_customer_id,
+            "order_id": e.order_id,
+            "occurred_at": e.occurred_at,
+            "source_time": e.source_time,
+            "recorded_at": e.recorded_at,
+            "triggers_automations": e.triggers_automations,
+            "properties": dict(e.properties),
+            "run_id": run_id,
+        }
+        for e in fresh
+    ]
+    upsert(conn, t.events, rows)
+    return fresh
+
+
+def enqueue(
+    conn: Connection,
+    destinations: Sequence[str],
+    entity: str,
+    items: Iterable[tuple[str, str]],
+    now: datetime,
+) -> None:
+    """Mark (shop, key) items pending delivery to each destination (the adapters' outbox)."""
+    rows = [
+        {
+            "destination": d,
+            "entity": entity,
+            "entity_key": key,
+            "shop_domain": shop,
+            "status": "pending",
+            "attempts": 0,
+            "enqueued_at": now,
+        }
+        for shop, key in items
+        for d in destinations
+    ]
+    # A contact that changed again is pending again; an event is delivered once.
+    upsert(conn, t.outbox, rows, update=["status", "enqueued_at"] if entity == "contact" else None)
+
+
+def save_audits(conn: Connection, audits: Iterable[ConsentAudit], run_id: str) -> None:
+    """Write consent audit rows; a replayed change is audited once (deterministic id)."""
+    rows = [{**a.__dict__, "run_id": run_id} for a in audits]
+    upsert(conn, t.consent_audit, rows)
+
+
+def save_duplicates(conn: Connection, pairs: Iterable[DuplicatePair]) -> None:
+    """Record duplicate pairs with the rule that matched and the policy applied."""
+    rows = [{**p.__dict__, "policy": p.policy.value} for p in pairs]
+    upsert(conn, t.duplicates, rows)

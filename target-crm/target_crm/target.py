@@ -1,0 +1,189 @@
+"""TargetCRM: contacts and order events with CRM semantics, in an embedded CRM store."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.sinks import Sink
+from singer_sdk.target_base import Target
+from sqlalchemy.engine import Connection
+
+from target_crm.domain.models import ConsentSource, CrmRules, DuplicatePolicy, Identifier
+from target_crm.exceptions import CrmConfigError, TooManyRejectedRecordsError
+from target_crm.reconcile import reconcile_roster
+from target_crm.runs import RunLedger, load_cutovers, record_cutovers
+from target_crm.settings import CONFIG_SCHEMA
+from target_crm.sinks import CrmSink, CustomersSink, OrdersSink, RosterSink, UnsupportedStreamSink
+from target_crm.storage import create_store
+
+SINKS: dict[str, type[CrmSink]] = {
+    "customers": CustomersSink,
+    "orders": OrdersSink,
+    "customer_roster": RosterSink,
+}
+# A stream's batch needs these streams' buffered records committed first.
+UPSTREAM = {"orders": ("customers",), "customer_roster": ("customers", "orders")}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TargetCRM(Target):
+    """Singer target: Shopify customers and orders into a CRM store (SQLite or PostgreSQL)."""
+
+    name = "target-crm"
+    message_reader_class = MsgSpecReader
+    config_jsonschema: th.PropertiesList = CONFIG_SCHEMA.to_dict()  # type: ignore[assignment]
+    default_sink_class = UnsupportedStreamSink
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Open the store and start the run (recorded in `sync_runs`)."""
+        super().__init__(*args, **kwargs)
+        self.max_parallelism = 1
+        self.now = _utcnow
+        self.rules = self._rules()
+        self.destinations: list[str] = list(self.config.get("destinations") or [])
+        self.engine = create_store(str(self.config.get("database_url")))
+        self.ledger = RunLedger(
+            self.engine, uuid.uuid4().hex, float(self.config.get("lock_lease_seconds", 600))
+        )
+        self.ledger.start(self.now())
+        self._watermarks: dict[str, datetime] = {}
+        self._last_emitted: dict[str, Any] | None = None
+        self._roster_activated = False
+        self._input_complete = False
+        self._finished = False
+
+    def _rules(self) -> CrmRules:
+        c = self.config
+        try:
+            return CrmRules(
+                identifier=Identifier(c.get("identifier", "email")),
+                duplicate_policy=DuplicatePolicy(c.get("duplicate_policy", "flag")),
+                consent_source=ConsentSource(c.get("consent_source_of_truth", "shopify")),
+                order_placed_event_name=c.get("order_placed_event_name", "Order Placed"),
+                event_name_prefix=c.get("event_name_prefix", ""),
+                event_retention_days=c.get("event_retention_days"),
+                default_calling_code=c.get("default_calling_code"),
+                metafield_attributes=dict(c.get("metafield_attributes") or {}),
+            )
+        except ValueError as error:
+            raise CrmConfigError(str(error), errors=[str(error)]) from error
+
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        """The CRM sink of a contract stream; other streams are counted as skipped."""
+        return SINKS.get(stream_name, UnsupportedStreamSink)
+
+    # STATE: emitted as soon as everything before it is committed ------------------------
+
+    def _process_state_message(self, message_dict: dict[str, Any]) -> None:
+        super()._process_state_message(message_dict)
+        if self._latest_state and self._latest_state != self._last_emitted:
+            # Commit what came before this STATE now, rather than in up to 5 minutes.
+            self.drain_all()
+
+    def _write_state_message(self, state: dict[str, Any]) -> None:
+        if state == self._last_emitted:
+            return
+        self._last_emitted = copy.deepcopy(state)
+        super()._write_state_message(state)
+
+    def after_commit(self, sink: Sink, rejected: Sequence[dict[str, Any]]) -> None:
+        """After a batch commits: emit STATE if nothing else is pending; check rejects."""
+        others_empty = all(
+            s.current_size == 0 for s in self._sinks_active.values() if s is not sink
+        )
+        if self._latest_state and others_empty:
+            self._write_state_message(copy.deepcopy(self._latest_state))
+        self.ledger.rejected += len(rejected)
+        limit = int(self.config.get("max_rejected_records", 1000))
+        if self.ledger.rejected > limit:
+            last = rejected[-1] if rejected else {}
+            msg = (
+                f"{self.ledger.rejected} records quarantined, more than max_rejected_records="
+                f"{limit}; last: {last.get('stream')} {last.get('record_key')} field "
+                f"'{last.get('field')}': {last.get('reason')}"
+            )
+            error = TooManyRejectedRecordsError(msg)
+            self.fail(error)
+            raise error
+
+    def cutovers(self, conn: Connection, shops: set[str]) -> dict[str, datetime | None]:
+        """Each shop's silent-backfill cut-over: the configured one, else the recorded one."""
+        configured = self.config.get("automation_cutover")
+        if configured:
+            at = datetime.fromisoformat(configured).astimezone(UTC)
+            return dict.fromkeys(shops, at)
+        return load_cutovers(conn, shops)
+
+    def drain_upstream(self, stream_name: str) -> None:
+        """Commit the buffered records of the streams this stream's batch depends on."""
+        for name in UPSTREAM.get(stream_name, ()):
+            sink = self._sinks_active.get(name)
+            if sink is not None:
+                self.drain_one(sink)
+
+    # Run life-cycle --------------------------------------------------------------------
+
+    def note_source_time(self, shop: str, at: datetime) -> None:
+        """Track the newest Shopify time seen per shop: the cut-over when the run completes."""
+        if at > self._watermarks.get(shop, at.min.replace(tzinfo=UTC)):
+            self._watermarks[shop] = at
+
+    def roster_activated(self, version: int) -> None:
+        """Remember ACTIVATE_VERSION; reconcile now if the roster's records came before it."""
+        del version
+        self._roster_activated = True
+        roster = self._sinks_active.get("customer_roster")
+        if roster is not None and roster._total_records_read > 0:
+            self._reconcile()
+
+    def _reconcile(self) -> None:
+        self.drain_all()
+        with self.engine.begin() as conn:
+            stats = reconcile_roster(
+                conn,
+                run_id=self.ledger.run_id,
+                rules=self.rules,
+                now=self.now(),
+                destinations=self.destinations,
+            )
+            self.ledger.add_stats(conn, stats)
+        self._roster_activated = False
+
+    def process_endofpipe(self) -> None:
+        """All input read: commit, reconcile a completed roster, record the cut-over."""
+        self._input_complete = True
+        try:
+            super().process_endofpipe()
+            if self._roster_activated:
+                self._reconcile()
+            self._complete()
+        except Exception as error:
+            self.fail(error)
+            raise
+
+    def _complete(self) -> None:
+        cutover = self.config.get("automation_cutover")
+        with self.engine.begin() as conn:
+            if cutover:
+                at = datetime.fromisoformat(cutover).astimezone(UTC)
+                marks = dict.fromkeys(self.ledger.locked, at)
+                record_cutovers(conn, marks, "config", self.ledger.run_id, overwrite=True)
+            else:
+                record_cutovers(conn, self._watermarks, "initial_sync", self.ledger.run_id)
+        self.ledger.finish("completed", self.now())
+        self._finished = True
+
+    def fail(self, error: BaseException) -> None:
+        """Record the run as failed (once) and release its locks."""
+        if not self._finished:
+            self._finished = True
+            self.ledger.finish("failed", self.now(), f"{type(error).__name__}: {error}")
