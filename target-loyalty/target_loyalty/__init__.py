@@ -1,3 +1,3 @@
-"""Package."""
+"""target-loyalty: a Singer target keeping a loyalty points ledger that never double-counts."""
 
 from __future__ import annotations

@@ -1,0 +1,317 @@
+"""Keeping the books: one transaction per batch, calling the domain rules.
+
+This is the only place where parsed records, the domain and storage meet; the sinks
+hand it parsed batches, and it commits each batch (with its statistics) atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from target_loyalty import schema as s
+from target_loyalty import storage
+from target_loyalty.domain.earning import apply_order, clamp_to_balance
+from target_loyalty.domain.lifecycle import plan_merge, signup_entry
+from target_loyalty.domain.model import Discrepancy, LedgerEntry, LoyaltyRules, Order
+from target_loyalty.exceptions import RecordError
+from target_loyalty.records import Customer
+from target_loyalty.runs import RunRegistry
+
+Rejects = Sequence[tuple[RecordError, dict[str, Any]]]
+
+
+class Books:
+    """Applies parsed batches to the ledger for one target run."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        rules: LoyaltyRules,
+        registry: RunRegistry,
+        program_start: datetime | None = None,
+    ) -> None:
+        """Bind the run.
+
+        Args:
+            engine: The database.
+            rules: The loyalty program's rules.
+            registry: The run's locks and statistics.
+            program_start: When the program started; customers created earlier are
+                pre-existing (default: the shop's first sync into this database).
+        """
+        self.engine = engine
+        self.rules = rules
+        self.registry = registry
+        self.run_id = registry.run_id
+        self.program_start = program_start
+
+    def reject_only(self, shop: str, stream: str, rejects: Rejects, now: datetime) -> None:
+        """Commit quarantined records of a batch that had nothing else for this shop."""
+        with self.engine.begin() as conn:
+            storage.quarantine(conn, self.run_id, shop, rejects, now)
+            self.registry.heartbeat(
+                conn, shop, now, discrepancies=len(rejects), quarantined=len(rejects)
+            )
+
+    def apply_orders(
+        self, shop: str, orders: Sequence[Order], rejects: Rejects, now: datetime
+    ) -> None:
+        """Book a batch of orders (in arrival order) in one transaction."""
+        with self.engine.begin() as conn:
+            existing = storage.entries_for_orders(conn, shop, [o.order_id for o in orders])
+            balances = (
+                None
+                if self.rules.allow_negative_balance
+                else storage.balances(conn, shop, {o.customer_id for o in orders if o.customer_id})
+            )
+            new: list[LedgerEntry] = []
+            notes = []
+            facts: dict[int, dict[str, Any]] = {}
+            for order in orders:
+                outcome = apply_order(order, self.rules, existing.get(order.order_id, []))
+                entries = list(outcome.new_entries)
+                if balances is not None:
+                    entries = clamp_to_balance(entries, balances)
+                owner = order.customer_id
+                for holder in sorted(outcome.reassign_from):
+                    assert owner is not None
+                    storage.move_entries(conn, shop, holder, owner, order_id=order.order_id)
+                existing[order.order_id] = (
+                    _after_move(existing.get(order.order_id, []), owner) + entries
+                )
+                new.extend(entries)
+                notes.extend(outcome.discrepancies)
+                facts[order.order_id] = _order_facts(
+                    shop, order, outcome.eligible, outcome.net_basis, self.run_id
+                )
+            storage.ensure_accounts(conn, shop, {o.customer_id for o in orders if o.customer_id})
+            storage.insert_entries(conn, shop, self.run_id, new, now)
+            storage.upsert_orders(conn, list(facts.values()))
+            storage.record_discrepancies(
+                conn, run_id=self.run_id, shop=shop, stream="orders", notes=notes, now=now
+            )
+            storage.quarantine(conn, self.run_id, shop, rejects, now)
+            self.registry.heartbeat(
+                conn,
+                shop,
+                now,
+                orders_synced=len(orders),
+                points_issued=sum(e.points for e in new),
+                discrepancies=len(notes) + len(rejects),
+                quarantined=len(rejects),
+            )
+
+    def apply_customers(
+        self, shop: str, customers: Sequence[Customer], rejects: Rejects, now: datetime
+    ) -> None:
+        """Upsert accounts and book signup bonuses in one transaction."""
+        latest = {c.customer_id: c for c in customers}
+        with self.engine.begin() as conn:
+            start = self.program_start or self._first_synced(conn, shop, now)
+            rows = [_account_row(shop, c) for c in latest.values()]
+            storage.upsert_accounts(conn, rows)
+            bonuses = [
+                signup_entry(c.customer_id, c.created_at, start, self.rules)
+                for c in latest.values()
+            ]
+            entries = [b for b in bonuses if b is not None]
+            storage.insert_entries(conn, shop, self.run_id, entries, now)
+            storage.quarantine(conn, self.run_id, shop, rejects, now)
+            self.registry.heartbeat(
+                conn,
+                shop,
+                now,
+                customer_records=len(customers),
+                discrepancies=len(rejects),
+                quarantined=len(rejects),
+            )
+
+    def _first_synced(self, conn: Connection, shop: str, now: datetime) -> datetime:
+        query = sa.select(s.shops.c.first_synced_at).where(s.shops.c.shop_domain == shop)
+        return conn.execute(query).scalar() or now
+
+    def apply_roster(
+        self, shop: str, ids: Sequence[int], version: int, rejects: Rejects, now: datetime
+    ) -> None:
+        """Record which customers are live in this roster version."""
+        with self.engine.begin() as conn:
+            rows = [
+                {"shop_domain": shop, "customer_id": cid, "version": version}
+                for cid in sorted(set(ids))
+            ]
+            if rows:
+                stmt = storage.upsert(conn, s.roster)
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["shop_domain", "customer_id"],
+                        set_={"version": stmt.excluded.version},
+                    ),
+                    rows,
+                )
+            _restore(conn, shop, sorted(set(ids)))
+            storage.quarantine(conn, self.run_id, shop, rejects, now)
+            self.registry.heartbeat(
+                conn, shop, now, discrepancies=len(rejects), quarantined=len(rejects)
+            )
+
+    def note_ignored(
+        self, shop: str, stream: str, records: Sequence[dict[str, Any]], now: datetime
+    ) -> None:
+        """Count records of a stream this target does not read, one discrepancy each."""
+        notes = [
+            Discrepancy(
+                f"{stream}:{r.get('id', '?')}",
+                "stream",
+                f"stream {stream!r} is not read by target-loyalty",
+            )
+            for r in records
+        ]
+        with self.engine.begin() as conn:
+            storage.record_discrepancies(
+                conn, run_id=self.run_id, shop=shop, stream=stream, notes=notes, now=now
+            )
+            self.registry.heartbeat(conn, shop, now, discrepancies=len(notes))
+
+    def activate_roster(self, shop: str, version: int, now: datetime) -> tuple[int, int]:
+        """Soft-delete or merge the shop's customers absent from this roster version.
+
+        Returns:
+            (customers soft-deleted, customers merged away).
+        """
+        with self.engine.begin() as conn:
+            live = sa.select(s.roster.c.customer_id).where(
+                s.roster.c.shop_domain == shop, s.roster.c.version == version
+            )
+            missing = (
+                conn.execute(
+                    sa.select(s.accounts.c.customer_id).where(
+                        s.accounts.c.shop_domain == shop,
+                        s.accounts.c.status == "active",
+                        s.accounts.c.customer_id.not_in(live),
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            deleted = merged = 0
+            if not conn.execute(sa.select(live.exists())).scalar():
+                return 0, 0  # no roster rows of this version for the shop: nothing is known
+            for loser in missing:
+                kept = _merge_target(conn, shop, loser)
+                if kept is None:
+                    _soft_delete(conn, shop, loser, now, status="deleted")
+                    deleted += 1
+                else:
+                    self._merge(conn, shop, loser, kept, now)
+                    merged += 1
+            self.registry.heartbeat(
+                conn, shop, now, customers_deleted=deleted, customers_merged=merged
+            )
+        return deleted, merged
+
+    def _merge(self, conn: Connection, shop: str, loser: int, kept: int, now: datetime) -> None:
+        held = storage.entries_for_customers(conn, shop, [loser, kept])
+        plan = plan_merge(loser, kept, held.get(loser, []), held.get(kept, []), now)
+        storage.move_entries(conn, shop, loser, kept)
+        storage.insert_entries(conn, shop, self.run_id, [plan.audit], now)
+        _soft_delete(conn, shop, loser, now, status="merged", merged_into=kept)
+
+
+def _after_move(rows: list[LedgerEntry], owner: int | None) -> list[LedgerEntry]:
+    """The in-memory twin of ``storage.move_entries`` for the rest of the batch."""
+    if owner is None:
+        return rows
+    own = {(e.source, e.kind) for e in rows if e.customer_id == owner}
+    moved = [
+        replace(e, customer_id=owner)
+        for e in rows
+        if e.customer_id != owner and (e.source, e.kind) not in own
+    ]
+    return [e for e in rows if e.customer_id == owner] + moved
+
+
+def _order_facts(shop: str, order: Order, eligible: bool, net: Any, run_id: str) -> dict[str, Any]:
+    return {
+        "shop_domain": shop,
+        "order_id": order.order_id,
+        "customer_id": order.customer_id,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+        "currency": order.currency,
+        "test": order.test,
+        "cancelled": order.cancelled_at is not None,
+        "eligible": eligible,
+        "net_basis": net,
+        "last_run_id": run_id,
+    }
+
+
+def _account_row(shop: str, c: Customer) -> dict[str, Any]:
+    return {
+        "shop_domain": shop,
+        "customer_id": c.customer_id,
+        "email": c.email,
+        "first_name": c.first_name,
+        "last_name": c.last_name,
+        "phone": c.phone,
+        "shopify_state": c.state,
+        "tags": ",".join(c.tags),
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+        "status": "active",
+        "deleted_at": None,
+        "merged_into": None,
+    }
+
+
+def _merge_target(conn: Connection, shop: str, loser: int) -> int | None:
+    """The customer that now owns most of the loser's former orders, if any."""
+    o = s.orders
+    query = (
+        sa.select(o.c.customer_id, sa.func.count())
+        .where(
+            o.c.shop_domain == shop,
+            o.c.previous_customer_id == loser,
+            o.c.customer_id.is_not(None),
+            o.c.customer_id != loser,
+        )
+        .group_by(o.c.customer_id)
+        .order_by(sa.func.count().desc(), o.c.customer_id)
+        .limit(1)
+    )
+    row = conn.execute(query).first()
+    return None if row is None else int(row[0])
+
+
+def _restore(conn: Connection, shop: str, ids: Sequence[int]) -> None:
+    """A soft-deleted (not merged) customer seen live again is active again."""
+    a = s.accounts
+    for part in storage.chunks(list(ids)):
+        conn.execute(
+            sa.update(a)
+            .where(a.c.shop_domain == shop, a.c.status == "deleted", a.c.customer_id.in_(part))
+            .values(status="active", deleted_at=None)
+        )
+
+
+def _soft_delete(
+    conn: Connection,
+    shop: str,
+    customer_id: int,
+    now: datetime,
+    *,
+    status: str,
+    merged_into: int | None = None,
+) -> None:
+    a = s.accounts
+    conn.execute(
+        sa.update(a)
+        .where(a.c.shop_domain == shop, a.c.customer_id == customer_id)
+        .values(status=status, deleted_at=now, merged_into=merged_into)
+    )

@@ -1,0 +1,119 @@
+"""Tiers: net spend over an evaluation period, entry and retain thresholds, cashback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+from itertools import pairwise
+
+from target_loyalty.domain.model import ZERO, EntryKind, EvaluationPeriod, LedgerEntry, Tier
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class OrderSpend:
+    """One order's contribution to spend: its net basis (after refunds) and date."""
+
+    created_at: datetime
+    net_amount: Decimal
+
+
+def period_start(period: EvaluationPeriod, now: datetime) -> datetime | None:
+    """The first instant counted by the evaluation period; None for lifetime."""
+    if period is EvaluationPeriod.LIFETIME:
+        return None
+    if period is EvaluationPeriod.CALENDAR_YEAR:
+        return now.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    return now - timedelta(days=365)
+
+
+def net_spend(spends: Iterable[OrderSpend], period: EvaluationPeriod, now: datetime) -> Decimal:
+    """Net spend inside the evaluation period (orders after ``now`` are not counted)."""
+    start = period_start(period, now)
+    return sum(
+        (
+            s.net_amount
+            for s in spends
+            if s.created_at <= now and (start is None or s.created_at >= start)
+        ),
+        ZERO,
+    )
+
+
+def validate_tiers(tiers: Sequence[Tier]) -> None:
+    """Reject tier lists whose placement would not be stable.
+
+    Raises:
+        ValueError: A retain threshold above its entry threshold, or entry thresholds
+            not strictly increasing, naming the tier.
+    """
+    for tier in tiers:
+        if tier.retain_threshold > tier.entry_threshold:
+            msg = f"tier {tier.name!r}: retain_threshold must not exceed entry_threshold"
+            raise ValueError(msg)
+    for lower, upper in pairwise(tiers):
+        if upper.entry_threshold <= lower.entry_threshold:
+            msg = f"tier {upper.name!r}: entry thresholds must increase down the list"
+            raise ValueError(msg)
+
+
+def evaluate_tier(spend: Decimal, current: str | None, tiers: Sequence[Tier]) -> Tier | None:
+    """The tier a customer holds after evaluation.
+
+    A customer may enter any tier whose entry threshold the spend meets, and may keep
+    any tier at or below the current one whose retain threshold it meets; the highest
+    such tier wins. Tiers are listed from lowest to highest.
+    """
+    names = [t.name for t in tiers]
+    current_rank = names.index(current) if current in names else -1
+    placed: Tier | None = None
+    for rank, tier in enumerate(tiers):
+        enters = spend >= tier.entry_threshold
+        retains = rank <= current_rank and spend >= tier.retain_threshold
+        if enters or retains:
+            placed = tier
+    return placed
+
+
+def floor_cents(amount: Decimal) -> Decimal:
+    """Money rounded down to the cent."""
+    return amount.quantize(CENT, rounding=ROUND_FLOOR)
+
+
+def plan_cashback(
+    customer_id: int,
+    order_id: int,
+    *,
+    net_amount: Decimal,
+    percent: Decimal,
+    booked: Sequence[LedgerEntry],
+    updated_stamp: str,
+    occurred_at: datetime,
+) -> LedgerEntry | None:
+    """The cashback row an order needs, if any.
+
+    The first issue uses the customer's tier percentage and stores it on the row; later
+    changes to the order (refunds, cancellation) correct the credit at that stored
+    percentage, so a tier change never rewrites earlier cashback.
+    """
+    rate = next((e.rate for e in booked if e.rate is not None), percent)
+    target = floor_cents(net_amount * rate / 100) if net_amount > ZERO else ZERO
+    issued = sum((e.cashback for e in booked), ZERO)
+    gap = target - issued
+    if not gap:
+        return None
+    source = f"order:{order_id}" if not booked else f"order:{order_id}@{updated_stamp}#{target}"
+    return LedgerEntry(
+        customer_id=customer_id,
+        source=source,
+        kind=EntryKind.CASHBACK,
+        points=0,
+        occurred_at=occurred_at,
+        rule=f"{rate}% cashback on net spend",
+        order_id=order_id,
+        rate=rate,
+        cashback=gap,
+    )

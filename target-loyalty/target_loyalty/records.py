@@ -1,0 +1,228 @@
+"""Strict parsing of the tap's records into domain objects.
+
+singer-sdk's per-record JSON Schema validation is off by default for speed, so this is
+where bad input is caught: every error names the stream, the record key and the field,
+and the sink quarantines the record instead of failing the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from target_loyalty.domain.model import ZERO, Order, Refund
+from target_loyalty.exceptions import RecordError
+
+# ISO 4217 codes Shopify accepts as shop or presentment currencies (plus XXX-style
+# funds it never uses are left out on purpose).
+_CURRENCY_CODES = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD "
+    "BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR "
+    "FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IQD IRR ISK "
+    "JEP JMD JOD JPY KES KGS KHR KID KMF KRW KWD KYD KZT LAK LBP LKR LRD LSL LTL LVL LYD "
+    "MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR "
+    "PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLL SOS "
+    "SRD SSP STD STN SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USDC UYU "
+    "UZS VED VES VND VUV WST XAF XCD XOF XPF XXX YER ZAR ZMW "
+)
+CURRENCIES = frozenset(_CURRENCY_CODES.split())
+
+
+@dataclass(frozen=True)
+class Customer:
+    """The account-relevant fields of a customer record."""
+
+    customer_id: int
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    phone: str | None
+    state: str | None
+    tags: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+
+
+class _Reader:
+    """Reads fields of one record, raising errors that name stream, key and field."""
+
+    def __init__(self, stream: str, record: Mapping[str, Any]) -> None:
+        self.stream = stream
+        self.record = record
+        self.key = str(record.get("id"))
+
+    def fail(self, field: str, reason: str) -> RecordError:
+        return RecordError(self.stream, self.key, field, reason)
+
+    def shop(self) -> str:
+        value = self.record.get("shop_domain")
+        if not isinstance(value, str) or not value:
+            raise self.fail("shop_domain", "missing or empty shop_domain")
+        return value
+
+    def integer(self, field: str, *, optional: bool = False) -> int | None:
+        value = self.record.get(field)
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(field, f"expected an integer, got {value!r}")
+        return value
+
+    def text(self, field: str) -> str | None:
+        value = self.record.get(field)
+        if value is not None and not isinstance(value, str):
+            raise self.fail(field, f"expected a string, got {type(value).__name__}")
+        return value
+
+    def moment(self, field: str, *, optional: bool = False, value: Any = None) -> datetime | None:
+        value = self.record.get(field) if value is None else value
+        if value is None:
+            if optional:
+                return None
+            raise self.fail(field, "missing timestamp")
+        return parse_moment(value, lambda reason: self.fail(field, reason))
+
+    def tags(self, field: str = "tags") -> tuple[str, ...]:
+        value = self.record.get(field) or []
+        if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+            raise self.fail(field, "expected a list of strings")
+        return tuple(value)
+
+    def money(self, bag: Any, field: str, currency: str) -> Decimal:
+        """Shop-money amount of a MoneyBag, checked against the shop currency."""
+        try:
+            shop_money = bag["shop_money"]
+            amount, code = shop_money["amount"], shop_money["currency_code"]
+        except (KeyError, TypeError):
+            raise self.fail(field, "expected a MoneyBag with shop_money") from None
+        if code != currency:
+            raise self.fail(field, f"shop money in {code!r}, expected shop currency {currency}")
+        return parse_amount(amount, lambda reason: self.fail(field, reason))
+
+
+def parse_moment(value: Any, fail: Any) -> datetime:
+    """An ISO 8601 timestamp (or an already-parsed datetime) as an aware UTC datetime."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise fail(f"not an ISO 8601 timestamp: {value!r}") from None
+    else:
+        raise fail(f"not a timestamp: {value!r}")
+    if moment.tzinfo is None:
+        raise fail(f"timestamp without a time zone: {value!r}")
+    return moment.astimezone(UTC)
+
+
+def parse_amount(value: Any, fail: Any) -> Decimal:
+    """A decimal money string; floats are refused because they lose cents."""
+    if not isinstance(value, str | Decimal) or isinstance(value, bool):
+        raise fail(f"money must be a decimal string, got {value!r}")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise fail(f"not a decimal amount: {value!r}") from None
+    if not amount.is_finite():
+        raise fail(f"not a finite amount: {value!r}")
+    return amount
+
+
+def parse_customer(record: Mapping[str, Any]) -> tuple[str, Customer]:
+    """Parse a ``customers`` record.
+
+    Raises:
+        RecordError: The first bad field, named with the record's key.
+    """
+    r = _Reader("customers", record)
+    shop = r.shop()
+    customer_id = r.integer("id")
+    assert customer_id is not None
+    created = r.moment("created_at")
+    updated = r.moment("updated_at", optional=True) or created
+    assert created is not None
+    return shop, Customer(
+        customer_id=customer_id,
+        email=r.text("email"),
+        first_name=r.text("first_name"),
+        last_name=r.text("last_name"),
+        phone=r.text("phone"),
+        state=r.text("state"),
+        tags=r.tags(),
+        created_at=created,
+        updated_at=updated,
+    )
+
+
+def parse_roster(record: Mapping[str, Any]) -> tuple[str, int]:
+    """Parse a ``customer_roster`` record into (shop, customer id)."""
+    r = _Reader("customer_roster", record)
+    shop = r.shop()
+    customer_id = r.integer("id")
+    assert customer_id is not None
+    return shop, customer_id
+
+
+def _refund(r: _Reader, raw: Any, index: int, currency: str) -> Refund:
+    field = f"refunds[{index}]"
+    if not isinstance(raw, Mapping):
+        raise r.fail(field, "expected an object")
+    refund_id = raw.get("id")
+    if isinstance(refund_id, bool) or not isinstance(refund_id, int):
+        raise r.fail(f"{field}.id", f"expected an integer, got {refund_id!r}")
+    created = r.moment(f"{field}.created_at", value=raw.get("created_at"))
+    assert created is not None
+    lines = raw.get("refund_line_items") or []
+    if not isinstance(lines, list):
+        raise r.fail(f"{field}.refund_line_items", "expected a list")
+    subtotal = sum(
+        (
+            r.money(
+                line.get("subtotal_set"), f"{field}.refund_line_items[{i}].subtotal_set", currency
+            )
+            for i, line in enumerate(lines)
+        ),
+        ZERO,
+    )
+    total = r.money(raw.get("total_refunded_set"), f"{field}.total_refunded_set", currency)
+    return Refund(refund_id=refund_id, created_at=created, line_subtotal=subtotal, total=total)
+
+
+def parse_order(record: Mapping[str, Any]) -> tuple[str, Order]:
+    """Parse an ``orders`` record; amounts in shop currency, as placed.
+
+    Raises:
+        RecordError: The first bad field, named with the record's key.
+    """
+    r = _Reader("orders", record)
+    shop = r.shop()
+    order_id = r.integer("id")
+    currency = record.get("currency_code")
+    if currency not in CURRENCIES:
+        raise r.fail("currency_code", f"unknown currency {currency!r}")
+    refunds = record.get("refunds") or []
+    if not isinstance(refunds, list):
+        raise r.fail("refunds", "expected a list")
+    test = record.get("test", False)
+    if not isinstance(test, bool):
+        raise r.fail("test", f"expected a boolean, got {test!r}")
+    created = r.moment("created_at")
+    assert order_id is not None
+    assert created is not None
+    return shop, Order(
+        order_id=order_id,
+        customer_id=r.integer("customer_id", optional=True),
+        created_at=created,
+        updated_at=r.moment("updated_at", optional=True) or created,
+        subtotal=r.money(record.get("subtotal_price_set"), "subtotal_price_set", currency),
+        total=r.money(record.get("total_price_set"), "total_price_set", currency),
+        currency=currency,
+        test=test,
+        cancelled_at=r.moment("cancelled_at", optional=True),
+        tags=frozenset(r.tags()),
+        refunds=tuple(_refund(r, raw, i, currency) for i, raw in enumerate(refunds)),
+    )

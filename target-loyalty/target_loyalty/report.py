@@ -1,0 +1,110 @@
+"""``target-loyalty report``: the sync statistics, as a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from target_loyalty import schema as s
+from target_loyalty import storage
+
+COLUMNS = (
+    "run_id",
+    "shop_domain",
+    "status",
+    "started_at",
+    "finished_at",
+    "orders_synced",
+    "customers_synced",
+    "customer_records",
+    "points_issued",
+    "cashback_issued",
+    "earliest_order_at",
+    "latest_order_at",
+    "discrepancies",
+    "quarantined",
+    "customers_deleted",
+    "customers_merged",
+    "accounts_purged",
+)
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat().replace("+00:00", "Z")
+    return str(value)
+
+
+def load_report(url: str, shop: str | None, limit: int) -> dict[str, Any]:
+    """Runs (newest first) with their discrepancy rows, as plain JSON-ready data."""
+    engine = storage.create_engine(url)
+    runs, d = s.sync_runs, s.discrepancies
+    query = sa.select(runs).order_by(runs.c.started_at.desc()).limit(limit)
+    if shop:
+        query = query.where(runs.c.shop_domain == shop)
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(query)]
+        for row in rows:
+            notes = conn.execute(
+                sa.select(d.c.stream, d.c.record_key, d.c.field, d.c.reason, d.c.corrected)
+                .where(d.c.run_id == row["run_id"], d.c.shop_domain == row["shop_domain"])
+                .order_by(d.c.discrepancy_id)
+                .limit(1000)
+            )
+            row["discrepancy_rows"] = [dict(n._mapping) for n in notes]
+    engine.dispose()
+    return {
+        "runs": [
+            {
+                k: _plain(v) if k != "discrepancy_rows" else v
+                for k, v in row.items()
+                if k in COLUMNS or k == "discrepancy_rows"
+            }
+            for row in rows
+        ]
+    }
+
+
+def render_table(report: dict[str, Any]) -> str:
+    """A plain-text table of runs, then each run's discrepancies."""
+    lines = []
+    for run in report["runs"]:
+        lines.append(f"Sync {run['run_id']} - {run['shop_domain']} ({run['status']})")
+        for column in COLUMNS[3:]:
+            value = run[column]
+            lines.append(f"  {column.replace('_', ' '):<20} {'' if value is None else value}")
+        for note in run["discrepancy_rows"]:
+            tag = "corrected" if note["corrected"] else "not applied"
+            where = f"{note['stream']} {note['record_key']} {note['field']}"
+            lines.append(f"    - [{tag}] {where}: {note['reason']}")
+    return "\n".join(lines) if lines else "No syncs recorded."
+
+
+def main(argv: Sequence[str]) -> int:
+    """Print the report.
+
+    Args:
+        argv: Arguments after ``report``.
+
+    Returns:
+        The process exit code.
+    """
+    parser = argparse.ArgumentParser(prog="target-loyalty report", description=__doc__)
+    parser.add_argument("--database-url", required=True, help="SQLAlchemy URL of the books")
+    parser.add_argument("--shop", help="only this shop_domain")
+    parser.add_argument("--format", choices=["table", "json"], default="table")
+    parser.add_argument("--limit", type=int, default=20, help="most recent runs to show")
+    args = parser.parse_args(list(argv))
+    report = load_report(args.database_url, args.shop, args.limit)
+    out = (
+        json.dumps(report, indent=2, default=str) if args.format == "json" else render_table(report)
+    )
+    sys.stdout.write(out + "\n")
+    return 0

@@ -1,0 +1,202 @@
+"""The target's settings schema and how it becomes :class:`LoyaltyRules`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from singer_sdk import typing as th
+
+from target_loyalty.domain.model import EarningBasis, EvaluationPeriod, LoyaltyRules, Tier
+from target_loyalty.domain.tiers import validate_tiers
+from target_loyalty.exceptions import InvalidRulesError
+
+DEFAULT_DATABASE_URL = "sqlite:///output/target-loyalty.db"
+
+TIER = th.ObjectType(
+    th.Property("name", th.StringType, required=True, description="Tier name."),
+    th.Property(
+        "entry_threshold",
+        th.StringType,
+        required=True,
+        description="Net spend (decimal string, shop currency) to enter the tier.",
+    ),
+    th.Property(
+        "retain_threshold",
+        th.StringType,
+        description="Net spend to keep the tier once in it (default: the entry threshold).",
+    ),
+    th.Property(
+        "cashback_percent",
+        th.StringType,
+        description="Cashback issued on each order's net spend, in percent (default 0).",
+    ),
+)
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "database_url",
+        th.StringType,
+        default=DEFAULT_DATABASE_URL,
+        secret=True,
+        description="SQLAlchemy URL of the books: a SQLite file (default, folder created) or "
+        "`postgresql+psycopg://user@host/db`. Secret: it may carry a password.",
+    ),
+    th.Property(
+        "points_per_currency_unit",
+        th.StringType,
+        default="1",
+        description="Points per unit of shop currency on the earning basis, rounded down.",
+    ),
+    th.Property(
+        "earning_basis",
+        th.StringType,
+        default="subtotal",
+        allowed_values=[b.value for b in EarningBasis],
+        description="`subtotal`: after discounts, excluding shipping and tax; `total`: all paid.",
+    ),
+    th.Property(
+        "skip_tags",
+        th.ArrayType(th.StringType),
+        default=["skip_loyalty"],
+        description="Orders carrying any of these tags earn nothing (counted as discrepancies).",
+    ),
+    th.Property(
+        "signup_bonus_points",
+        th.IntegerType,
+        default=0,
+        description="Points granted once per customer lifetime on signup; 0 disables it.",
+    ),
+    th.Property(
+        "signup_bonus_existing_customers",
+        th.BooleanType,
+        default=False,
+        description="Whether customers created before the program started get the bonus on "
+        "first import.",
+    ),
+    th.Property(
+        "program_start_date",
+        th.DateTimeType,
+        description="When the program started (default: the shop's first sync into this "
+        "database); customers created earlier are pre-existing.",
+    ),
+    th.Property(
+        "allow_negative_balance",
+        th.BooleanType,
+        default=True,
+        description="Whether reversals may take a balance below zero; when off, the part a "
+        "reversal cannot take is recorded on the row as uncollected.",
+    ),
+    th.Property("tiers", th.ArrayType(TIER), default=[], description="Tiers, lowest first."),
+    th.Property(
+        "tier_evaluation_period",
+        th.StringType,
+        default="rolling_12_months",
+        allowed_values=[p.value for p in EvaluationPeriod],
+        description="Window of orders whose net spend places a customer in a tier.",
+    ),
+    th.Property(
+        "points_expiry_days",
+        th.IntegerType,
+        description="Points expire this many days after they were earned (off when unset).",
+    ),
+    th.Property(
+        "deleted_customer_retention_days",
+        th.IntegerType,
+        default=90,
+        description="Days a soft-deleted or merged-away account is kept before it is purged.",
+    ),
+    th.Property(
+        "reconcile_existing_ledger",
+        th.BooleanType,
+        default=True,
+        description="Correct orders already in the ledger whose amounts changed in Shopify "
+        "(counted as discrepancies); off: leave them as booked.",
+    ),
+    th.Property(
+        "update_customer_metrics",
+        th.BooleanType,
+        default=True,
+        description="Recompute spend totals, tiers and balances after the sync; off: import "
+        "ledger rows only.",
+    ),
+    th.Property(
+        "max_rejected_records",
+        th.IntegerType,
+        default=1000,
+        description="Quarantined records allowed in one run before it fails.",
+    ),
+    th.Property(
+        "as_of",
+        th.DateTimeType,
+        description="The sync's clock for tiers, expiry and retention (default: now).",
+    ),
+    th.Property(
+        "lock_stale_after_seconds",
+        th.IntegerType,
+        default=3600,
+        description="SQLite only: a sync whose heartbeat is older than this no longer blocks.",
+    ),
+    th.Property(
+        "validate_records",
+        th.BooleanType,
+        default=False,
+        description="Per-record JSON Schema validation by singer-sdk; off by default because "
+        "the target's own parser is strict and quarantines bad records.",
+    ),
+).to_dict()
+
+
+def _decimal(value: Any, name: str) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        msg = f"setting {name}: not a decimal: {value!r}"
+        raise InvalidRulesError(msg) from None
+
+
+def rules_from_config(config: Mapping[str, Any]) -> LoyaltyRules:
+    """Build and check the program rules.
+
+    Raises:
+        InvalidRulesError: A setting is out of range, naming it.
+    """
+    tiers = tuple(
+        Tier(
+            name=t["name"],
+            entry_threshold=_decimal(t["entry_threshold"], f"tiers.{t['name']}.entry_threshold"),
+            retain_threshold=_decimal(
+                t.get("retain_threshold", t["entry_threshold"]),
+                f"tiers.{t['name']}.retain_threshold",
+            ),
+            cashback_percent=_decimal(
+                t.get("cashback_percent", "0"), f"tiers.{t['name']}.cashback_percent"
+            ),
+        )
+        for t in config.get("tiers") or []
+    )
+    try:
+        validate_tiers(tiers)
+    except ValueError as error:
+        raise InvalidRulesError(str(error)) from None
+    rate = _decimal(config.get("points_per_currency_unit", "1"), "points_per_currency_unit")
+    if rate < 0:
+        msg = "setting points_per_currency_unit must not be negative"
+        raise InvalidRulesError(msg)
+    return LoyaltyRules(
+        points_per_unit=rate,
+        earning_basis=EarningBasis(config.get("earning_basis", "subtotal")),
+        skip_tags=frozenset(config.get("skip_tags", ["skip_loyalty"])),
+        signup_bonus_points=int(config.get("signup_bonus_points", 0)),
+        signup_bonus_existing_customers=bool(config.get("signup_bonus_existing_customers", False)),
+        allow_negative_balance=bool(config.get("allow_negative_balance", True)),
+        tiers=tiers,
+        evaluation_period=EvaluationPeriod(
+            config.get("tier_evaluation_period", "rolling_12_months")
+        ),
+        expiry_days=config.get("points_expiry_days"),
+        retention_days=int(config.get("deleted_customer_retention_days", 90)),
+        reconcile_existing_ledger=bool(config.get("reconcile_existing_ledger", True)),
+        update_customer_metrics=bool(config.get("update_customer_metrics", True)),
+    )

@@ -1,0 +1,136 @@
+"""Sinks: thin wiring from Singer batches to the books.
+
+Each sink parses its batch with the strict parser (quarantining what fails), groups it
+by shop, and hands it to :class:`~target_loyalty.books.Books`, one transaction per shop
+and batch.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from singer_sdk.sinks import BatchSink
+
+from target_loyalty.exceptions import RecordError
+from target_loyalty.records import parse_customer, parse_order, parse_roster
+
+if TYPE_CHECKING:
+    from target_loyalty.target import TargetLoyalty
+
+UNKNOWN_SHOP = "(unknown shop)"
+
+
+def _shop_of(record: Mapping[str, Any]) -> str:
+    shop = record.get("shop_domain")
+    return shop if isinstance(shop, str) and shop else UNKNOWN_SHOP
+
+
+class LoyaltySink(BatchSink):
+    """Common plumbing: our own parsing instead of per-record JSON Schema validation."""
+
+    MAX_SIZE_DEFAULT = 20000
+    parse: ClassVar[Any] = None
+
+    def __init__(self, target: TargetLoyalty, *args: Any, **kwargs: Any) -> None:
+        """Keep the target: it owns the books, the run and the clock."""
+        super().__init__(target, *args, **kwargs)
+        self.loyalty = target
+
+    @property
+    def validate_schema(self) -> bool:
+        """JSON Schema validation is opt-in (``validate_records``): the parser is strict."""
+        return bool(self.config.get("validate_records", False))
+
+    def _validate_and_parse(self, record: dict) -> dict:
+        # Without validation, skip the SDK's timestamp parsing too: our parser reads
+        # ISO strings directly, and this is the hot path.
+        if self.validate_schema:
+            return super()._validate_and_parse(record)
+        return record
+
+    def _singer_validate_message(self, record: dict) -> None:
+        # A record missing its key must be quarantined, not crash the run: the parser
+        # checks keys and names the field.
+        return
+
+    def process_record(self, record: dict, context: dict) -> None:
+        """Stage the record; the first record of a shop takes that shop's lock at once."""
+        self.loyalty.ensure_shop(_shop_of(record))
+        context.setdefault("records", []).append(record)
+
+    def process_batch(self, context: dict) -> None:
+        """Parse, group by shop, apply; then enforce the rejected-records threshold."""
+        parsed: dict[str, list[Any]] = defaultdict(list)
+        rejects: dict[str, list[tuple[RecordError, dict[str, Any]]]] = defaultdict(list)
+        for raw in context.get("records", []):
+            try:
+                shop, item = type(self).parse(raw)
+            except RecordError as error:
+                self.logger.warning("Quarantined: %s", error)
+                rejects[_shop_of(raw)].append((error, raw))
+                continue
+            parsed[shop].append(item)
+        now = self.loyalty.wall_clock()
+        for shop in sorted(set(parsed) | set(rejects)):
+            self.loyalty.ensure_shop(shop)
+            self.apply(shop, parsed.get(shop, []), rejects.get(shop, []), now)
+        self.loyalty.count_rejects(sum(len(r) for r in rejects.values()))
+
+    def apply(self, shop: str, items: list[Any], rejects: list[Any], now: Any) -> None:
+        """Hand one shop's part of the batch to the books."""
+        raise NotImplementedError
+
+
+class CustomersSink(LoyaltySink):
+    """``customers``: accounts and signup bonuses."""
+
+    parse = staticmethod(parse_customer)
+
+    def apply(self, shop: str, items: list[Any], rejects: list[Any], now: Any) -> None:
+        """Upsert accounts."""
+        self.loyalty.books.apply_customers(shop, items, rejects, now)
+
+
+class OrdersSink(LoyaltySink):
+    """``orders``: earning, reversals, reconciliation, ownership moves."""
+
+    parse = staticmethod(parse_order)
+
+    def apply(self, shop: str, items: list[Any], rejects: list[Any], now: Any) -> None:
+        """Book the orders."""
+        self.loyalty.books.apply_orders(shop, items, rejects, now)
+
+
+class CustomerRosterSink(LoyaltySink):
+    """``customer_roster``: the live customer ids of one FULL_TABLE version."""
+
+    parse = staticmethod(parse_roster)
+
+    def start_batch(self, context: dict) -> None:
+        """Remember which version the records of this batch belong to."""
+        context["version"] = self.loyalty.roster_version
+
+    def apply(self, shop: str, items: list[Any], rejects: list[Any], now: Any) -> None:
+        """Store the roster rows under the current version."""
+        self.loyalty.books.apply_roster(shop, items, self.loyalty.roster_version, rejects, now)
+
+    def activate_version(self, new_version: int) -> None:
+        """Customers absent from this version were deleted or merged away."""
+        self.loyalty.activate_roster(new_version)
+
+
+class IgnoredStreamSink(LoyaltySink):
+    """Any other stream: nothing to book, but every record is counted with the reason."""
+
+    def process_batch(self, context: dict) -> None:
+        """Record one discrepancy per record."""
+        records = context.get("records", [])
+        by_shop: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for raw in records:
+            by_shop[_shop_of(raw)].append(raw)
+        now = self.loyalty.wall_clock()
+        for shop, group in by_shop.items():
+            self.loyalty.ensure_shop(shop)
+            self.loyalty.books.note_ignored(shop, self.stream_name, group, now)

@@ -1,0 +1,286 @@
+"""Storage on SQLAlchemy Core: reads return domain objects, writes are set-based.
+
+Every function takes an open connection: the caller owns the transaction, so one batch
+is one transaction (stage, then upsert) and a crash leaves the books before or after it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from target_loyalty import schema as s
+from target_loyalty.domain.model import ZERO, Discrepancy, EntryKind, LedgerEntry
+
+CHUNK = 500  # ids per IN (...) list: well under SQLite's variable limit
+
+
+def create_engine(url: str) -> Engine:
+    """An engine with the tables created; SQLite files get their folder and WAL mode."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    for attempt in range(3):
+        try:
+            s.metadata.create_all(engine)
+            break
+        except sa.exc.DBAPIError:
+            # Two runs starting at once can race on CREATE TABLE; the loser retries.
+            if attempt == 2:
+                raise
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def upsert(conn: Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT that supports ON CONFLICT."""
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    """Slices of at most ``size`` values."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _entry(row: Any) -> LedgerEntry:
+    return LedgerEntry(
+        customer_id=row.customer_id,
+        source=row.source,
+        kind=EntryKind(row.kind),
+        points=row.points,
+        occurred_at=row.occurred_at,
+        rule=row.rule,
+        order_id=row.order_id,
+        rate=row.rate,
+        cashback=row.cashback,
+        uncollected=row.uncollected,
+    )
+
+
+def entries_for_orders(
+    conn: Connection, shop: str, order_ids: Sequence[int]
+) -> dict[int, list[LedgerEntry]]:
+    """Every booked row of these orders, whichever customer holds it, by order id."""
+    found: dict[int, list[LedgerEntry]] = defaultdict(list)
+    table = s.ledger
+    for part in chunks(sorted(set(order_ids))):
+        query = sa.select(table).where(table.c.shop_domain == shop, table.c.order_id.in_(part))
+        for row in conn.execute(query):
+            found[row.order_id].append(_entry(row))
+    return found
+
+
+def entries_for_customers(
+    conn: Connection, shop: str, customer_ids: Iterable[int]
+) -> dict[int, list[LedgerEntry]]:
+    """Every row of these customers, by customer id."""
+    found: dict[int, list[LedgerEntry]] = defaultdict(list)
+    table = s.ledger
+    for part in chunks(sorted(set(customer_ids))):
+        query = sa.select(table).where(table.c.shop_domain == shop, table.c.customer_id.in_(part))
+        for row in conn.execute(query):
+            found[row.customer_id].append(_entry(row))
+    return found
+
+
+def balances(conn: Connection, shop: str, customer_ids: Iterable[int]) -> dict[int, int]:
+    """Points balance (sum of rows) per customer."""
+    table = s.ledger
+    out: dict[int, int] = {}
+    for part in chunks(sorted(set(customer_ids))):
+        query = (
+            sa.select(table.c.customer_id, sa.func.sum(table.c.points))
+            .where(table.c.shop_domain == shop, table.c.customer_id.in_(part))
+            .group_by(table.c.customer_id)
+        )
+        out.update({cid: int(total or 0) for cid, total in conn.execute(query)})
+    return out
+
+
+def insert_entries(
+    conn: Connection, shop: str, run_id: str, entries: Sequence[LedgerEntry], now: datetime
+) -> None:
+    """Insert ledger rows; a row whose key exists already is left untouched."""
+    if not entries:
+        return
+    rows = [
+        {
+            "shop_domain": shop,
+            "customer_id": e.customer_id,
+            "source": e.source,
+            "kind": e.kind.value,
+            "points": e.points,
+            "uncollected": e.uncollected,
+            "cashback": e.cashback,
+            "rate": e.rate,
+            "rule": e.rule[:255],
+            "order_id": e.order_id,
+            "occurred_at": e.occurred_at,
+            "recorded_at": now,
+            "run_id": run_id,
+            "merged_from": None,
+        }
+        for e in entries
+    ]
+    conn.execute(upsert(conn, s.ledger).on_conflict_do_nothing(), rows)
+
+
+def move_entries(
+    conn: Connection,
+    shop: str,
+    holder: int,
+    owner: int,
+    *,
+    order_id: int | None = None,
+) -> None:
+    """Move a holder's rows (of one order, or all) to the owner, dropping duplicates.
+
+    A row whose (source, kind) the owner already has would break the idempotency key and
+    would count the same thing twice, so it is deleted rather than moved.
+    """
+    table = s.ledger
+    scope = [table.c.shop_domain == shop, table.c.customer_id == holder]
+    if order_id is not None:
+        scope.append(table.c.order_id == order_id)
+    twin = sa.alias(table, "twin")
+    duplicate = (
+        sa.select(sa.literal(1))
+        .where(
+            twin.c.shop_domain == shop,
+            twin.c.customer_id == owner,
+            twin.c.source == table.c.source,
+            twin.c.kind == table.c.kind,
+        )
+        .exists()
+    )
+    conn.execute(sa.delete(table).where(*scope, duplicate))
+    conn.execute(sa.update(table).where(*scope).values(customer_id=owner, merged_from=holder))
+
+
+def upsert_orders(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or refresh the order facts tiers and statistics read."""
+    if not rows:
+        return
+    stmt = upsert(conn, s.orders)
+    keep = {c: stmt.excluded[c] for c in rows[0] if c not in {"shop_domain", "order_id"}}
+    # The previous owner is kept unless this version changed it: merges are read from it.
+    keep["previous_customer_id"] = sa.case(
+        (
+            s.orders.c.customer_id.is_distinct_from(stmt.excluded.customer_id),
+            s.orders.c.customer_id,
+        ),
+        else_=s.orders.c.previous_customer_id,
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(index_elements=["shop_domain", "order_id"], set_=keep), rows
+    )
+
+
+def ensure_accounts(conn: Connection, shop: str, customer_ids: Iterable[int]) -> None:
+    """Create empty accounts for customers first seen through their orders."""
+    rows = [{"shop_domain": shop, "customer_id": cid} for cid in sorted(set(customer_ids))]
+    if rows:
+        conn.execute(upsert(conn, s.accounts).on_conflict_do_nothing(), rows)
+
+
+def upsert_accounts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or refresh accounts from customer records; a live customer is not deleted."""
+    if not rows:
+        return
+    stmt = upsert(conn, s.accounts)
+    keep = {c: stmt.excluded[c] for c in rows[0] if c not in {"shop_domain", "customer_id"}}
+    conn.execute(
+        stmt.on_conflict_do_update(index_elements=["shop_domain", "customer_id"], set_=keep), rows
+    )
+
+
+def record_discrepancies(
+    conn: Connection,
+    *,
+    run_id: str,
+    shop: str,
+    stream: str,
+    notes: Sequence[Discrepancy],
+    now: datetime,
+) -> None:
+    """One row per record (or field) not applied as-is."""
+    if notes:
+        conn.execute(
+            sa.insert(s.discrepancies),
+            [
+                {
+                    "run_id": run_id,
+                    "shop_domain": shop,
+                    "stream": stream,
+                    "record_key": n.record_key[:255],
+                    "field": n.field[:255],
+                    "reason": n.reason,
+                    "corrected": n.corrected,
+                    "recorded_at": now,
+                }
+                for n in notes
+            ],
+        )
+
+
+def quarantine(
+    conn: Connection,
+    run_id: str,
+    shop: str,
+    rejects: Sequence[tuple[Any, dict[str, Any]]],
+    now: datetime,
+) -> None:
+    """Store rejected records with the reason, and count each as a discrepancy."""
+    if not rejects:
+        return
+    rows = [
+        {
+            "run_id": run_id,
+            "shop_domain": shop,
+            "stream": err.stream,
+            "record_key": err.key[:255],
+            "field": err.field[:255],
+            "reason": err.reason,
+            "payload": json.dumps(raw, default=str, sort_keys=True),
+            "recorded_at": now,
+        }
+        for err, raw in rejects
+    ]
+    conn.execute(sa.insert(s.quarantine), rows)
+    notes = [
+        Discrepancy(f"{e.stream}:{e.key}", e.field, f"quarantined: {e.reason}") for e, _ in rejects
+    ]
+    by_stream: dict[str, list[Discrepancy]] = defaultdict(list)
+    for (err, _), note in zip(rejects, notes, strict=True):
+        by_stream[err.stream].append(note)
+    for stream, group in by_stream.items():
+        record_discrepancies(conn, run_id=run_id, shop=shop, stream=stream, notes=group, now=now)
+
+
+def cashback_total(conn: Connection, shop: str, run_id: str) -> Decimal:
+    """Cashback booked by one run (summed in Python: SQLite keeps money as text)."""
+    query = sa.select(s.ledger.c.cashback).where(
+        s.ledger.c.shop_domain == shop,
+        s.ledger.c.run_id == run_id,
+        s.ledger.c.kind == EntryKind.CASHBACK.value,
+    )
+    return sum((value for (value,) in conn.execute(query)), ZERO)

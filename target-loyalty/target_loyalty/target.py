@@ -1,0 +1,173 @@
+"""TargetLoyalty: the singer-sdk target keeping a loyalty points ledger."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from singer_sdk import Target
+from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.sinks import Sink
+
+from target_loyalty import storage
+from target_loyalty.books import Books
+from target_loyalty.closing import close_run
+from target_loyalty.exceptions import RejectedRecordsLimitError
+from target_loyalty.records import parse_moment
+from target_loyalty.runs import RunRegistry
+from target_loyalty.settings import CONFIG_SCHEMA, DEFAULT_DATABASE_URL, rules_from_config
+from target_loyalty.sinks import (
+    UNKNOWN_SHOP,
+    CustomerRosterSink,
+    CustomersSink,
+    IgnoredStreamSink,
+    OrdersSink,
+)
+
+SINKS: dict[str, type[Sink]] = {
+    "customers": CustomersSink,
+    "orders": OrdersSink,
+    "customer_roster": CustomerRosterSink,
+}
+
+
+def _moment(value: Any, name: str) -> datetime | None:
+    if value is None:
+        return None
+
+    def fail(reason: str) -> ValueError:
+        return ValueError(f"setting {name}: {reason}")
+
+    return parse_moment(value, fail)
+
+
+class TargetLoyalty(Target):
+    """Keeps a loyalty program's books from the tap's customers, orders and roster."""
+
+    name = "target-loyalty"
+    config_jsonschema = CONFIG_SCHEMA
+    default_sink_class = IgnoredStreamSink
+    message_reader_class = MsgSpecReader
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Open the books; locks are taken per shop when its first record arrives."""
+        super().__init__(*args, **kwargs)
+        self.max_parallelism = 1  # one database writer: batches must commit in order
+        self.run_id = str(uuid.uuid4())
+        self.started_at = datetime.now(UTC)
+        self.clock = _moment(self.config.get("as_of"), "as_of") or self.started_at
+        self.rules = rules_from_config(self.config)
+        self.engine = storage.create_engine(self.config.get("database_url") or DEFAULT_DATABASE_URL)
+        stale = timedelta(seconds=int(self.config.get("lock_stale_after_seconds", 3600)))
+        self.registry = RunRegistry(self.engine, self.run_id, stale)
+        start = _moment(self.config.get("program_start_date"), "program_start_date")
+        self.books = Books(self.engine, self.rules, self.registry, start)
+        self.roster_version: int | None = None
+        self._roster_versions: set[int] = set()
+        self._rejected = 0
+        self._emitted_state: dict | None = None
+
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        """The sink for one of the tap's streams; any other stream is counted, not booked."""
+        return SINKS.get(stream_name, IgnoredStreamSink)
+
+    def wall_clock(self) -> datetime:
+        """Real time, for heartbeats and when rows were recorded."""
+        return datetime.now(UTC)
+
+    def ensure_shop(self, shop: str) -> None:
+        """Take the shop's lock the first time it appears (fails at once if it is busy)."""
+        self.registry.acquire(shop, self.wall_clock())
+
+    def count_rejects(self, count: int) -> None:
+        """Fail the run once more records were quarantined than allowed."""
+        self._rejected += count
+        limit = int(self.config.get("max_rejected_records", 1000))
+        if self._rejected > limit:
+            msg = (
+                f"{self._rejected} records quarantined in this run, more than "
+                f"max_rejected_records={limit}; see the loyalty_quarantine table"
+            )
+            raise RejectedRecordsLimitError(msg)
+
+    # Singer message handling -------------------------------------------------------
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        if message_dict.get("stream") == "customer_roster" and "version" in message_dict:
+            version = message_dict["version"]
+            if version != self.roster_version and self.roster_version is not None:
+                self.drain_all()  # a batch never mixes two roster versions
+            self.roster_version = version
+            self._roster_versions.add(version)
+        super()._process_record_message(message_dict)
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        # singer-sdk only emits STATE on a full drain (end of input, or every 5 minutes);
+        # draining here commits everything received before this STATE, then emits it, so
+        # a crash replays at most what came after the last emitted STATE.
+        super()._process_state_message(message_dict)
+        self.drain_all()
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        # The tap sends ACTIVATE_VERSION before the roster's records and again after
+        # them; only the one that follows records of its version closes a roster.
+        if message_dict.get("stream") != "customer_roster":
+            return
+        version = message_dict["version"]
+        if version not in self._roster_versions:
+            self.roster_version = version
+            return
+        self.drain_all()
+        self.activate_roster(version)
+
+    def _write_state_message(self, state: dict) -> None:
+        # drain_all runs on every STATE and roster activation; say each state once.
+        if state != self._emitted_state:
+            super()._write_state_message(state)
+            self._emitted_state = state
+
+    def activate_roster(self, version: int) -> None:
+        """Soft-delete or merge, per shop, the customers absent from a roster version."""
+        for shop in sorted(self.registry.shops):
+            if shop != UNKNOWN_SHOP:
+                deleted, merged = self.books.activate_roster(shop, version, self.wall_clock())
+                self.logger.info(
+                    "Roster %s of %s: %d customers soft-deleted, %d merged away",
+                    version,
+                    shop,
+                    deleted,
+                    merged,
+                )
+
+    def listen(self, file_input: Any = None) -> None:  # type: ignore[misc]
+        """Read all input; on failure, mark this run's shops failed and release them."""
+        try:
+            super().listen(file_input)
+        except BaseException as error:
+            self._fail(error)
+            raise
+
+    def _fail(self, error: BaseException) -> None:
+        reason = f"{type(error).__name__}: {error}"[:2000]
+        for shop in sorted(self.registry.shops):
+            with self.engine.begin() as conn:
+                self.registry.finish(conn, shop, "failed", self.wall_clock(), error=reason)
+        self.registry.release_sessions()
+
+    def process_endofpipe(self) -> None:
+        """Drain, then close each shop's run: tiers, cashback, expiry, purge, statistics."""
+        super().process_endofpipe()
+        try:
+            for shop in sorted(self.registry.shops):
+                with self.engine.begin() as conn:
+                    close_run(
+                        conn,
+                        shop,
+                        self.rules,
+                        self.registry,
+                        now=self.clock,
+                        finished_at=self.wall_clock(),
+                    )
+        finally:
+            self.registry.release_sessions()
