@@ -6,11 +6,11 @@ from functools import cached_property
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 
 from tap_shopify_history import settings
 from tap_shopify_history.session import ShopifySession
 from tap_shopify_history.streams import STREAM_TYPES
+from tap_shopify_history.writer import BufferedMsgSpecWriter
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -125,7 +125,7 @@ class TapShopifyHistory(Tap):
 
     name = "tap-shopify-history"
     config_jsonschema = CONFIG_SCHEMA
-    message_writer_class = MsgSpecWriter
+    message_writer_class = BufferedMsgSpecWriter
 
     @cached_property
     def session(self) -> ShopifySession:

@@ -14,6 +14,7 @@ from typing import Any
 
 from tap_shopify_history.shopify.client import GraphQLClient
 from tap_shopify_history.shopify.errors import (
+    BulkAccessDeniedError,
     BulkOperationError,
     BulkOperationExpiredError,
     GraphQLQueryError,
@@ -246,6 +247,8 @@ class BulkRunner:
             )
             return BulkResult(operation=operation, url=operation.partial_data_url, partial=True)
         msg = f"bulk operation {operation.id} failed: {operation.error_code or 'unknown error'}"
+        if operation.error_code == "ACCESS_DENIED":
+            raise BulkAccessDeniedError(msg)
         raise BulkOperationError(msg)
 
     @staticmethod

@@ -55,6 +55,10 @@ class BulkOperationError(ShopifyFatalError):
     """A bulk operation failed, was canceled or its result does not reconcile."""
 
 
+class BulkAccessDeniedError(BulkOperationError):
+    """A bulk operation failed with ACCESS_DENIED (a scope or protected data is missing)."""
+
+
 class BulkOperationExpiredError(ShopifyError):
     """The bulk operation (or its result URL) expired; the caller submits it again."""
 

@@ -20,6 +20,7 @@ from tap_shopify_history.shopify.queries import ORDER_LINE_ITEMS_PAGE, REFUNDS_W
 LOGGER = logging.getLogger("tap_shopify_history.shopify.extract")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 REFUND_BATCH = 20
+EXPIRED_RESUBMITS = 2
 
 
 def parse_time(value: str) -> datetime:
@@ -250,18 +251,20 @@ def run_bulk_window(
         BulkOperationError: When the rows parsed differ from objectCount.
     """
     operation_id = resume_id
-    if operation_id is None:
-        operation_id = runner.submit(query)
-        on_submit(operation_id)
-    try:
-        result = runner.wait(operation_id, on_poll=on_poll)
-    except BulkOperationExpiredError:
-        if resume_id is None:
-            raise
-        LOGGER.warning("Bulk operation %s from state is gone; submitting again", resume_id)
-        operation_id = runner.submit(query)
-        on_submit(operation_id)
-        result = runner.wait(operation_id, on_poll=on_poll)
+    for attempt in range(EXPIRED_RESUBMITS + 1):
+        if operation_id is None:
+            operation_id = runner.submit(query)
+            on_submit(operation_id)
+        try:
+            result = runner.wait(operation_id, on_poll=on_poll)
+            break
+        except BulkOperationExpiredError as error:
+            # A job from state that is gone, or one that expired or was canceled: the
+            # window's data was never emitted, so running the query again is safe.
+            if attempt == EXPIRED_RESUBMITS:
+                raise BulkOperationError(str(error)) from error
+            LOGGER.warning("%s; submitting the query again", error)
+            operation_id = None
     counter = LineCounter()
     roots = (
         list(reassemble(client.stream_lines(result.url), child_fields, counter))

@@ -18,7 +18,10 @@ try:
         Returns:
             The decoded value.
         """
-        return _decoder.decode(raw)
+        try:
+            return _decoder.decode(raw)
+        except msgspec.DecodeError as error:
+            raise ValueError(str(error)) from None
 
 except ImportError:  # pragma: no cover - msgspec ships with singer-sdk[msgspec]
     import json

@@ -66,7 +66,13 @@ def reassemble(
     root: dict[str, Any] | None = None
     index: dict[str, dict[str, Any]] = {}
     for raw in lines:
-        obj = fastjson.loads(raw)
+        try:
+            obj = fastjson.loads(raw)
+        except ValueError as error:
+            msg = (
+                f"bulk result line {counter.lines + 1} is not valid JSON (file cut short?): {error}"
+            )
+            raise BulkOperationError(msg) from None
         counter.lines += 1
         parent_id = obj.pop("__parentId", None)
         if parent_id is None:

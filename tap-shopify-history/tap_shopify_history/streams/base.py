@@ -21,7 +21,7 @@ from tap_shopify_history.recent import RecentEmissions
 from tap_shopify_history.schemas import schema_path
 from tap_shopify_history.session import ShopifySession
 from tap_shopify_history.shopify.bulk import BulkOperation
-from tap_shopify_history.shopify.errors import ShopifyError
+from tap_shopify_history.shopify.errors import BulkAccessDeniedError, ShopifyError
 from tap_shopify_history.shopify.extract import (
     PageSizer,
     Window,
@@ -292,15 +292,19 @@ class IncrementalShopifyStream(ShopifyStream):
         self, state: dict, window: Window, *, resume_id: str | None, skip_before: str | None
     ) -> Iterator[dict[str, Any]]:
         while True:
-            result = run_bulk_window(
-                self.session.bulk,
-                self.session.client,
-                self.bulk_query(window.search(self.search_terms())),
-                self.child_fields,
-                resume_id=resume_id,
-                on_submit=lambda op_id, w=window: self._checkpoint_bulk(state, op_id, w),
-                on_poll=self._on_poll,
-            )
+            try:
+                result = run_bulk_window(
+                    self.session.bulk,
+                    self.session.client,
+                    self.bulk_query(window.search(self.search_terms())),
+                    self.child_fields,
+                    resume_id=resume_id,
+                    on_submit=lambda op_id, w=window: self._checkpoint_bulk(state, op_id, w),
+                    on_poll=self._on_poll,
+                )
+            except BulkAccessDeniedError:
+                self._probe_access(window)
+                raise
             roots = sorted(result.roots, key=lambda n: (n["updatedAt"], n["id"]))
             self.complete_nodes(roots, bulk=True)
             if self._progress is not None:
@@ -319,6 +323,12 @@ class IncrementalShopifyStream(ShopifyStream):
             state.pop("bulk", None)
             window = Window(format_time(parse_time(last)), window.end)
             resume_id, skip_before = None, None
+
+    def _probe_access(self, window: Window) -> None:
+        # A bulk job only says ACCESS_DENIED; one tiny page names the scope or the
+        # protected fields (and raises that clearer error).
+        variables = {"first": 1, "after": None, "query": window.search(self.search_terms())}
+        self.session.client.execute(self.page_document(), variables, estimated_cost=100)
 
     def _checkpoint_bulk(self, state: dict, operation_id: str, window: Window) -> None:
         # The job id goes to state at once, so a killed run resumes this job.
