@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from target_crm.target import TargetCRM
+
 REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO / "tap-shopify-history" / "tap_shopify_history" / "schemas"
 SHOP = "demo-store.myshopify.com"
@@ -31,7 +33,10 @@ def schema_for(stream: str) -> dict[str, Any]:
     path = SCHEMAS / f"{stream}.json"
     if path.exists():
         return json.loads(path.read_text())
-    return {"type": "object", "properties": {"shop_domain": {"type": "string"}, "id": {"type": "integer"}}}
+    return {
+        "type": "object",
+        "properties": {"shop_domain": {"type": "string"}, "id": {"type": "integer"}},
+    }
 
 
 def customer(cid: int, *, shop: str = SHOP, at: datetime = T0, **over: Any) -> dict[str, Any]:
@@ -114,7 +119,9 @@ def order(
         "current_total_tax_set": money("0.00"),
         "current_total_discounts_set": money("0.00"),
         "total_refunded_set": money(refunded_text),
-        "financial_status": "REFUNDED" if refunded_text == total else ("PARTIALLY_REFUNDED" if refunds else "PAID"),
+        "financial_status": "REFUNDED"
+        if refunded_text == total
+        else ("PARTIALLY_REFUNDED" if refunds else "PAID"),
         "fulfillment_status": "UNFULFILLED",
         "line_items": [
             {
@@ -162,7 +169,12 @@ class Feed:
     def _schema(self, stream: str) -> None:
         if stream not in self.announced:
             self.announced.add(stream)
-            msg = {"type": "SCHEMA", "stream": stream, "schema": schema_for(stream), "key_properties": ["shop_domain", "id"]}
+            msg = {
+                "type": "SCHEMA",
+                "stream": stream,
+                "schema": schema_for(stream),
+                "key_properties": ["shop_domain", "id"],
+            }
             self.lines.append(json.dumps(msg))
 
     def record(self, stream: str, record: dict[str, Any]) -> Feed:
@@ -183,9 +195,27 @@ class Feed:
     def roster(self, ids: list[int], *, shop: str = SHOP, version: int = 1) -> Feed:
         self._schema("customer_roster")
         for cid in ids:
-            rec = {"shop_domain": shop, "id": cid, "admin_graphql_api_id": f"gid://shopify/Customer/{cid}", "updated_at": iso(T0)}
-            self.lines.append(json.dumps({"type": "RECORD", "stream": "customer_roster", "record": rec, "version": version}))
-        self.lines.append(json.dumps({"type": "ACTIVATE_VERSION", "stream": "customer_roster", "version": version}))
+            rec = {
+                "shop_domain": shop,
+                "id": cid,
+                "admin_graphql_api_id": f"gid://shopify/Customer/{cid}",
+                "updated_at": iso(T0),
+            }
+            self.lines.append(
+                json.dumps(
+                    {
+                        "type": "RECORD",
+                        "stream": "customer_roster",
+                        "record": rec,
+                        "version": version,
+                    }
+                )
+            )
+        self.lines.append(
+            json.dumps(
+                {"type": "ACTIVATE_VERSION", "stream": "customer_roster", "version": version}
+            )
+        )
         return self
 
     def state(self, value: dict[str, Any]) -> Feed:
@@ -196,10 +226,10 @@ class Feed:
         return "\n".join(self.lines) + "\n"
 
 
-def run_target(config: dict[str, Any], feed: Feed | str, *, now: datetime | None = None) -> list[dict[str, Any]]:
+def run_target(
+    config: dict[str, Any], feed: Feed | str, *, now: datetime | None = None
+) -> list[dict[str, Any]]:
     """Run TargetCRM in-process on the feed; return the STATE values it printed."""
-    from target_crm.target import TargetCRM
-
     target = TargetCRM(config=config)
     if now is not None:
         target.now = lambda: now

@@ -68,15 +68,17 @@ def fold_customers(
         The changed contacts and the outcome of every record.
     """
     contacts = dict(known)
-    emails, phones = dict(email_owners), dict(phone_owners)
+    emails = {k: {v} for k, v in email_owners.items()}
+    phones = {k: {v} for k, v in phone_owners.items()}
     batch = CustomerBatch()
     for customer in customers:
         key = (customer.shop_domain, customer.id)
         existing = contacts.get(key)
-        email_owner = emails.get((customer.shop_domain, _norm_key(customer, "email", rules)))
-        phone_owner = phones.get((customer.shop_domain, _norm_key(customer, "phone", rules)))
         resolution = resolve_contact(
-            customer.id, {customer.id} if existing else set(), email_owner, phone_owner
+            customer.id,
+            {customer.id} if existing else set(),
+            _owner(emails, (customer.shop_domain, _norm_key(customer, "email", rules))),
+            _owner(phones, (customer.shop_domain, _norm_key(customer, "phone", rules))),
         )
         outcome = apply_customer(
             existing,
@@ -92,23 +94,36 @@ def fold_customers(
             continue
         contacts[key] = contact
         batch.contacts[key] = contact
-        if contact.status is ContactStatus.ACTIVE:
-            _index(emails, phones, contact)
+        _reindex(emails, phones, existing, contact)
     return batch
+
+
+def _owner(holders: Mapping[IndexKey, set[int]], key: IndexKey) -> int | None:
+    # The lowest customer id holding a value owns it, as the store's lookup does, so
+    # the owner does not depend on how the stream was cut into batches.
+    ids = holders.get(key)
+    return min(ids) if ids else None
+
+
+def _reindex(
+    emails: dict[IndexKey, set[int]],
+    phones: dict[IndexKey, set[int]],
+    before: Contact | None,
+    after: Contact,
+) -> None:
+    for index, name in ((emails, "email_normalized"), (phones, "phone_normalized")):
+        if before is not None and getattr(before, name):
+            index.get((before.shop_domain, getattr(before, name)), set()).discard(after.customer_id)
+        if after.status is ContactStatus.ACTIVE and getattr(after, name):
+            index.setdefault((after.shop_domain, getattr(after, name)), set()).add(
+                after.customer_id
+            )
 
 
 def _norm_key(customer: Customer, channel: str, rules: CrmRules) -> str:
     if channel == "email":
         return normalize_email(customer.email) or ""
     return normalize_phone(customer.phone, rules.default_calling_code) or ""
-
-
-def _index(emails: dict[IndexKey, int], phones: dict[IndexKey, int], contact: Contact) -> None:
-    # The first contact holding an email keeps it: later ones are the duplicates.
-    if contact.email_normalized:
-        emails.setdefault((contact.shop_domain, contact.email_normalized), contact.customer_id)
-    if contact.phone_normalized:
-        phones.setdefault((contact.shop_domain, contact.phone_normalized), contact.customer_id)
 
 
 def contact_owner(contacts: Mapping[ShopKey, Contact], shop: str, customer_id: int) -> int | None:
