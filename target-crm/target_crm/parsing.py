@@ -72,7 +72,9 @@ class _Fields:
 
     def decimal(self, field: str, raw: Any) -> Decimal:
         if not isinstance(raw, str):
-            raise self.fail(field, f"money must be a decimal string, got {type(raw).__name__}")
+            # msgspec hands JSON numbers over as Decimal/int: a number is not money here.
+            kind = "a JSON number" if isinstance(raw, int | float | Decimal) else type(raw).__name__
+            raise self.fail(field, f"money must be a decimal string, got {kind}")
         try:
             amount = Decimal(raw)
         except InvalidOperation:
@@ -166,11 +168,12 @@ def parse_customer(record: Mapping[str, Any]) -> Customer:
         RecordRejectedError: naming the field that cannot be read.
     """
     f = _Fields("customers", record)
+    shop, customer_id = f.shop(), f.int_("id")  # the key first: its errors matter most
     address = f.obj("default_address") or {}
     spent = f.obj("amount_spent")
     return Customer(
-        shop_domain=f.shop(),
-        id=f.int_("id"),
+        shop_domain=shop,
+        id=customer_id,
         updated_at=f.time("updated_at"),
         created_at=f.time("created_at", null=True),
         email=f.str_("email"),
@@ -236,10 +239,11 @@ def parse_order(record: Mapping[str, Any]) -> Order:
         RecordRejectedError: naming the field that cannot be read.
     """
     f = _Fields("orders", record)
+    shop, order_id = f.shop(), f.int_("id")  # the key first: its errors matter most
     currency = f.str_("currency_code", null=False)
     return Order(
-        shop_domain=f.shop(),
-        id=f.int_("id"),
+        shop_domain=shop,
+        id=order_id,
         name=str(f.str_("name", null=True) or f"#{record.get('id')}"),
         created_at=f.time("created_at"),
         updated_at=f.time("updated_at"),

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from target_crm.domain.batch import fold_customers, fold_orders
 from target_crm.domain.models import (
     Consent,
@@ -109,7 +108,7 @@ customers = st.builds(
 def orders(draw):
     oid = draw(st.integers(1, 5))
     n_refunds = draw(st.integers(0, 2))
-    refunds = tuple(
+    tuple(
         Refund(id=oid * 10 + i, created_at=T0 + timedelta(days=i + 1), amount=Decimal("20.00"))
         for i in range(n_refunds)
     )
@@ -184,7 +183,7 @@ def test_replaying_everything_changes_nothing(cs, os_, rules):
 def test_one_contact_per_shopify_customer_and_no_event_twice(cs):
     store = run(cs, [], CrmRules())
     loaded = {c.id for c in cs if c.email and "@" in c.email} | {k[1] for k in store.contacts}
-    assert set(k[1] for k in store.contacts) <= loaded
+    assert {k[1] for k in store.contacts} <= loaded
     created = [e for e in store.events.values() if e.kind == "contact_created"]
     assert len(created) == len(store.contacts)
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-
 from target_crm.domain.consent import APPLIED, NOT_SOURCE, STALE, decide_consent
 from target_crm.domain.events import triggers_automations, within_retention
 from target_crm.domain.identity import normalize_email, normalize_phone, resolve_contact
