@@ -91,8 +91,10 @@ class _Reader:
             raise self.fail(field, "expected a list of strings")
         return tuple(value)
 
-    def money(self, bag: Any, field: str, currency: str) -> Decimal:
+    def money(self, bag: Any, field: str, currency: str, *, null_is_zero: bool = False) -> Decimal:
         """Shop-money amount of a MoneyBag, checked against the shop currency."""
+        if bag is None and null_is_zero:
+            return ZERO
         try:
             shop_money = bag["shop_money"]
             amount, code = shop_money["amount"], shop_money["currency_code"]
@@ -142,9 +144,10 @@ def parse_customer(record: Mapping[str, Any]) -> tuple[str, Customer]:
     shop = r.shop()
     customer_id = r.integer("id")
     assert customer_id is not None
-    created = r.moment("created_at")
-    updated = r.moment("updated_at", optional=True) or created
+    updated = r.moment("updated_at")
+    created = r.moment("created_at", optional=True) or updated
     assert created is not None
+    assert updated is not None
     return shop, Customer(
         customer_id=customer_id,
         email=r.text("email"),
@@ -188,7 +191,9 @@ def _refund(r: _Reader, raw: Any, index: int, currency: str) -> Refund:
         ),
         ZERO,
     )
-    total = r.money(raw.get("total_refunded_set"), f"{field}.total_refunded_set", currency)
+    total = r.money(
+        raw.get("total_refunded_set"), f"{field}.total_refunded_set", currency, null_is_zero=True
+    )
     return Refund(refund_id=refund_id, created_at=created, line_subtotal=subtotal, total=total)
 
 
@@ -207,7 +212,7 @@ def parse_order(record: Mapping[str, Any]) -> tuple[str, Order]:
     refunds = record.get("refunds") or []
     if not isinstance(refunds, list):
         raise r.fail("refunds", "expected a list")
-    test = record.get("test", False)
+    test = record.get("test") or False
     if not isinstance(test, bool):
         raise r.fail("test", f"expected a boolean, got {test!r}")
     created = r.moment("created_at")

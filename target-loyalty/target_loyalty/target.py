@@ -131,7 +131,7 @@ class TargetLoyalty(Target):
         """Soft-delete or merge, per shop, the customers absent from a roster version."""
         for shop in sorted(self.registry.shops):
             if shop != UNKNOWN_SHOP:
-                deleted, merged = self.books.activate_roster(shop, version, self.wall_clock())
+                deleted, merged = self.books.activate_roster(shop, version, self.clock)
                 self.logger.info(
                     "Roster %s of %s: %d customers soft-deleted, %d merged away",
                     version,

@@ -1,0 +1,261 @@
+"""A small builder of Singer messages valid per docs/record-contract.md, and run helpers."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from contextlib import redirect_stdout
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+SHOP = "demo-store.myshopify.com"
+TARGET_EXE = str(Path(sys.executable).with_name("target-loyalty"))
+
+
+def money(amount: str | Decimal, currency: str = "USD") -> dict[str, Any]:
+    """A MoneyBag with the same amount in shop and presentment money."""
+    bag = {"amount": str(amount), "currency_code": currency}
+    return {"shop_money": bag, "presentment_money": dict(bag)}
+
+
+def at(day: int, month: int = 3, year: int = 2024) -> str:
+    """An ISO UTC timestamp."""
+    return f"{year:04d}-{month:02d}-{day:02d}T12:00:00Z"
+
+
+def customer(
+    cid: int, shop: str = SHOP, created: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A ``customers`` record."""
+    record = {
+        "shop_domain": shop,
+        "id": cid,
+        "admin_graphql_api_id": f"gid://shopify/Customer/{cid}",
+        "email": f"c{cid}@example.com",
+        "phone": None,
+        "first_name": f"First{cid}",
+        "last_name": f"Last{cid}",
+        "display_name": f"First{cid} Last{cid}",
+        "default_address": None,
+        "number_of_orders": 0,
+        "amount_spent": {"amount": "0.00", "currency_code": "USD"},
+        "email_marketing_consent": None,
+        "sms_marketing_consent": None,
+        "tags": [],
+        "state": "ENABLED",
+        "verified_email": True,
+        "note": None,
+        "created_at": created or at(1, 1),
+        "updated_at": created or at(1, 1),
+        "metafields": [],
+    }
+    record.update(extra)
+    return record
+
+
+def refund(
+    rid: int, amount: str, created: str | None = None, shipping: str = "0"
+) -> dict[str, Any]:
+    """A refund of one line item worth ``amount`` (plus optional refunded shipping)."""
+    total = Decimal(amount) + Decimal(shipping)
+    return {
+        "id": rid,
+        "admin_graphql_api_id": f"gid://shopify/Refund/{rid}",
+        "created_at": created or at(20),
+        "note": None,
+        "total_refunded_set": money(total),
+        "refund_line_items": (
+            [{"line_item_id": 1, "quantity": 1, "subtotal_set": money(amount)}]
+            if Decimal(amount)
+            else []
+        ),
+    }
+
+
+def order(
+    oid: int,
+    cid: int | None,
+    subtotal: str,
+    *,
+    shop: str = SHOP,
+    created: str | None = None,
+    updated: str | None = None,
+    refunds: list[dict[str, Any]] | None = None,
+    cancelled: str | None = None,
+    test: bool = False,
+    tags: list[str] | None = None,
+    shipping: str = "5.00",
+    tax: str = "2.00",
+) -> dict[str, Any]:
+    """An ``orders`` record; total = subtotal + shipping + tax."""
+    total = Decimal(subtotal) + Decimal(shipping) + Decimal(tax)
+    refunded = sum(
+        (Decimal(r["total_refunded_set"]["shop_money"]["amount"]) for r in refunds or []),
+        Decimal(0),
+    )
+    return {
+        "shop_domain": shop,
+        "id": oid,
+        "admin_graphql_api_id": f"gid://shopify/Order/{oid}",
+        "name": f"#{oid}",
+        "created_at": created or at(1),
+        "processed_at": created or at(1),
+        "updated_at": updated or created or at(1),
+        "cancelled_at": cancelled,
+        "closed_at": None,
+        "cancel_reason": "CUSTOMER" if cancelled else None,
+        "test": test,
+        "customer_id": cid,
+        "email": None,
+        "phone": None,
+        "currency_code": "USD",
+        "presentment_currency_code": "USD",
+        "total_price_set": money(total),
+        "subtotal_price_set": money(subtotal),
+        "total_tax_set": money(tax),
+        "total_discounts_set": money("0.00"),
+        "total_shipping_price_set": money(shipping),
+        "current_total_price_set": money(max(Decimal(0), total - refunded)),
+        "current_subtotal_price_set": money(subtotal),
+        "current_total_tax_set": money(tax),
+        "current_total_discounts_set": money("0.00"),
+        "total_refunded_set": money(refunded),
+        "financial_status": "PAID",
+        "fulfillment_status": "FULFILLED",
+        "line_items": [],
+        "refunds": refunds or [],
+        "tags": tags or [],
+        "source_name": "web",
+    }
+
+
+def roster(cid: int, shop: str = SHOP) -> dict[str, Any]:
+    """A ``customer_roster`` record."""
+    return {
+        "shop_domain": shop,
+        "id": cid,
+        "admin_graphql_api_id": f"gid://shopify/Customer/{cid}",
+        "updated_at": at(1, 1),
+    }
+
+
+@dataclass
+class Messages:
+    """Singer messages in tap order, with SCHEMA written once per stream."""
+
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    _schemas: set[str] = field(default_factory=set)
+
+    def _schema(self, stream: str) -> None:
+        if stream not in self._schemas:
+            self._schemas.add(stream)
+            self.lines.append(
+                {
+                    "type": "SCHEMA",
+                    "stream": stream,
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "shop_domain": {"type": "string"},
+                            "id": {"type": "integer"},
+                        },
+                    },
+                    "key_properties": ["shop_domain", "id"],
+                }
+            )
+
+    def records(
+        self, stream: str, *records: dict[str, Any], version: int | None = None
+    ) -> Messages:
+        """Append RECORD messages."""
+        self._schema(stream)
+        for record in records:
+            message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": record}
+            if version is not None:
+                message["version"] = version
+            self.lines.append(message)
+        return self
+
+    def state(self, value: dict[str, Any]) -> Messages:
+        """Append a STATE message."""
+        self.lines.append({"type": "STATE", "value": value})
+        return self
+
+    def roster(self, version: int, *cids: int, shop: str = SHOP) -> Messages:
+        """A full roster version, bracketed by ACTIVATE_VERSION as singer-sdk taps send it."""
+        self._schema("customer_roster")
+        self.lines.append(
+            {"type": "ACTIVATE_VERSION", "stream": "customer_roster", "version": version}
+        )
+        self.records("customer_roster", *(roster(c, shop) for c in cids), version=version)
+        self.lines.append(
+            {"type": "ACTIVATE_VERSION", "stream": "customer_roster", "version": version}
+        )
+        return self
+
+    def text(self) -> str:
+        """The messages as JSON lines."""
+        return "".join(json.dumps(line) + "\n" for line in self.lines)
+
+
+def run_target(config: dict[str, Any], messages: Messages | str) -> list[dict[str, Any]]:
+    """Run TargetLoyalty in-process; returns the STATE values it emitted."""
+    from target_loyalty.target import TargetLoyalty
+
+    text = messages if isinstance(messages, str) else messages.text()
+    target = TargetLoyalty(config=config, validate_config=True)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        target.listen(io.StringIO(text))
+    target.engine.dispose()
+    return [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+
+
+def run_cli(config_path: Path, text: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the ``target-loyalty`` executable as a subprocess."""
+    return subprocess.run(
+        [TARGET_EXE, "--config", str(config_path)],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def ledger(url: str, shop: str = SHOP) -> list[tuple[Any, ...]]:
+    """The ledger as sorted (customer, source, kind, points, cashback) tuples."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT customer_id, source, kind, points, cashback FROM loyalty_ledger "
+                "WHERE shop_domain = :shop"
+            ),
+            {"shop": shop},
+        ).all()
+    engine.dispose()
+    return sorted((r[0], r[1], r[2], int(r[3]), Decimal(str(r[4])).normalize()) for r in rows)
+
+
+def balances(url: str, shop: str = SHOP) -> dict[int, int]:
+    """Points balance per customer, summed from the ledger."""
+    out: dict[int, int] = {}
+    for cid, _source, _kind, points, _cash in ledger(url, shop):
+        out[cid] = out.get(cid, 0) + points
+    return out
+
+
+def query(url: str, sql: str, **params: Any) -> list[Any]:
+    """Rows of an arbitrary read-only query."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(sql), params).all()
+    engine.dispose()
+    return rows
