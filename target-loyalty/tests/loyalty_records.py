@@ -14,6 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from target_loyalty.target import TargetLoyalty
+
 SHOP = "demo-store.myshopify.com"
 TARGET_EXE = str(Path(sys.executable).with_name("target-loyalty"))
 
@@ -206,8 +208,6 @@ class Messages:
 
 def run_target(config: dict[str, Any], messages: Messages | str) -> list[dict[str, Any]]:
     """Run TargetLoyalty in-process; returns the STATE values it emitted."""
-    from target_loyalty.target import TargetLoyalty
-
     text = messages if isinstance(messages, str) else messages.text()
     target = TargetLoyalty(config=config, validate_config=True)
     out = io.StringIO()
