@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-
 from target_loyalty.target import TargetLoyalty
 
 SHOP = "demo-store.myshopify.com"

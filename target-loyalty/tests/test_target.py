@@ -127,12 +127,12 @@ def test_refunds_cancellations_deletion_and_merge(database_url):
     later.roster(2000, 2)  # 1 merged away, 3 deleted
     run_target(config(database_url), later)
     assert balances(database_url) == {2: 25 + 70 + 40, 3: 25}
-    accounts = dict(
-        (r[0], (r[1], r[2]))
+    accounts = {
+        r[0]: (r[1], r[2])
         for r in query(
             database_url, "SELECT customer_id, status, merged_into FROM loyalty_accounts"
         )
-    )
+    }
     assert accounts == {1: ("merged", 2), 2: ("active", None), 3: ("deleted", None)}
     sources = [s for c, s, k, p, _ in ledger(database_url) if c == 2 and k == "signup_bonus"]
     assert sources == ["signup"]  # the merged signup bonus was not duplicated
