@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -83,3 +84,43 @@ def database_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("postgres_url"))
+
+
+# --- Shopify emulator ------------------------------------------------------------------
+
+DEFAULT_EMULATOR_STORE = {"seed": 7, "customers": 40, "orders": 200}
+
+
+@pytest.fixture
+def emulator_factory() -> Iterator[Callable[..., Any]]:
+    """Start emulators on demand; every one started is stopped at teardown.
+
+    Call it with ``store=`` (a Store; default: a small generated store) and any
+    ``EmulatorServer`` option (``plan``, ``index_lag_seconds``, ``bulk_seconds``,
+    ``api_versions``, ``faults``). Returns the started ``EmulatorServer``.
+    """
+    from shopify_emulator import EmulatorServer, generate_store  # noqa: PLC0415
+
+    started: list[EmulatorServer] = []
+
+    def start(store: Any = None, **options: Any) -> EmulatorServer:
+        if store is None:
+            store = generate_store(**DEFAULT_EMULATOR_STORE, now=None)
+        options.setdefault("bulk_seconds", 0.5)
+        server = EmulatorServer(store, **options).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def shopify_emulator(emulator_factory: Callable[..., Any]) -> Any:
+    """A running emulator on a small generated store (seed 7, 40 customers, 200 orders).
+
+    Use ``.base_url`` (the tap's ``store_url``), ``.token``, ``.shop_domain`` and
+    ``.control`` (change the store while a sync runs).
+    """
+    return emulator_factory()

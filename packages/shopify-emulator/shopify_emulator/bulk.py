@@ -1,0 +1,329 @@
+"""Bulk query operations: validation, lifecycle, JSONL output with ``__parentId``, faults.
+
+An operation goes CREATED -> RUNNING -> COMPLETED over ``bulk_seconds`` of store time
+(the query itself runs in a background thread and must also have finished). Output lines
+are the nodes of the top-level connection; nested connections become their own lines
+with ``__parentId``. Grouped output (default before 2026-01) puts children right after
+their parent; ungrouped output may put them anywhere, so it is shuffled on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, execute, parse, validate
+
+from shopify_emulator.model import gid, iso, parse_gid
+from shopify_emulator.schema import served_schema
+
+if TYPE_CHECKING:
+    from shopify_emulator.faults import FaultInjector
+    from shopify_emulator.store import Store
+    from shopify_emulator.views import RequestContext
+
+URL_TTL_SECONDS = 7 * 86_400
+MAX_CONNECTIONS = 5
+MAX_NESTING = 2
+ACTIVE = ("CREATED", "RUNNING", "CANCELING")
+
+
+@dataclass
+class BulkOperation:
+    """One bulk query and its (eventual) output."""
+
+    id: int
+    app_key: str
+    query: str
+    version: str
+    created_at: float
+    duration: float
+    grouped: bool
+    outcome: str | None  # fault to end with
+    lines: list[str] | None = None
+    root_count: int = 0
+    error_code: str | None = None
+    canceled_at: float | None = None
+    file_token: str = field(default_factory=lambda: secrets.token_hex(12))
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class BulkManager:
+    """All bulk operations of the shop."""
+
+    def __init__(self, store: Store, faults: FaultInjector, bulk_seconds: float) -> None:
+        """Bulk operations of ``store`` take ``bulk_seconds`` of store time each."""
+        self.store = store
+        self.faults = faults
+        self.bulk_seconds = bulk_seconds
+        self.ops: dict[int, BulkOperation] = {}
+        self._next_id = 4_100_000_000
+        self._lock = threading.Lock()
+
+    # --- lifecycle --------------------------------------------------------------------
+    def status(self, op: BulkOperation) -> str:  # noqa: PLR0911 - one return per state
+        """Status now, derived from store time and the outcome."""
+        now = self.store.clock.now()
+        if op.canceled_at is not None:
+            return "CANCELED" if now >= op.canceled_at else "CANCELING"
+        elapsed = now - op.created_at
+        if elapsed < min(0.05, op.duration / 4):
+            return "CREATED"
+        if elapsed < op.duration or not op.done.is_set():
+            return "RUNNING"
+        if op.error_code is not None:
+            return "FAILED"
+        if op.outcome in ("FAILED", "TIMEOUT", "ACCESS_DENIED"):
+            return "FAILED"
+        if op.outcome == "EXPIRED":
+            return "EXPIRED"
+        return "COMPLETED"
+
+    def view(self, ctx: RequestContext, number: int) -> dict[str, Any] | None:
+        """GraphQL ``BulkOperation`` (only the requesting app's operations)."""
+        op = self.ops.get(number)
+        if op is None or op.app_key != ctx.app_key:
+            return None
+        status = self.status(op)
+        total = len(op.lines or [])
+        running = status in ("CREATED", "RUNNING")
+        progress = min(1.0, (self.store.clock.now() - op.created_at) / max(op.duration, 1e-6))
+        objects = int(total * progress) if running else total
+        finished = status in ("COMPLETED", "FAILED", "EXPIRED", "CANCELED")
+        url, partial, size = self._urls(ctx, op, status)
+        return {
+            "__typename": "BulkOperation",
+            "id": gid("BulkOperation", op.id),
+            "status": status,
+            "errorCode": self._error_code(op, status),
+            "createdAt": iso(int(op.created_at)),
+            "completedAt": iso(int(op.created_at + op.duration)) if finished else None,
+            "objectCount": str(objects if status != "FAILED" else total // 2),
+            "rootObjectCount": str(op.root_count if not running else int(op.root_count * progress)),
+            "fileSize": size,
+            "url": url,
+            "partialDataUrl": partial,
+            "query": op.query,
+            "type": "QUERY",
+        }
+
+    def _error_code(self, op: BulkOperation, status: str) -> str | None:
+        if status != "FAILED":
+            return None
+        if op.error_code is not None:
+            return op.error_code
+        return {"FAILED": "INTERNAL_SERVER_ERROR", "TIMEOUT": "TIMEOUT"}.get(
+            op.outcome or "", op.outcome
+        )
+
+    def _urls(
+        self, ctx: RequestContext, op: BulkOperation, status: str
+    ) -> tuple[str | None, str | None, str | None]:
+        expires = int(op.created_at + op.duration + URL_TTL_SECONDS)
+        link = f"{ctx.base_url}/_bulk/{op.file_token}.jsonl?Expires={expires}"
+        if status == "COMPLETED":
+            return link, None, str(len(self._full_bytes(op)))
+        if status == "FAILED" and op.outcome in ("FAILED", "TIMEOUT"):
+            return None, link + "&partial=1", None
+        return None, None, None
+
+    @staticmethod
+    def _full_bytes(op: BulkOperation) -> bytes:
+        return "".join(line + "\n" for line in op.lines or []).encode()
+
+    def file(self, file_token: str, partial: bool) -> tuple[int, bytes]:
+        """The JSONL behind a bulk URL: (HTTP status, body). Expired links answer 403."""
+        op = next((o for o in self.ops.values() if o.file_token == file_token), None)
+        if op is None or not op.done.is_set():
+            return 404, b"<Error><Code>NoSuchKey</Code></Error>"
+        if self.store.clock.now() > op.created_at + op.duration + URL_TTL_SECONDS:
+            return 403, (
+                b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>ExpiredToken</Code>"
+                b"<Message>The provided token has expired.</Message>"
+                b"<Details>Request signature expired.</Details></Error>"
+            )
+        data = self._full_bytes(op)
+        if partial:
+            keep = (op.lines or [])[: len(op.lines or []) // 2]
+            return 200, "".join(line + "\n" for line in keep).encode()
+        if op.outcome == "TRUNCATED":
+            return 200, data[: max(1, len(data) * 2 // 3)]
+        return 200, data
+
+    # --- mutations --------------------------------------------------------------------
+    def run(self, ctx: RequestContext, query: str, group_objects: bool | None) -> dict[str, Any]:
+        """``bulkOperationRunQuery``."""
+        problem = self._validate(ctx, query)
+        if problem is not None:
+            return _payload(None, [{"field": ["query"], "message": problem, "code": "INVALID"}])
+        limit = 5 if ctx.version >= "2026-01" else 1
+        with self._lock:
+            active = [
+                o
+                for o in self.ops.values()
+                if o.app_key == ctx.app_key and self.status(o) in ACTIVE
+            ]
+            if len(active) >= limit:
+                busy = gid("BulkOperation", active[-1].id)
+                message = (
+                    f"A bulk query operation for this app and shop is already in progress: {busy}."
+                )
+                return _payload(
+                    None, [{"field": None, "message": message, "code": "OPERATION_IN_PROGRESS"}]
+                )
+            grouped = group_objects if group_objects is not None else ctx.version < "2026-01"
+            self._next_id += 1
+            op = BulkOperation(
+                id=self._next_id,
+                app_key=ctx.app_key,
+                query=query,
+                version=ctx.version,
+                created_at=self.store.clock.now(),
+                duration=self.bulk_seconds,
+                grouped=grouped,
+                outcome=self.faults.bulk_outcome(),
+            )
+            self.ops[op.id] = op
+        threading.Thread(target=self._execute, args=(ctx, op), daemon=True).start()
+        return _payload(self.view(ctx, op.id), [])
+
+    def cancel(self, ctx: RequestContext, op_gid: str) -> dict[str, Any]:
+        """``bulkOperationCancel``."""
+        parsed = parse_gid(op_gid)
+        op = self.ops.get(parsed[1]) if parsed and parsed[0] == "BulkOperation" else None
+        if op is None or op.app_key != ctx.app_key:
+            return _payload(None, [{"field": ["id"], "message": "Bulk operation does not exist"}])
+        status = self.status(op)
+        if status not in ACTIVE:
+            message = f"A bulk operation cannot be canceled when it is {status.lower()}"
+            return _payload(self.view(ctx, op.id), [{"field": None, "message": message}])
+        op.canceled_at = self.store.clock.now() + min(0.2, op.duration / 4)
+        return _payload(self.view(ctx, op.id), [])
+
+    def current(self, ctx: RequestContext, op_type: str) -> dict[str, Any] | None:
+        """``currentBulkOperation``: the app's most recent operation of ``op_type``."""
+        if op_type != "QUERY":
+            return None
+        mine = [o for o in self.ops.values() if o.app_key == ctx.app_key]
+        return self.view(ctx, mine[-1].id) if mine else None
+
+    # --- validation and execution ----------------------------------------------------
+    def _validate(self, ctx: RequestContext, query: str) -> str | None:  # noqa: PLR0911
+        try:
+            document = parse(query)
+        except GraphQLError as error:
+            return f"Invalid bulk query: {error.message}"
+        errors = validate(served_schema(ctx.version), document)
+        if errors:
+            return f"Invalid bulk query: {errors[0].message}"
+        ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(ops) != 1 or ops[0].operation.value != "query":
+            return "Invalid bulk query: expected exactly one query operation"
+        tops = [s for s in ops[0].selection_set.selections if isinstance(s, FieldNode)]
+        if any(t.name.value in ("node", "nodes") for t in tops):
+            return "Bulk queries cannot contain a top level `node` or `nodes` field."
+        found = [_connections(t, 0) for t in tops]
+        count = sum(c for c, _ in found)
+        depth = max((d for _, d in found), default=0)
+        if count == 0:
+            return "Bulk queries must contain at least one connection."
+        if count > MAX_CONNECTIONS:
+            return f"Bulk queries cannot contain more than {MAX_CONNECTIONS} connections."
+        if depth > MAX_NESTING:
+            return (
+                "Bulk queries cannot contain connections with a nesting depth greater than "
+                f"{MAX_NESTING}."
+            )
+        return None
+
+    def _execute(self, ctx: RequestContext, op: BulkOperation) -> None:
+        try:
+            bulk_ctx = _unbounded(ctx)
+            result = execute(served_schema(op.version), parse(op.query), context_value=bulk_ctx)
+            if result.errors:
+                denied = any(
+                    (e.extensions or {}).get("code") == "ACCESS_DENIED" for e in result.errors
+                )
+                op.error_code = "ACCESS_DENIED" if denied else "INTERNAL_SERVER_ERROR"
+            lines, roots = flatten(result.data or {}, grouped=op.grouped, seed=op.id)
+            op.lines, op.root_count = lines, roots
+        except Exception:  # noqa: BLE001 - any crash is the operation's INTERNAL_SERVER_ERROR
+            op.error_code, op.lines = "INTERNAL_SERVER_ERROR", []
+        finally:
+            op.done.set()
+
+
+def _payload(op: dict[str, Any] | None, errors: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"bulkOperation": op, "userErrors": errors}
+
+
+def _unbounded(ctx: RequestContext) -> RequestContext:
+    from dataclasses import replace  # noqa: PLC0415
+
+    return replace(ctx, unbounded=True)
+
+
+def _connections(node: FieldNode, depth: int) -> tuple[int, int]:
+    """(number of connections, deepest connection nesting) under a field."""
+    is_connection = any(a.name.value in ("first", "last") for a in node.arguments) or (
+        node.selection_set is not None
+        and any(
+            isinstance(s, FieldNode) and s.name.value in ("edges", "nodes")
+            for s in node.selection_set.selections
+        )
+    )
+    level = depth + 1 if is_connection else depth
+    count, deepest = (1 if is_connection else 0), (level if is_connection else 0)
+    if node.selection_set is not None:
+        for sel in node.selection_set.selections:
+            if isinstance(sel, FieldNode):
+                c, d = _connections(sel, level)
+                count += c
+                deepest = max(deepest, d)
+    return count, deepest
+
+
+def _is_connection(value: Any) -> bool:
+    return isinstance(value, dict) and (
+        isinstance(value.get("edges"), list) or isinstance(value.get("nodes"), list)
+    )
+
+
+def _nodes(conn: dict[str, Any]) -> list[dict[str, Any]]:
+    if isinstance(conn.get("edges"), list):
+        return [e["node"] for e in conn["edges"] if isinstance(e, dict) and e.get("node")]
+    return [n for n in conn.get("nodes") or [] if n]
+
+
+def _split(obj: dict[str, Any], parent: str | None, out: list[list[str]]) -> list[str]:
+    """The line for ``obj`` followed by its children's lines (grouped order)."""
+    record: dict[str, Any] = {}
+    children: list[str] = []
+    for key, value in obj.items():
+        if _is_connection(value):
+            for child in _nodes(value):
+                children.extend(_split(child, obj.get("id"), out))
+        else:
+            record[key] = value
+    if parent is not None:
+        record["__parentId"] = parent
+    return [json.dumps(record, ensure_ascii=False, separators=(",", ":")), *children]
+
+
+def flatten(data: dict[str, Any], *, grouped: bool, seed: int) -> tuple[list[str], int]:
+    """JSONL lines of a bulk result and the number of root objects."""
+    lines: list[str] = []
+    roots = 0
+    for value in data.values():
+        if not _is_connection(value):
+            continue
+        for node in _nodes(value):
+            roots += 1
+            lines.extend(_split(node, None, []))
+    if not grouped:
+        random.Random(seed).shuffle(lines)
+    return lines, roots

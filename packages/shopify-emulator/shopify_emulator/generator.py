@@ -1,0 +1,236 @@
+"""A deterministic store generator: realistic distributions plus every sync edge case.
+
+Edge cases always present (given enough records): customers without email, phone-only
+customers, two customers sharing one email, unicode and hostile names and tags, guest
+orders, test orders, cancelled orders, full/partial/multiple refunds, presentment
+currencies other than the shop's, orders older and younger than 60 days, refunds edited
+after their order's updatedAt, and bursts of records sharing one updatedAt second.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from shopify_emulator.catalog import (
+    CITIES,
+    FIRST_NAMES,
+    HOSTILE_STRINGS,
+    LAST_NAMES,
+    TAGS,
+    build_catalog,
+)
+from shopify_emulator.lazy import (
+    CANCELLED,
+    CLOSED,
+    REFUND_FULL,
+    REFUND_MULTIPLE,
+    REFUND_PARTIAL,
+    STALE_CHILDREN,
+    TEST,
+    UNPAID,
+    LazyOrders,
+)
+from shopify_emulator.model import Customer, Metafield
+from shopify_emulator.store import Store
+
+CUSTOMER_BASE = 7_100_000_000_000
+DAY = 86_400
+HISTORY_DAYS = 3 * 365
+
+
+def to_epoch(now: datetime | float | None) -> float:
+    """Accept a datetime, epoch seconds or None (the current time)."""
+    if now is None:
+        return float(int(time.time()))
+    if isinstance(now, datetime):
+        return now.timestamp()
+    return float(now)
+
+
+def generate_store(
+    seed: int,
+    customers: int,
+    orders: int,
+    now: datetime | float | None = None,
+    shop_domain: str = "demo-store.myshopify.com",
+) -> Store:
+    """Generate a store; the same arguments always give the same records.
+
+    Args:
+        seed: Seed of every random choice.
+        customers: Number of customers.
+        orders: Number of orders (generated lazily: cheap even for millions).
+        now: Store time at start; defaults to the current time (pass it for determinism).
+        shop_domain: The shop's myshopify domain.
+
+    Returns:
+        The generated store.
+    """
+    start = to_epoch(now)
+    rng = random.Random(seed)
+    catalog = build_catalog()
+    contacts: dict[int, tuple[str | None, str | None]] = {}
+    lazy = LazyOrders(seed, catalog, contacts)
+    store = Store(now=start, shop_domain=shop_domain, catalog=catalog, lazy=lazy)
+    now_s = int(start)
+    for j in range(customers):
+        customer = _customer(rng, j, now_s)
+        store.customers[customer.id] = customer
+        contacts[customer.id] = (customer.email, customer.phone)
+    store.next_customer_id = CUSTOMER_BASE + customers
+    _fill_orders(rng, lazy, [c.id for c in store.customers.values()], orders, now_s)
+    _touch_customers_with_recent_orders(store)
+    return store
+
+
+def _customer(rng: random.Random, j: int, now: int) -> Customer:
+    created = now - rng.randint(DAY, HISTORY_DAYS * DAY)
+    updated = created if rng.random() < 0.3 else rng.randint(created, now - 60)
+    first: str | None = rng.choice(FIRST_NAMES)
+    last: str | None = rng.choice(LAST_NAMES)
+    email: str | None = f"customer{j}@example.com"
+    phone: str | None = f"+1415555{j % 10_000:04d}" if rng.random() < 0.4 else None
+    tags = rng.sample(TAGS, rng.randint(0, 3))
+    kind = j % 50
+    if kind == 3:
+        email = None  # no email, phone only
+        phone = f"+4477009{j % 100_000:05d}"
+    elif kind == 7:
+        email, phone = None, None  # neither (e.g. created at POS with a name only)
+    elif kind == 11 and j > 0:
+        email = f"customer{j - 1}@example.com"  # shares the previous customer's email
+    elif kind == 13:
+        first = rng.choice(HOSTILE_STRINGS)
+        tags = [*tags, rng.choice(HOSTILE_STRINGS[:6])]
+    elif kind == 17:
+        first, last = None, None
+    state = rng.choices(["ENABLED", "DISABLED", "INVITED", "DECLINED"], [70, 25, 4, 1])[0]
+    email_state = rng.choices(
+        ["SUBSCRIBED", "NOT_SUBSCRIBED", "UNSUBSCRIBED", "PENDING", "INVALID", "REDACTED"],
+        [35, 45, 12, 4, 2, 2],
+    )[0]
+    city = rng.choice(CITIES) if rng.random() < 0.8 else None
+    customer = Customer(
+        id=CUSTOMER_BASE + j,
+        email=email,
+        phone=phone,
+        first_name=first,
+        last_name=last,
+        created_at=created,
+        updated_at=updated,
+        email_state=email_state if email else "NOT_SUBSCRIBED",
+        email_opt_in=rng.choice(["SINGLE_OPT_IN", "CONFIRMED_OPT_IN", "UNKNOWN"]),
+        email_consent_at=rng.randint(created, updated) if email_state != "NOT_SUBSCRIBED" else None,
+        tags=sorted(set(tags)),
+        state=state,
+        verified_email=email is not None and rng.random() < 0.9,
+        note="Prefers email" if rng.random() < 0.05 else None,
+    )
+    if phone is not None:
+        customer.sms_state = rng.choice(["SUBSCRIBED", "NOT_SUBSCRIBED", "UNSUBSCRIBED"])
+        customer.sms_consent_at = created
+    if city is not None:
+        customer.address = dict(
+            zip(
+                ("city", "province", "province_code", "country", "country_code", "zip"),
+                city,
+                strict=True,
+            )
+        )
+    if j % 9 == 0:
+        customer.metafields.append(
+            Metafield(
+                CUSTOMER_BASE * 2 + j,
+                "loyalty",
+                "tier_hint",
+                "gold",
+                "single_line_text_field",
+                created,
+                updated,
+            )
+        )
+    return customer
+
+
+def _fill_orders(
+    rng: random.Random, lazy: LazyOrders, customer_ids: list[int], count: int, now: int
+) -> None:
+    if count == 0:
+        return
+    created = _creation_times(rng, count, now)
+    # A few popular customers place many orders (long-tail, like real shops).
+    weights = [1.0 / (1 + (k % 97)) ** 0.8 for k in range(len(customer_ids))]
+    picks = rng.choices(customer_ids, weights, k=count) if customer_ids else [-1] * count
+    bursts = sorted(now - rng.randint(DAY, 30 * DAY) for _ in range(3))
+    rand = rng.random
+    for i in range(count):
+        c = created[i]
+        customer = picks[i] if rand() >= 0.08 else -1  # 8% guest checkouts
+        flags, updated = _order_flags(rand, c, now)
+        if rand() < 0.03:
+            # Bulk edits: many orders share one updatedAt second.
+            burst = bursts[i % 3]
+            if burst > c:
+                updated = burst
+        if i % 997 == 5 and customer_ids:
+            flags |= STALE_CHILDREN | REFUND_PARTIAL
+            flags &= ~(UNPAID | CANCELLED)
+            updated = min(max(updated, c + 3600), now - 7200)
+        lazy.append(c, max(c, updated), customer, flags)
+
+
+def _creation_times(rng: random.Random, count: int, now: int) -> list[int]:
+    # 85% across three years, 15% in the last 60 days (the read_all_orders boundary).
+    old = [
+        now - rng.randint(61 * DAY, HISTORY_DAYS * DAY) for _ in range(count - count * 15 // 100)
+    ]
+    recent = [now - rng.randint(120, 59 * DAY) for _ in range(count * 15 // 100)]
+    times = old + recent
+    times.sort()  # ids grow with creation time
+    return times
+
+
+def _order_flags(r: Callable[[], float], created: int, now: int) -> tuple[int, int]:
+    flags = 0
+    updated = created + int(r() * 600)
+    if r() < 0.02:
+        flags |= TEST
+    roll = r()
+    later = created + int((now - created) * r() * 0.5)
+    if roll < 0.04:
+        flags |= CANCELLED | (REFUND_FULL if r() < 0.7 else UNPAID)
+        updated = later
+    elif roll < 0.10:
+        flags |= REFUND_PARTIAL
+        updated = later
+    elif roll < 0.12:
+        flags |= REFUND_FULL
+        updated = later
+    elif roll < 0.13:
+        flags |= REFUND_MULTIPLE
+        updated = later
+    elif roll < 0.14:
+        flags |= UNPAID
+    elif r() < 0.5:
+        flags |= CLOSED
+        updated = created + int((now - created) * r() * 0.2)
+    return flags, max(created, min(updated, now - 1))
+
+
+def _touch_customers_with_recent_orders(store: Store) -> None:
+    # Placing an order updates the customer on Shopify: keep updatedAt >= latest order.
+    lazy = store.lazy
+    if lazy is None:
+        return
+    latest: dict[int, int] = {}
+    for i in range(len(lazy)):
+        cid = lazy.customer[i]
+        if cid >= 0 and lazy.created[i] > latest.get(cid, 0):
+            latest[cid] = lazy.created[i]
+    for cid, at in latest.items():
+        customer = store.customers[cid]
+        customer.created_at = min(customer.created_at, at)
+        customer.updated_at = max(customer.updated_at, at)
