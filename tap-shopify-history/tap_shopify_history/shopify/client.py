@@ -13,6 +13,7 @@ import requests
 
 from tap_shopify_history.shopify.errors import (
     GraphQLQueryError,
+    QueryCostExceededError,
     ShopifyAuthError,
     ShopifyFatalError,
     ShopifyRetriableError,
@@ -163,6 +164,10 @@ class GraphQLClient:
         if codes & RETRIABLE_CODES:
             raise ShopifyRetriableError(f"Shopify server error: {_messages(errors)}")
         raise_if_protected_data_denied(errors)
+        if "MAX_COST_EXCEEDED" in codes:
+            error = next(e for e in errors if (e.get("extensions") or {}).get("code"))
+            cost = (error.get("extensions") or {}).get("cost")
+            raise QueryCostExceededError(f"Shopify rejected the query: {_messages(errors)}", cost)
         if errors:
             if "ACCESS_DENIED" in codes:
                 raise ShopifyAuthError(f"Shopify denied access: {_messages(errors)}")

@@ -51,6 +51,20 @@ class GraphQLQueryError(ShopifyFatalError):
     """The API rejected the query itself (syntax, cost above the maximum, bad arguments)."""
 
 
+class QueryCostExceededError(GraphQLQueryError):
+    """MAX_COST_EXCEEDED: the query asks for more than the single-query cap."""
+
+    def __init__(self, message: str, cost: float | None) -> None:
+        """Keep the reported cost so the caller can shrink the page.
+
+        Args:
+            message: Shopify's message.
+            cost: The query's cost as Shopify computed it.
+        """
+        self.cost = cost
+        super().__init__(message)
+
+
 class BulkOperationError(ShopifyFatalError):
     """A bulk operation failed, was canceled or its result does not reconcile."""
 

@@ -13,13 +13,17 @@ from typing import Any
 
 from tap_shopify_history.shopify.bulk import BulkOperation, BulkRunner
 from tap_shopify_history.shopify.client import GraphQLClient
-from tap_shopify_history.shopify.errors import BulkOperationError, BulkOperationExpiredError
+from tap_shopify_history.shopify.errors import (
+    BulkOperationError,
+    BulkOperationExpiredError,
+    QueryCostExceededError,
+)
 from tap_shopify_history.shopify.jsonl import LineCounter, reassemble
-from tap_shopify_history.shopify.queries import ORDER_LINE_ITEMS_PAGE, REFUNDS_WITH_LINES
+from tap_shopify_history.shopify.queries import ORDER_LINE_ITEMS_PAGE, REFUNDS_WITH_ALL_LINES
 
 LOGGER = logging.getLogger("tap_shopify_history.shopify.extract")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-REFUND_BATCH = 20
+REFUND_BATCH = 3  # orders per query: 3 x ~260 points stays under the 1000 cap
 EXPIRED_RESUBMITS = 2
 
 
@@ -159,7 +163,14 @@ def iter_pages(
         if search is not None:
             variables["query"] = search
         estimate = sizer.fixed_cost + first * sizer.cost_per_node
-        data = client.execute(document, variables, estimated_cost=estimate)
+        try:
+            data = client.execute(document, variables, estimated_cost=estimate)
+        except QueryCostExceededError as error:
+            # Our estimate was low: learn the real cost per node and ask for a smaller page.
+            if not error.cost or first == 1:
+                raise
+            sizer.cost_per_node = max(sizer.cost_per_node * 2, float(error.cost) / first)
+            continue
         sizer.learn(first, data.get("__extensions") or {})
         page = data[connection]
         yield list(page["nodes"])
@@ -191,22 +202,37 @@ def complete_line_items(client: GraphQLClient, order: dict[str, Any]) -> None:
     order["lineItems"] = items
 
 
-def hydrate_refunds(client: GraphQLClient, orders: list[dict[str, Any]]) -> None:
-    """Add refund line items to bulk-read orders that have refunds (aliased ``node`` lookups).
+def _refund_lines_cut(order: dict[str, Any]) -> bool:
+    return any(
+        isinstance(r.get("refundLineItems"), dict)
+        and r["refundLineItems"]["pageInfo"]["hasNextPage"]
+        for r in order.get("refunds") or []
+    )
+
+
+def hydrate_refunds(
+    client: GraphQLClient, orders: list[dict[str, Any]], *, only_cut: bool = False
+) -> None:
+    """Fetch orders' refunds with their line items (aliased ``node`` lookups, batched).
+
+    Bulk results carry refunds without line items; pages carry the first few lines only.
 
     Args:
         client: The store's client.
-        orders: Order nodes from a bulk result (refunds without line items).
+        orders: Order nodes.
+        only_cut: Only the orders whose refund line items were cut by a page size.
     """
-    with_refunds = [o for o in orders if o.get("refunds")]
+    with_refunds = [
+        o for o in orders if o.get("refunds") and (not only_cut or _refund_lines_cut(o))
+    ]
     for offset in range(0, len(with_refunds), REFUND_BATCH):
         batch = with_refunds[offset : offset + REFUND_BATCH]
         fields = "\n".join(
-            f'o{i}: node(id: "{o["id"]}") {{ ... on Order {{ id {REFUNDS_WITH_LINES} }} }}'
+            f'o{i}: node(id: "{o["id"]}") {{ ... on Order {{ id {REFUNDS_WITH_ALL_LINES} }} }}'
             for i, o in enumerate(batch)
         )
         data = client.execute(
-            f"query OrderRefunds {{\n{fields}\n}}", estimated_cost=60 * len(batch)
+            f"query OrderRefunds {{\n{fields}\n}}", estimated_cost=260 * len(batch)
         )
         for i, order in enumerate(batch):
             node = data.get(f"o{i}")

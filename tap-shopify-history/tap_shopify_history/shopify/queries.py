@@ -12,7 +12,11 @@ MONEY_V2 = "{ amount currencyCode }"
 MONEY_BAG = f"{{ shopMoney {MONEY_V2} presentmentMoney {MONEY_V2} }}"
 PAGE_INFO = "pageInfo { hasNextPage endCursor }"
 METAFIELD_FIELDS = "id namespace key value type"
-CHILD_PAGE_SIZE = 50
+# Nested page sizes multiply a page's requested cost (Shopify: 2 + first x node cost), so
+# pages ask for few children and the tap fetches the rest only for the orders that have more.
+CHILD_PAGE_SIZE = 10
+METAFIELD_PAGE_SIZE = 50
+REFUND_LINES_FULL_PAGE = 50
 
 CUSTOMER_FIELDS = f"""
 id legacyResourceId email phone firstName lastName displayName
@@ -49,10 +53,25 @@ REFUND_FIELDS = f"id createdAt note totalRefundedSet {MONEY_BAG}"
 # Shopify bulk queries reject a connection inside a list field, and `refunds` is a list,
 # so bulk results carry refunds without their line items; the tap fetches those afterwards
 # for the (few) orders with refunds, through ORDER_REFUNDS_BY_IDS.
-REFUNDS_WITH_LINES = (
-    f"refunds {{ {REFUND_FIELDS} refundLineItems(first: {CHILD_PAGE_SIZE}) "
-    f"{{ {PAGE_INFO} nodes {{ {REFUND_LINE_ITEM_FIELDS} }} }} }}"
-)
+
+
+def refunds_with_lines(first: int) -> str:
+    """The ``refunds`` selection with up to ``first`` refund line items each.
+
+    Args:
+        first: Refund line items per refund.
+
+    Returns:
+        The selection.
+    """
+    return (
+        f"refunds {{ {REFUND_FIELDS} refundLineItems(first: {first}) "
+        f"{{ {PAGE_INFO} nodes {{ {REFUND_LINE_ITEM_FIELDS} }} }} }}"
+    )
+
+
+REFUNDS_WITH_LINES = refunds_with_lines(CHILD_PAGE_SIZE)
+REFUNDS_WITH_ALL_LINES = refunds_with_lines(REFUND_LINES_FULL_PAGE)
 
 SHOP_INFO = """
 query ShopInfo {
@@ -94,7 +113,7 @@ def customers_page_query(metafields: bool) -> str:
         The query document (variables ``first``, ``after``, ``query``).
     """
     extra = (
-        f"metafields(first: {CHILD_PAGE_SIZE}) {{ nodes {{ {METAFIELD_FIELDS} }} }}"
+        f"metafields(first: {METAFIELD_PAGE_SIZE}) {{ nodes {{ {METAFIELD_FIELDS} }} }}"
         if metafields
         else ""
     )
@@ -127,10 +146,6 @@ ORDER_LINE_ITEMS_PAGE = (
     f"        {PAGE_INFO}\n        nodes {{ {LINE_ITEM_FIELDS} }}\n      }}\n    }}\n  }}\n}}"
 )
 
-ORDER_REFUNDS_BY_IDS = (
-    "query OrderRefunds($ids: [ID!]!) {\n  nodes(ids: $ids) {\n"
-    f"    ... on Order {{ id {REFUNDS_WITH_LINES} }}\n  }}\n}}"
-)
 
 ROSTER_PAGE = (
     "query RosterPage($first: Int!, $after: String) {\n"

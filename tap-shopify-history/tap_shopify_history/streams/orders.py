@@ -19,7 +19,7 @@ class OrdersStream(IncrementalShopifyStream):
     count_document = queries.ORDERS_COUNT
     count_field = "ordersCount"
     child_fields: ClassVar[dict[str, str]] = {"LineItem": "lineItems"}
-    node_cost_estimate = 60.0
+    node_cost_estimate = 250.0
 
     def search_terms(self) -> tuple[str, ...]:
         """Leave test orders out at the source unless they are wanted."""
@@ -58,6 +58,7 @@ class OrdersStream(IncrementalShopifyStream):
             return
         for node in nodes:
             complete_line_items(self.session.client, node)
+        hydrate_refunds(self.session.client, nodes, only_cut=True)
 
     def to_record(self, node: dict[str, Any]) -> dict[str, Any]:
         """Map an Order node.
