@@ -19,6 +19,7 @@ TAP_EXE = Path(sys.executable).parent / "tap-shopify-history"
 @dataclass
 class TapOutput:
     messages: list[dict[str, Any]] = field(default_factory=list)
+    error: BaseException | None = None
 
     def records(self, stream: str) -> list[dict[str, Any]]:
         return [
@@ -41,17 +42,28 @@ def parse(stdout: bytes) -> TapOutput:
     return TapOutput([json.loads(line) for line in stdout.splitlines() if line.strip()])
 
 
-def run_tap(config: dict[str, Any], state: dict[str, Any] | None = None) -> TapOutput:
-    """Sync every stream in-process; raises what the tap raises."""
+def run_tap(
+    config: dict[str, Any], state: dict[str, Any] | None = None, *, expect_error: bool = False
+) -> TapOutput:
+    """Sync every stream in-process; raises what the tap raises unless ``expect_error``."""
     buffer = io.BytesIO()
     text = io.TextIOWrapper(buffer, encoding="utf-8")
     tap = TapShopifyHistory(config=config, state=state, parse_env_config=False)
+    error: BaseException | None = None
     with contextlib.redirect_stdout(text):
         try:
             tap.sync_all()
+        except Exception as caught:
+            if not expect_error:
+                raise
+            error = caught
         finally:
             text.flush()
-    return parse(buffer.getvalue())
+    output = parse(buffer.getvalue())
+    output.error = error
+    if expect_error and error is None:
+        raise AssertionError("the tap was expected to fail but succeeded")
+    return output
 
 
 def start_tap_process(config_path: Path, state_path: Path | None = None) -> subprocess.Popen:

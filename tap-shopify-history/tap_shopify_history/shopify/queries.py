@@ -142,7 +142,7 @@ def orders_page_query() -> str:
 
 ORDER_LINE_ITEMS_PAGE = (
     "query OrderLineItems($id: ID!, $after: String) {\n  node(id: $id) {\n"
-    "    ... on Order {\n      lineItems(first: 250, after: $after) {\n"
+    "    ... on Order {\n      lineItems(first: 60, after: $after) {\n"
     f"        {PAGE_INFO}\n        nodes {{ {LINE_ITEM_FIELDS} }}\n      }}\n    }}\n  }}\n}}"
 )
 
