@@ -26,6 +26,9 @@ class TapOutput:
             m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
         ]
 
+    def ids(self, stream: str) -> list[int]:
+        return [r["id"] for r in self.records(stream)]
+
     @property
     def states(self) -> list[dict[str, Any]]:
         return [m["value"] for m in self.messages if m["type"] == "STATE"]
