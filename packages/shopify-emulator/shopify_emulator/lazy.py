@@ -176,6 +176,12 @@ class LazyOrders:
         for r, lines in enumerate(plan):
             at = order.created_at + span * (r + 1) // (len(plan) + 1)
             refund = _make_refund(order, index, r, lines, at, full=kind == REFUND_FULL)
+            left = order.total_cents - order.refunded_cents
+            if left <= 0:
+                break
+            refund.amount_cents = refund.transactions[0].amount_cents = min(
+                refund.amount_cents, left
+            )
             if flags & STALE_CHILDREN and r == len(plan) - 1:
                 # The refund was edited later without the order's updatedAt moving.
                 refund.updated_at = order.updated_at + rng.randint(60, 3600)
