@@ -58,8 +58,12 @@ class Emulator:
         bulk_seconds: float = 2.0,
         faults: Faults | None = None,
         fault_seed: int = 0,
+        rate_limited: bool = True,
     ) -> None:
-        """Set up auth, rate limits, faults and bulk operations for ``store``."""
+        """Set up auth, rate limits, faults and bulk operations for ``store``.
+
+        ``rate_limited=False`` still reports costs but never throttles (benchmarks only).
+        """
         if plan not in PLANS:
             raise ValueError(f"unknown plan {plan!r}; choose one of {', '.join(PLANS)}")
         self.store = store
@@ -69,6 +73,7 @@ class Emulator:
         self.faults = FaultInjector(faults, fault_seed)
         self.bulk = BulkManager(store, self.faults, bulk_seconds)
         self.protected_denied = False
+        self.rate_limited = rate_limited
         self.base_url = ""
         self.apps: dict[str, App] = {}
         self._buckets: dict[str, LeakyBucket] = {}
@@ -180,10 +185,12 @@ class EmulatorServer:
         faults: Faults | None = None,
         port: int = 0,
         host: str = "127.0.0.1",
+        rate_limited: bool = True,
     ) -> None:
         """Configure (not start) a server for ``store``; ``port=0`` picks a free port."""
         self.emulator = Emulator(
             store,
+            rate_limited=rate_limited,
             plan=plan,
             api_versions=api_versions,
             index_lag_seconds=index_lag_seconds,

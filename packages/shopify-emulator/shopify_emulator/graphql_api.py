@@ -136,7 +136,7 @@ def handle_graphql(  # noqa: PLR0911 - each early return is one of Shopify's ans
     bucket = emulator.bucket(app.key)
     if emulator.faults.fires("throttle"):
         bucket.drain()
-    if not bucket.try_take(requested):
+    if emulator.rate_limited and not bucket.try_take(requested):
         return 200, throttled_body(requested, bucket.status()), headers
     ctx = RequestContext(
         store=emulator.store,
@@ -156,7 +156,8 @@ def handle_graphql(  # noqa: PLR0911 - each early return is one of Shopify's ans
         operation_name=payload.get("operationName"),
     )
     actual = calculator.actual(result.data)
-    bucket.give_back(requested - actual)
+    if emulator.rate_limited:
+        bucket.give_back(requested - actual)
     out: dict[str, Any] = {}
     if result.errors:
         out["errors"] = _errors(list(result.errors))

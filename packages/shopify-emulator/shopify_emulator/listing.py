@@ -91,8 +91,7 @@ def list_orders(
     def key(oid: int) -> tuple[Any, int]:
         if attr is None:
             return (oid, oid)
-        facts = store.order_facts(oid)
-        return (getattr(facts, attr) if facts else 0, oid)
+        return (store.order_sort_value(oid, attr), oid)
 
     with store.lock:
         if customer_id is None:

@@ -1,0 +1,102 @@
+"""Emulator benchmark: generation time, memory, and requests/s at scale.
+
+Run: ``.venv/bin/python bench/bench_emulator.py [--orders 1000000] [--seconds 5]``
+
+Every throughput figure is also printed as a ratio against a baseline measured in the same
+run: a small store (10,000 orders) served by the same code, so the ratio shows what scale
+costs independently of the machine. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from collections.abc import Callable
+
+import requests
+from shopify_emulator import EmulatorServer, generate_store
+
+ORDERS_PAGE = """query($after: String) {
+  orders(first: 50, after: $after, sortKey: UPDATED_AT,
+         query: "updated_at:>='2020-01-01T00:00:00Z'") {
+    edges { cursor node { id name updatedAt totalPriceSet { shopMoney { amount } }
+      lineItems(first: 5) { nodes { id sku quantity } } customer { id } } }
+    pageInfo { hasNextPage endCursor } } }"""
+CUSTOMERS_PAGE = """query($after: String) {
+  customers(first: 100, after: $after, sortKey: UPDATED_AT) {
+    edges { cursor node { id email updatedAt numberOfOrders amountSpent { amount } tags } }
+    pageInfo { hasNextPage endCursor } } }"""
+
+
+def rss_mb() -> float:
+    """Peak resident memory of this process (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def walk_rate(server: EmulatorServer, query: str, key: str, seconds: float) -> float:
+    """Pages per second while walking a connection with cursors."""
+    session = requests.Session()
+    session.headers["X-Shopify-Access-Token"] = server.token
+    url = server.graphql_url()
+    after, pages, started = None, 0, time.perf_counter()
+    while pages == 0 or time.perf_counter() - started < seconds:
+        body = session.post(url, json={"query": query, "variables": {"after": after}}).json()
+        conn = body["data"][key]
+        pages += 1
+        after = conn["pageInfo"]["endCursor"] if conn["pageInfo"]["hasNextPage"] else None
+    return pages / (time.perf_counter() - started)
+
+
+def timed(label: str, action: Callable[[], object]) -> tuple[object, float]:
+    started = time.perf_counter()
+    result = action()
+    elapsed = time.perf_counter() - started
+    print(f"{label}: {elapsed:.2f}s")
+    return result, elapsed
+
+
+def measure(orders: int, customers: int, seconds: float) -> dict[str, float]:
+    store, gen_seconds = timed(
+        f"generate {customers:,} customers + {orders:,} orders",
+        lambda: generate_store(1, customers, orders, now=1_790_000_000),
+    )
+    with EmulatorServer(store, rate_limited=False) as server:  # type: ignore[arg-type]
+        # The first page of each connection builds the sort and customer indexes.
+        _, first = timed(
+            "  first orders + customers page (builds indexes)",
+            lambda: (
+                walk_rate(server, ORDERS_PAGE, "orders", 0.0),
+                walk_rate(server, CUSTOMERS_PAGE, "customers", 0.0),
+            ),
+        )
+        figures = {
+            "generate_s": gen_seconds,
+            "first_pages_s": first,
+            "orders_pages_per_s": walk_rate(server, ORDERS_PAGE, "orders", seconds),
+            "customers_pages_per_s": walk_rate(server, CUSTOMERS_PAGE, "customers", seconds),
+        }
+    figures["orders_per_s"] = figures["orders_pages_per_s"] * 50
+    figures["peak_rss_mb"] = rss_mb()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=0, help="default: orders / 5")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per throughput figure")
+    args = parser.parse_args()
+    baseline = measure(10_000, 2_000, args.seconds)
+    big = measure(args.orders, args.customers or args.orders // 5, args.seconds)
+    print()
+    print(f"{'figure':<24}{'baseline (10k)':>16}{f'{args.orders:,} orders':>20}{'ratio':>10}")
+    for name in ("generate_s", "first_pages_s", "orders_pages_per_s", "orders_per_s",
+                 "customers_pages_per_s", "peak_rss_mb"):  # fmt: skip
+        b, v = baseline[name], big[name]
+        print(f"{name:<24}{b:>16.2f}{v:>20.2f}{v / b if b else 0:>10.2f}")
+    print(f"\npeak memory {big['peak_rss_mb']:.0f} MB (budget 2048 MB for 1,000,000 orders)")
+
+
+if __name__ == "__main__":
+    main()
