@@ -12,6 +12,7 @@ import backoff
 import requests
 
 from tap_shopify_history.shopify.errors import (
+    BulkOperationExpiredError,
     GraphQLQueryError,
     QueryCostExceededError,
     ShopifyAuthError,
@@ -24,6 +25,13 @@ from tap_shopify_history.shopify.protected import raise_if_protected_data_denied
 
 LOGGER = logging.getLogger("tap_shopify_history.shopify")
 RETRIABLE_STATUS = frozenset({429, 430, 500, 502, 503, 504, 520, 522, 524})
+# A connection cut mid-body surfaces as ChunkedEncodingError, not ConnectionError.
+TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 RETRIABLE_CODES = frozenset({"INTERNAL_SERVER_ERROR", "TIMEOUT", "SERVICE_UNAVAILABLE"})
 # THROTTLED is expected under load and the limiter waits exactly as long as needed, so it
 # gets its own, larger allowance than real errors.
@@ -138,7 +146,7 @@ class GraphQLClient:
         self.stats.requests += 1
         try:
             response = self._session.post(self.endpoint, json=payload, timeout=self._timeout)
-        except (requests.ConnectionError, requests.Timeout) as error:
+        except TRANSPORT_ERRORS as error:
             msg = f"connection error talking to {self.endpoint}: {type(error).__name__}"
             raise ShopifyRetriableError(msg) from None
         _raise_for_http_status(response, self.endpoint)
@@ -184,21 +192,48 @@ class GraphQLClient:
 
         Yields:
             Each non-empty line as bytes.
+
+        Raises:
+            ShopifyRetriableError: On a transient failure (the caller restarts the file).
+            BulkOperationExpiredError: When the signed URL has expired.
         """
-        for attempt in range(self._max_retries + 1):
-            try:
-                # A fresh request without the session's token header: the URL is signed.
-                with requests.get(url, stream=True, timeout=self._timeout) as response:
-                    if response.status_code in RETRIABLE_STATUS:
-                        msg = f"HTTP {response.status_code} downloading a bulk result"
-                        raise ShopifyRetriableError(msg)
-                    response.raise_for_status()
-                    yield from (line for line in response.iter_lines() if line)
-                    return
-            except (requests.ConnectionError, requests.Timeout, ShopifyRetriableError):
-                if attempt == self._max_retries:
-                    raise
-                self._sleep(backoff.full_jitter(2.0**attempt))
+        try:
+            # A plain request, not the session: the signed URL must not get the token.
+            with requests.get(url, stream=True, timeout=self._timeout) as response:
+                if response.status_code == 403:
+                    msg = "the bulk result URL has expired"
+                    raise BulkOperationExpiredError(msg)
+                if response.status_code != 200:
+                    msg = f"HTTP {response.status_code} downloading a bulk result"
+                    raise ShopifyRetriableError(msg)
+                yield from (line for line in response.iter_lines() if line)
+        except TRANSPORT_ERRORS as error:
+            msg = f"download of a bulk result broke off: {type(error).__name__}"
+            raise ShopifyRetriableError(msg) from None
+
+    def retry_delay(self, attempt: int) -> float:
+        """Backoff before retry ``attempt`` (0-based), with full jitter.
+
+        Args:
+            attempt: How many retries happened before.
+
+        Returns:
+            Seconds to wait.
+        """
+        return float(backoff.full_jitter(min(30.0, 0.5 * 2.0**attempt)))
+
+    @property
+    def max_retries(self) -> int:
+        """Retries allowed for transient failures."""
+        return self._max_retries
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep with the injected sleep function.
+
+        Args:
+            seconds: How long.
+        """
+        self._sleep(seconds)
 
 
 def _messages(errors: list[Mapping[str, Any]]) -> str:

@@ -17,6 +17,7 @@ from tap_shopify_history.shopify.errors import (
     BulkOperationError,
     BulkOperationExpiredError,
     QueryCostExceededError,
+    ShopifyRetriableError,
 )
 from tap_shopify_history.shopify.jsonl import LineCounter, reassemble
 from tap_shopify_history.shopify.queries import ORDER_LINE_ITEMS_PAGE, REFUNDS_WITH_ALL_LINES
@@ -240,6 +241,25 @@ def hydrate_refunds(
                 order["refunds"] = node["refunds"]
 
 
+def _download(
+    client: GraphQLClient, url: str | None, child_fields: Mapping[str, str]
+) -> tuple[LineCounter, list[dict[str, Any]]]:
+    # A broken download restarts the file from the top with a fresh reassembly, so no
+    # line is counted or attached twice.
+    for attempt in range(client.max_retries + 1):
+        counter = LineCounter()
+        if url is None:
+            return counter, []
+        try:
+            return counter, list(reassemble(client.stream_lines(url), child_fields, counter))
+        except ShopifyRetriableError as error:
+            if attempt == client.max_retries:
+                raise
+            LOGGER.warning("Retrying the bulk result download: %s", error)
+            client.sleep(client.retry_delay(attempt))
+    raise AssertionError  # pragma: no cover - the loop returns or raises
+
+
 @dataclass(frozen=True)
 class BulkWindowResult:
     """The reassembled roots of one finished bulk job."""
@@ -283,20 +303,17 @@ def run_bulk_window(
             on_submit(operation_id)
         try:
             result = runner.wait(operation_id, on_poll=on_poll)
+            counter, roots = _download(client, result.url, child_fields)
             break
         except BulkOperationExpiredError as error:
-            # A job from state that is gone, or one that expired or was canceled: the
-            # window's data was never emitted, so running the query again is safe.
+            # A job from state that is gone, expired, canceled, or whose URL expired:
+            # nothing of this window was emitted past the bookmark, so re-running is safe.
             if attempt == EXPIRED_RESUBMITS:
                 raise BulkOperationError(str(error)) from error
             LOGGER.warning("%s; submitting the query again", error)
             operation_id = None
-    counter = LineCounter()
-    roots = (
-        list(reassemble(client.stream_lines(result.url), child_fields, counter))
-        if result.url
-        else []
-    )
+    else:  # pragma: no cover - the loop breaks or raises
+        raise AssertionError
     expected = result.operation.object_count
     if not result.partial and counter.lines != expected:
         msg = (

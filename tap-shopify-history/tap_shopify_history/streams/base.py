@@ -332,7 +332,11 @@ class IncrementalShopifyStream(ShopifyStream):
 
     def _checkpoint_bulk(self, state: dict, operation_id: str, window: Window) -> None:
         # The job id goes to state at once, so a killed run resumes this job.
+        previous = state.get("bulk") or {}
         state["bulk"] = {"id": operation_id, "start": window.start, "end": window.end}
+        if previous.get("emitted_through"):
+            # A resumed job that had to be re-run: what was emitted stays emitted.
+            state["bulk"]["emitted_through"] = previous["emitted_through"]
         self.state_manager.is_flushed = False
         self._write_state_message()
 

@@ -1,0 +1,73 @@
+"""kill -9 during a bulk backfill: the re-run resumes the same job, losing and repeating nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+from shopify_emulator import generate_store
+from tap_runner import parse, start_tap_process
+from truth import assert_matches_snapshot
+
+
+def _read_until_bulk_state(process, deadline: float) -> list[bytes]:
+    lines: list[bytes] = []
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        message = json.loads(line)
+        if message["type"] == "STATE" and "bulk" in str(message["value"]):
+            return lines
+    raise AssertionError("the tap never checkpointed a running bulk operation")
+
+
+def bulk_queries(server, root: str) -> list[str]:
+    """The incremental bulk jobs of one stream (the roster's job has no sort key)."""
+    return [
+        op.query
+        for op in server.emulator.bulk.ops.values()
+        if op.query.startswith(f"{{ {root}(") and "UPDATED_AT" in op.query
+    ]
+
+
+def test_kill_during_bulk_backfill_resumes_the_same_job(emulator_factory, tmp_path) -> None:
+    server = emulator_factory(
+        store=generate_store(seed=31, customers=30, orders=90), bulk_seconds=3.0
+    )
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {"store_url": server.base_url, "access_token": server.token, "extraction_mode": "bulk"}
+        )
+    )
+    process = start_tap_process(config)
+    try:
+        lines = _read_until_bulk_state(process, time.monotonic() + 60)
+        os.kill(process.pid, signal.SIGKILL)  # while the customers job is still running
+    finally:
+        process.wait(timeout=30)
+        process.stdout.close()
+        process.stderr.close()
+    killed = parse(b"".join(lines))
+    state = killed.states[-1]
+    job = state["bookmarks"]["customers"]["bulk"]["id"]
+    assert job.startswith("gid://shopify/BulkOperation/")
+    assert server.token not in json.dumps(state)
+    assert len(bulk_queries(server, "customers")) == 1
+
+    server.emulator.bulk.bulk_seconds = 0.2  # later jobs (orders, roster) need not be slow
+    state_file = tmp_path / "state.json"
+    state_file.write_text(json.dumps(state))
+    rerun = start_tap_process(config, state_file)
+    stdout, stderr = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, stderr.decode()[-2000:]
+    resumed = parse(stdout)
+    assert f"resuming bulk operation {job}".encode() in stderr
+    assert len(bulk_queries(server, "customers")) == 1  # no second customers job
+    combined = parse(b"".join(lines) + stdout)
+    assert_matches_snapshot(combined, server.control.snapshot())  # nothing lost, nothing twice
+    assert "bulk" not in resumed.final_state["bookmarks"]["customers"]
