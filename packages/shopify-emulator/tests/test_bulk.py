@@ -85,7 +85,7 @@ def test_status_moves_through_running(emulator_factory):
 
 
 def test_one_bulk_query_at_a_time_before_2026_01(emulator_factory):
-    server = emulator_factory(bulk_seconds=5)
+    server = emulator_factory(bulk_seconds=60)
     assert start_bulk(server)["userErrors"] == []
     second = start_bulk(server)
     assert second["bulkOperation"] is None
@@ -93,11 +93,13 @@ def test_one_bulk_query_at_a_time_before_2026_01(emulator_factory):
 
 
 def test_five_concurrent_from_2026_01_and_ungrouped_default(emulator_factory):
-    server = emulator_factory(bulk_seconds=0.5)
+    busy = emulator_factory(bulk_seconds=60)
     for _ in range(5):
-        assert start_bulk(server, version="2026-01")["userErrors"] == []
-    sixth = start_bulk(server, version="2026-01")
+        assert start_bulk(busy, version="2026-01")["userErrors"] == []
+    sixth = start_bulk(busy, version="2026-01")
     assert sixth["userErrors"][0]["code"] == "OPERATION_IN_PROGRESS"
+    server = emulator_factory(bulk_seconds=0.2)
+    start_bulk(server, version="2026-01")
     op = wait_done(server, version="2026-01")
     lines = download(op["url"])
     seen, orphan_first = set(), False
