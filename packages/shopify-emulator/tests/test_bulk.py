@@ -75,7 +75,7 @@ def test_bulk_lifecycle_and_jsonl_with_parent_ids(emulator_factory):
 
 
 def test_status_moves_through_running(emulator_factory):
-    server = emulator_factory(bulk_seconds=1.0)
+    server = emulator_factory(bulk_seconds=3.0)
     start_bulk(server)
     time.sleep(0.2)
     op = graphql(server, POLL).json()["data"]["currentBulkOperation"]
