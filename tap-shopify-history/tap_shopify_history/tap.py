@@ -132,13 +132,19 @@ class TapShopifyHistory(Tap):
         """The store session shared by the streams (connects lazily)."""
         return ShopifySession(self.config)
 
-    def load_streams(self) -> list[Stream]:
-        """The streams in contract order (the SDK's default sorts them by name).
+    @property
+    def streams(self) -> dict[str, Stream]:
+        """The streams in contract order: customers, orders, customer_roster.
+
+        The SDK sorts streams by name (customer_roster first); the contract needs the
+        roster last, after the orders that show merges.
 
         Returns:
-            customers, orders, customer_roster.
+            Stream name -> stream, in sync order.
         """
-        return self.discover_streams()
+        loaded = super().streams
+        order = [cls.name for cls in STREAM_TYPES]
+        return dict(sorted(loaded.items(), key=lambda item: order.index(item[0])))
 
     def discover_streams(self) -> list[Stream]:
         """The streams, in sync order: customers, orders, customer_roster.

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from functools import partial
 from typing import Any, ClassVar
 
 from singer_sdk import Stream
-from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.helpers.types import Context
 
 from tap_shopify_history import settings
 from tap_shopify_history.exceptions import ShopifySyncError
@@ -33,6 +35,8 @@ from tap_shopify_history.shopify.extract import (
 )
 from tap_shopify_history.shopify.queries import latest_updated_query
 
+EMPTY_PARTIAL_RETRIES = 2
+
 
 class ShopifyStream(Stream):
     """Common wiring: the store session, fast emission, Shopify errors made fatal."""
@@ -47,7 +51,7 @@ class ShopifyStream(Stream):
         """The store session shared by all streams of the tap."""
         return self._tap.session  # type: ignore[attr-defined,no-any-return]
 
-    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Yield records, turning protocol errors into one fatal error.
 
         Args:
@@ -62,7 +66,7 @@ class ShopifyStream(Stream):
             msg = f"{self.name}: {error}"
             raise ShopifySyncError(msg) from error
 
-    def read(self, context: dict | None) -> Iterator[dict[str, Any]]:
+    def read(self, context: Context | None) -> Iterator[dict[str, Any]]:
         """Yield the stream's records.
 
         Args:
@@ -84,7 +88,8 @@ class IncrementalShopifyStream(ShopifyStream):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Attach the stream's schema file."""
-        super().__init__(*args, schema=schema_path(self.name), **kwargs)
+        kwargs["schema"] = schema_path(self.name)
+        super().__init__(*args, **kwargs)
         self._recent = RecentEmissions(None, 0)
         self._progress: Progress | None = None
 
@@ -130,7 +135,7 @@ class IncrementalShopifyStream(ShopifyStream):
         """
 
     # SDK hooks ----------------------------------------------------------------------
-    def get_replication_key_signpost(self, context: dict | None = None) -> None:
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:
         """No signpost: the bookmark is the last emitted ``updated_at``; lookback covers lag.
 
         Args:
@@ -139,7 +144,7 @@ class IncrementalShopifyStream(ShopifyStream):
         return
 
     def _increment_stream_state(
-        self, latest_record: dict[str, Any], *, context: dict | None = None
+        self, latest_record: dict[str, Any], *, context: Context | None = None
     ) -> None:
         # Overridden because the lookback re-reads records older than the bookmark: the
         # SDK would move the bookmark back (or call it unsorted). Here the bookmark only
@@ -164,7 +169,7 @@ class IncrementalShopifyStream(ShopifyStream):
         value = self.config.get(key)
         return default if value is None else int(value)
 
-    def read(self, context: dict | None) -> Iterator[dict[str, Any]]:
+    def read(self, context: Context | None) -> Iterator[dict[str, Any]]:
         """Yield new and changed records since the bookmark.
 
         Args:
@@ -245,7 +250,7 @@ class IncrementalShopifyStream(ShopifyStream):
             self.complete_nodes(nodes, bulk=False)
             yield from self._emit(nodes)
 
-    def _read_bulk(self, state: dict, window: Window) -> Iterator[dict[str, Any]]:
+    def _read_bulk(self, state: dict[str, Any], window: Window) -> Iterator[dict[str, Any]]:
         planned = self._plan(window)
         if self._progress is not None:
             self._progress.expected = sum(count for _, count in planned) or None
@@ -281,7 +286,9 @@ class IncrementalShopifyStream(ShopifyStream):
             else format_time(dt.datetime.now(dt.UTC))
         )
 
-    def _resume_bulk(self, state: dict, pending: dict) -> Iterator[dict[str, Any]]:
+    def _resume_bulk(
+        self, state: dict[str, Any], pending: dict[str, Any]
+    ) -> Iterator[dict[str, Any]]:
         self.logger.info("%s: resuming bulk operation %s from state", self.name, pending["id"])
         window = Window(pending.get("start"), pending.get("end"))
         yield from self._run_window(
@@ -289,8 +296,14 @@ class IncrementalShopifyStream(ShopifyStream):
         )
 
     def _run_window(
-        self, state: dict, window: Window, *, resume_id: str | None, skip_before: str | None
+        self,
+        state: dict[str, Any],
+        window: Window,
+        *,
+        resume_id: str | None,
+        skip_before: str | None,
     ) -> Iterator[dict[str, Any]]:
+        empty_partials = 0
         while True:
             try:
                 result = run_bulk_window(
@@ -299,7 +312,7 @@ class IncrementalShopifyStream(ShopifyStream):
                     self.bulk_query(window.search(self.search_terms())),
                     self.child_fields,
                     resume_id=resume_id,
-                    on_submit=lambda op_id, w=window: self._checkpoint_bulk(state, op_id, w),
+                    on_submit=partial(self._checkpoint_bulk, state, window=window),
                     on_poll=self._on_poll,
                 )
             except BulkAccessDeniedError:
@@ -309,13 +322,19 @@ class IncrementalShopifyStream(ShopifyStream):
             self.complete_nodes(roots, bulk=True)
             if self._progress is not None:
                 self._progress.position = str(window)
-            if not result.partial or not roots:
+            if not result.partial:
                 yield from self._emit(roots, skip_before)
                 state.pop("bulk", None)
-                if not result.partial:
-                    return
-                msg = f"bulk operation {result.operation.id} failed with empty partial data"
-                raise ShopifySyncError(msg)
+                return
+            if not roots:
+                # Failed before any usable data: run the window again, a bounded number
+                # of times.
+                empty_partials += 1
+                if empty_partials > EMPTY_PARTIAL_RETRIES:
+                    msg = f"bulk operation {result.operation.id} failed with no usable data"
+                    raise ShopifySyncError(msg)
+                resume_id = None
+                continue
             # Partial data is a prefix in updatedAt order; the last second may be cut
             # short, so emit what is before it and re-request from it.
             last = roots[-1]["updatedAt"]
@@ -330,7 +349,7 @@ class IncrementalShopifyStream(ShopifyStream):
         variables = {"first": 1, "after": None, "query": window.search(self.search_terms())}
         self.session.client.execute(self.page_document(), variables, estimated_cost=100)
 
-    def _checkpoint_bulk(self, state: dict, operation_id: str, window: Window) -> None:
+    def _checkpoint_bulk(self, state: dict[str, Any], operation_id: str, window: Window) -> None:
         # The job id goes to state at once, so a killed run resumes this job.
         previous = state.get("bulk") or {}
         state["bulk"] = {"id": operation_id, "start": window.start, "end": window.end}

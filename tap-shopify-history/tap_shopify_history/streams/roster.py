@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from singer_sdk.helpers.types import Context
+
 from tap_shopify_history.schemas import schema_path
 from tap_shopify_history.shopify import queries
 from tap_shopify_history.shopify.extract import PageSizer, iter_pages, run_bulk_window
@@ -20,14 +22,15 @@ class CustomerRosterStream(ShopifyStream):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Attach the stream's schema file."""
-        super().__init__(*args, schema=schema_path(self.name), **kwargs)
+        kwargs["schema"] = schema_path(self.name)
+        super().__init__(*args, **kwargs)
 
     @property
     def emit_activate_version_messages(self) -> bool:
         """Always: ACTIVATE_VERSION is how targets learn which customers are gone."""
         return True
 
-    def read(self, context: dict | None) -> Iterator[dict[str, Any]]:
+    def read(self, context: Context | None) -> Iterator[dict[str, Any]]:
         """Yield every live customer id, then close the version.
 
         Args:
@@ -37,7 +40,8 @@ class CustomerRosterStream(ShopifyStream):
         for node in self._nodes():
             yield roster_record(node, shop)
         # The version is complete only now: a target deletes what it did not see.
-        self._write_activate_version_message(self._stream_version)
+        if self._stream_version is not None:
+            self._write_activate_version_message(self._stream_version)
 
     def _nodes(self) -> Iterator[dict[str, Any]]:
         client = self.session.client
