@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from target_crm import storage
 from target_crm.domain.batch import fold_customers, fold_orders
 from target_crm.domain.identity import normalize_email, normalize_phone
-from target_crm.domain.models import Event
+from target_crm.domain.models import ConsentAudit, Event
 from target_crm.exceptions import RecordRejectedError
 from target_crm.parsing import parse_customer, parse_order, parse_roster, record_key
 from target_crm.reconcile import save_roster
@@ -167,6 +167,7 @@ class CustomersSink(CrmSink):
         )
         storage.save_contacts(conn, batch.contacts.values(), self.crm.ledger.run_id)
         events: list[Event] = []
+        audits: list[ConsentAudit] = []
         skipped: list[tuple[str, str, str]] = []
         for customer, outcome in batch.outcomes:
             self.crm.note_source_time(customer.shop_domain, customer.updated_at)
@@ -175,9 +176,9 @@ class CustomersSink(CrmSink):
             if outcome.reason:
                 skipped.append(("customers", key, outcome.reason))
             events.extend(outcome.events)
-            storage.save_audits(conn, outcome.audits, self.crm.ledger.run_id)
-            if outcome.duplicate:
-                storage.save_duplicates(conn, [outcome.duplicate])
+            audits.extend(outcome.audits)
+        storage.save_audits(conn, audits, self.crm.ledger.run_id)
+        storage.save_duplicates(conn, [o.duplicate for _, o in batch.outcomes if o.duplicate])
         self._store_events(conn, events, stats, now)
         self.crm.ledger.list_skipped(conn, skipped, now)
         # A contact created late (it gained an email) owns orders already stored.

@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -44,11 +45,16 @@ def create_store(database_url: str) -> Engine:
     url = sa.make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url)
+    # msgspec encodes the JSON columns (event properties) several times faster than json.
+    engine = sa.create_engine(url, json_serializer=_json_text)
     if url.get_backend_name() == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     t.metadata.create_all(engine)
     return engine
+
+
+def _json_text(value: Any) -> str:
+    return msgspec.json.encode(value, enc_hook=str).decode()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -46,6 +47,9 @@ class TargetCRM(Target):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Open the store and start the run (recorded in `sync_runs`)."""
         super().__init__(*args, **kwargs)
+        # Large batches keep ~10^5 parsed dicts alive; the default GC thresholds would
+        # rescan them on every few hundred allocations (measured: >25% of the run).
+        gc.set_threshold(100_000, 50, 100)
         self.max_parallelism = 1
         self.now = _utcnow
         self.rules = self._rules()
