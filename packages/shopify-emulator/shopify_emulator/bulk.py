@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, execute, parse, validate
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, execute_sync, parse, validate
 
 from shopify_emulator.model import gid, iso, parse_gid
 from shopify_emulator.schema import served_schema
@@ -243,7 +243,9 @@ class BulkManager:
     def _execute(self, ctx: RequestContext, op: BulkOperation) -> None:
         try:
             bulk_ctx = _unbounded(ctx)
-            result = execute(served_schema(op.version), parse(op.query), context_value=bulk_ctx)
+            result = execute_sync(
+                served_schema(op.version), parse(op.query), context_value=bulk_ctx
+            )
             if result.errors:
                 denied = any(
                     (e.extensions or {}).get("code") == "ACCESS_DENIED" for e in result.errors

@@ -42,7 +42,7 @@ def build_catalog() -> list[Variant]:
     """All variants of the demo catalog (a few have no SKU, as real catalogs do)."""
     variants: list[Variant] = []
     for p, (title, vendor, price) in enumerate(_PRODUCTS):
-        sizes: list[str | None] = _SIZES if p % 3 == 0 else [None]
+        sizes: list[str | None] = [*_SIZES] if p % 3 == 0 else [None]
         for v, size in enumerate(sizes):
             sku = None if p == 8 else f"SKU-{p:03d}-{v}"
             variants.append(

@@ -104,7 +104,7 @@ class FaultInjector:
                 self._faults = replace(f, **{f"{kind}_next": count - 1})
                 return True
             rate = getattr(f, f"{kind}_rate")
-            return rate > 0 and self._rng.random() < rate
+            return bool(rate > 0 and self._rng.random() < rate)
 
     def bulk_outcome(self) -> str | None:
         """How the next bulk operation ends (None: normally)."""

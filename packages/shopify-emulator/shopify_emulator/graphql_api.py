@@ -9,7 +9,7 @@ from graphql import (
     DocumentNode,
     GraphQLError,
     OperationDefinitionNode,
-    execute,
+    execute_sync,
     parse,
     validate,
 )
@@ -76,7 +76,7 @@ def max_cost_body(requested: int) -> dict[str, Any]:
 
 
 def _errors(errors: list[GraphQLError]) -> list[dict[str, Any]]:
-    out = [e.formatted for e in errors[:MAX_EXECUTION_ERRORS]]
+    out: list[dict[str, Any]] = [dict(e.formatted) for e in errors[:MAX_EXECUTION_ERRORS]]
     if len(errors) > MAX_EXECUTION_ERRORS:
         out.append(
             {"message": "Too many execution errors, max error limit reached. Results truncated"}
@@ -148,7 +148,7 @@ def handle_graphql(  # noqa: PLR0911 - each early return is one of Shopify's ans
         bulk=emulator.bulk,
         plan=emulator.plan,
     )
-    result = execute(
+    result = execute_sync(
         schema,
         document,
         context_value=ctx,

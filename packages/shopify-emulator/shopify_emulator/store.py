@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from shopify_emulator.catalog import Variant
 from shopify_emulator.lazy import CANCELLED, CLOSED, TEST, LazyOrders, order_index
@@ -253,12 +254,12 @@ class Store:
             return live
         return pending[1]
 
-    def sorted_ids(self, kind: str, sort_key: str, key_fn: object) -> list[int]:
+    def sorted_ids(self, kind: str, sort_key: str, key_fn: Callable[[int], Any]) -> list[int]:
         """All live ids of ``kind`` sorted by (sort key, id); cached until the next change."""
         cached = self._sorted_cache.get((kind, sort_key))
         if cached is not None and cached[0] == self.version:
             return cached[1]
         ids = list(self.order_ids()) if kind == "Order" else list(self.customers)
-        ids.sort(key=key_fn)  # type: ignore[arg-type]
+        ids.sort(key=key_fn)
         self._sorted_cache[(kind, sort_key)] = (self.version, ids)
         return ids

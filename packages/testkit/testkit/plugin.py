@@ -88,8 +88,6 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 # --- Shopify emulator ------------------------------------------------------------------
 
-DEFAULT_EMULATOR_STORE = {"seed": 7, "customers": 40, "orders": 200}
-
 
 @pytest.fixture
 def emulator_factory() -> Iterator[Callable[..., Any]]:
@@ -105,7 +103,7 @@ def emulator_factory() -> Iterator[Callable[..., Any]]:
 
     def start(store: Any = None, **options: Any) -> EmulatorServer:
         if store is None:
-            store = generate_store(**DEFAULT_EMULATOR_STORE, now=None)
+            store = generate_store(seed=7, customers=40, orders=200)
         options.setdefault("bulk_seconds", 0.5)
         server = EmulatorServer(store, **options).start()
         started.append(server)
