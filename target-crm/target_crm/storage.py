@@ -230,13 +230,13 @@ def load_contacts(conn: Connection, keys: Iterable[ShopKey]) -> dict[ShopKey, Co
 
 def load_owners(
     conn: Connection, column: str, keys: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], int]:
-    """(shop, normalised email or phone) -> the first active contact holding it."""
-    owners: dict[tuple[str, str], int] = {}
+) -> dict[tuple[str, str], set[int]]:
+    """(shop, normalised email or phone) -> every active contact holding it."""
+    owners: dict[tuple[str, str], set[int]] = {}
     rows = _by_keys(conn, t.contacts, ("shop_domain", column), [k for k in keys if k[1]])
-    for row in sorted(rows, key=lambda r: r.customer_id):
+    for row in rows:
         if row.status == ContactStatus.ACTIVE.value:
-            owners.setdefault((row.shop_domain, row._mapping[column]), row.customer_id)
+            owners.setdefault((row.shop_domain, row._mapping[column]), set()).add(row.customer_id)
     return owners
 
 

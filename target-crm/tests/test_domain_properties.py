@@ -36,10 +36,10 @@ class Store:
 
     def owners(self, name):
         owners = {}
-        for c in sorted(self.contacts.values(), key=lambda c: c.customer_id):
+        for c in self.contacts.values():
             value = getattr(c, name)
             if value and c.status is ContactStatus.ACTIVE:
-                owners.setdefault((c.shop_domain, value), c.customer_id)
+                owners.setdefault((c.shop_domain, value), set()).add(c.customer_id)
         return owners
 
     def apply_customers(self, batch, rules):

@@ -45,8 +45,8 @@ class OrderBatch:
 
 def fold_customers(
     known: Mapping[ShopKey, Contact],
-    email_owners: Mapping[IndexKey, int],
-    phone_owners: Mapping[IndexKey, int],
+    email_owners: Mapping[IndexKey, set[int]],
+    phone_owners: Mapping[IndexKey, set[int]],
     customers: Iterable[Customer],
     *,
     rules: CrmRules,
@@ -57,8 +57,8 @@ def fold_customers(
 
     Args:
         known: Stored contacts for the batch's customer ids.
-        email_owners: (shop, normalised email) -> customer id of the active contact.
-        phone_owners: (shop, normalised phone) -> customer id of the active contact.
+        email_owners: (shop, normalised email) -> customer ids of the active contacts.
+        phone_owners: (shop, normalised phone) -> customer ids of the active contacts.
         customers: The parsed records, in arrival order.
         rules: The settings.
         now: The store's clock.
@@ -68,8 +68,8 @@ def fold_customers(
         The changed contacts and the outcome of every record.
     """
     contacts = dict(known)
-    emails = {k: {v} for k, v in email_owners.items()}
-    phones = {k: {v} for k, v in phone_owners.items()}
+    emails = {k: set(v) for k, v in email_owners.items()}
+    phones = {k: set(v) for k, v in phone_owners.items()}
     batch = CustomerBatch()
     for customer in customers:
         key = (customer.shop_domain, customer.id)
