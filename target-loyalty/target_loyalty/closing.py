@@ -16,10 +16,16 @@ from sqlalchemy.engine import Connection
 
 from target_loyalty import schema as s
 from target_loyalty import storage
-from target_loyalty.domain.earning import stamp
 from target_loyalty.domain.lifecycle import expiry_entries
-from target_loyalty.domain.model import ZERO, EntryKind, LedgerEntry, LoyaltyRules
-from target_loyalty.domain.tiers import OrderSpend, evaluate_tier, net_spend, plan_cashback
+from target_loyalty.domain.model import ZERO, LedgerEntry, LoyaltyRules, Tier
+from target_loyalty.domain.tiers import (
+    OrderSpend,
+    TimedSpend,
+    evaluate_tier,
+    net_spend,
+    plan_cashback,
+    tier_timeline,
+)
 from target_loyalty.runs import RunRegistry
 
 
@@ -42,19 +48,37 @@ def close_run(
         now: The sync's clock (``as_of``) that tiers, expiry and retention read.
         finished_at: Wall-clock time recorded as the run's end.
     """
-    tiers = _evaluate_tiers(conn, shop, rules, now) if rules.update_customer_metrics else None
-    if tiers is None:
-        tiers = _stored_tiers(conn, shop)
-    percent = {t.name: t.cashback_percent for t in rules.tiers}
-    cashback = _issue_cashback(
-        conn, shop, run_id=registry.run_id, tiers=tiers, percent=percent, now=now
+    history = _order_history(conn, shop)
+    touched = set(
+        conn.execute(
+            sa.select(s.orders.c.customer_id)
+            .where(s.orders.c.shop_domain == shop, s.orders.c.last_run_id == registry.run_id)
+            .distinct()
+        ).scalars()
+    ) - {None}
+    scope = set(history) if rules.update_customer_metrics else touched
+    timelines = {
+        cid: tier_timeline(
+            [t for t, _ in history.get(cid, [])], rules.tiers, rules.evaluation_period, now
+        )
+        for cid in scope
+    }
+    _issue_cashback(
+        conn,
+        shop,
+        run_id=registry.run_id,
+        history=history,
+        timelines=timelines,
+        touched=touched,
+        now=now,
     )
     if rules.expiry_days:
         _expire(conn, shop, registry.run_id, rules.expiry_days, now)
     if rules.update_customer_metrics:
-        _store_balances(conn, shop, now)
+        _store_metrics(conn, shop, history=history, timelines=timelines, rules=rules, now=now)
     purged = _purge(conn, shop, rules.retention_days, now)
     facts = _run_facts(conn, shop, registry.run_id)
+    cashback = storage.cashback_total(conn, shop, registry.run_id)
     registry.finish(
         conn,
         shop,
@@ -66,44 +90,19 @@ def close_run(
     )
 
 
-def _evaluate_tiers(
-    conn: Connection, shop: str, rules: LoyaltyRules, now: datetime
-) -> dict[int, str | None]:
-    o, a = s.orders, s.accounts
-    spends: dict[int, list[OrderSpend]] = defaultdict(list)
-    query = sa.select(o.c.customer_id, o.c.created_at, o.c.net_basis).where(
-        o.c.shop_domain == shop, o.c.customer_id.is_not(None), o.c.test.is_(False)
-    )
-    for cid, created, net in conn.execute(query):
-        spends[cid].append(OrderSpend(created, net))
-    current = dict(
-        conn.execute(
-            sa.select(a.c.customer_id, a.c.tier).where(
-                a.c.shop_domain == shop, a.c.status == "active"
-            )
-        ).all()
-    )
-    placed: dict[int, str | None] = {}
-    updates = []
-    for cid, tier_name in current.items():
-        spend = net_spend(spends.get(cid, []), rules.evaluation_period, now)
-        tier = evaluate_tier(spend, tier_name, rules.tiers)
-        placed[cid] = tier.name if tier else None
-        updates.append({"cid": cid, "tier": placed[cid], "net_spend": spend})
-    if updates:
-        conn.execute(
-            sa.update(a)
-            .where(a.c.shop_domain == shop, a.c.customer_id == sa.bindparam("cid"))
-            .values(tier=sa.bindparam("tier"), net_spend=sa.bindparam("net_spend")),
-            updates,
-        )
-    return placed
+History = dict[int, list[tuple[TimedSpend, bool]]]
 
 
-def _stored_tiers(conn: Connection, shop: str) -> dict[int, str | None]:
-    a = s.accounts
-    query = sa.select(a.c.customer_id, a.c.tier).where(a.c.shop_domain == shop)
-    return dict(conn.execute(query).all())
+def _order_history(conn: Connection, shop: str) -> History:
+    """Each customer's non-test orders as (spend, eligible for rewards)."""
+    o = s.orders
+    query = sa.select(
+        o.c.customer_id, o.c.order_id, o.c.created_at, o.c.net_basis, o.c.eligible
+    ).where(o.c.shop_domain == shop, o.c.customer_id.is_not(None), o.c.test.is_(False))
+    history: History = defaultdict(list)
+    for cid, oid, created, net, eligible in conn.execute(query):
+        history[cid].append((TimedSpend(oid, created, net), bool(eligible)))
+    return history
 
 
 def _issue_cashback(
@@ -111,40 +110,32 @@ def _issue_cashback(
     shop: str,
     *,
     run_id: str,
-    tiers: dict[int, str | None],
-    percent: dict[str, Decimal],
+    history: History,
+    timelines: dict[int, tuple[dict[int, Tier | None], Tier | None]],
+    touched: set[int],
     now: datetime,
-) -> Decimal:
-    """Cashback for the orders this run touched, at the owner's tier percentage."""
-    o = s.orders
-    query = sa.select(o).where(
-        o.c.shop_domain == shop, o.c.last_run_id == run_id, o.c.customer_id.is_not(None)
-    )
-    touched = conn.execute(query).all()
-    booked = storage.entries_for_orders(conn, shop, [row.order_id for row in touched])
+) -> None:
+    """Bring each order of the customers this run touched to its cashback."""
+    booked: dict[int, list[LedgerEntry]] = defaultdict(list)
+    for entry in storage.cashback_entries(conn, shop):
+        booked[entry.order_id or 0].append(entry)
     new: list[LedgerEntry] = []
-    for row in touched:
-        rows = [
-            e
-            for e in booked.get(row.order_id, [])
-            if e.kind is EntryKind.CASHBACK and e.customer_id == row.customer_id
-        ]
-        tier = tiers.get(row.customer_id)
-        rate = percent.get(tier, ZERO) if tier else ZERO
-        net = row.net_basis if row.eligible else ZERO
-        entry = plan_cashback(
-            row.customer_id,
-            row.order_id,
-            net_amount=net,
-            percent=rate,
-            booked=rows,
-            updated_stamp=stamp(row.updated_at),
-            occurred_at=row.created_at,
-        )
-        if entry is not None:
-            new.append(entry)
+    for cid in sorted(touched):
+        at_order, _final = timelines[cid]
+        for spend, eligible in history.get(cid, []):
+            tier = at_order.get(spend.order_id)
+            percent = tier.cashback_percent if tier and eligible else ZERO
+            entry = plan_cashback(
+                cid,
+                spend.order_id,
+                net_amount=spend.net_amount,
+                percent=percent,
+                booked=[e for e in booked.get(spend.order_id, []) if e.customer_id == cid],
+                occurred_at=spend.created_at,
+            )
+            if entry is not None:
+                new.append(entry)
     storage.insert_entries(conn, shop, run_id, new, now)
-    return storage.cashback_total(conn, shop, run_id)
 
 
 def _expire(conn: Connection, shop: str, run_id: str, days: int, now: datetime) -> None:
@@ -161,7 +152,16 @@ def _expire(conn: Connection, shop: str, run_id: str, days: int, now: datetime) 
     storage.insert_entries(conn, shop, run_id, new, now)
 
 
-def _store_balances(conn: Connection, shop: str, now: datetime) -> None:
+def _store_metrics(
+    conn: Connection,
+    shop: str,
+    *,
+    history: History,
+    timelines: dict[int, tuple[dict[int, Tier | None], Tier | None]],
+    rules: LoyaltyRules,
+    now: datetime,
+) -> None:
+    """Store each account's tier, net spend in the period, and balances."""
     ledger, a = s.ledger, s.accounts
     points: dict[int, int] = defaultdict(int)
     credit: dict[int, Decimal] = defaultdict(lambda: ZERO)
@@ -171,20 +171,28 @@ def _store_balances(conn: Connection, shop: str, now: datetime) -> None:
     for cid, pts, cash in conn.execute(query):
         points[cid] += pts
         credit[cid] += cash
-    rows = [
-        {
-            "cid": cid,
-            "points_balance": points[cid],
-            "cashback_balance": credit[cid],
-            "metrics_at": now,
-        }
-        for cid in points
-    ]
+    accounts = conn.execute(sa.select(a.c.customer_id).where(a.c.shop_domain == shop)).scalars()
+    rows = []
+    for cid in accounts:
+        spends = [OrderSpend(t.created_at, t.net_amount) for t, _ in history.get(cid, [])]
+        final = timelines[cid][1] if cid in timelines else evaluate_tier(ZERO, None, rules.tiers)
+        rows.append(
+            {
+                "cid": cid,
+                "tier": final.name if final else None,
+                "net_spend": net_spend(spends, rules.evaluation_period, now),
+                "points_balance": points.get(cid, 0),
+                "cashback_balance": credit.get(cid, ZERO),
+                "metrics_at": now,
+            }
+        )
     if rows:
         conn.execute(
             sa.update(a)
             .where(a.c.shop_domain == shop, a.c.customer_id == sa.bindparam("cid"))
             .values(
+                tier=sa.bindparam("tier"),
+                net_spend=sa.bindparam("net_spend"),
                 points_balance=sa.bindparam("points_balance"),
                 cashback_balance=sa.bindparam("cashback_balance"),
                 metrics_at=sa.bindparam("metrics_at"),

@@ -276,6 +276,15 @@ def quarantine(
         record_discrepancies(conn, run_id=run_id, shop=shop, stream=stream, notes=group, now=now)
 
 
+def cashback_entries(conn: Connection, shop: str) -> list[LedgerEntry]:
+    """Every cashback row of a shop."""
+    table = s.ledger
+    query = sa.select(table).where(
+        table.c.shop_domain == shop, table.c.kind == EntryKind.CASHBACK.value
+    )
+    return [_entry(row) for row in conn.execute(query)]
+
+
 def cashback_total(conn: Connection, shop: str, run_id: str) -> Decimal:
     """Cashback booked by one run (summed in Python: SQLite keeps money as text)."""
     query = sa.select(s.ledger.c.cashback).where(

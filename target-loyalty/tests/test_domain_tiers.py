@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 from target_loyalty.domain.model import EntryKind, EvaluationPeriod, LedgerEntry, Tier
 from target_loyalty.domain.tiers import (
     OrderSpend,
+    TimedSpend,
     evaluate_tier,
     net_spend,
     plan_cashback,
+    tier_timeline,
     validate_tiers,
 )
 
@@ -79,55 +81,42 @@ def test_inconsistent_tiers_are_refused(tiers):
         validate_tiers(tiers)
 
 
-def test_cashback_is_issued_once_and_corrected_at_the_stored_rate():
+def test_cashback_is_issued_once_and_corrected_by_numbered_rows():
     first = plan_cashback(
-        7,
-        1,
-        net_amount=Decimal("99.99"),
-        percent=Decimal(5),
-        booked=[],
-        updated_stamp="s1",
-        occurred_at=NOW,
+        7, 1, net_amount=Decimal("99.99"), percent=Decimal(5), booked=[], occurred_at=NOW
     )
     assert first is not None
     assert (first.source, first.cashback, first.rate) == ("order:1", Decimal("4.99"), Decimal(5))
     again = plan_cashback(
-        7,
-        1,
-        net_amount=Decimal("99.99"),
-        percent=Decimal(3),
-        booked=[first],
-        updated_stamp="s1",
-        occurred_at=NOW,
+        7, 1, net_amount=Decimal("99.99"), percent=Decimal(5), booked=[first], occurred_at=NOW
     )
-    assert again is None  # a tier change never rewrites issued cashback
+    assert again is None  # replay adds nothing
     refunded = plan_cashback(
-        7,
-        1,
-        net_amount=Decimal("50.00"),
-        percent=Decimal(3),
-        booked=[first],
-        updated_stamp="s2",
-        occurred_at=NOW,
+        7, 1, net_amount=Decimal("50.00"), percent=Decimal(5), booked=[first], occurred_at=NOW
     )
     assert refunded is not None
-    assert refunded.cashback == Decimal("-2.49")
+    assert (refunded.source, refunded.cashback) == ("order:1#1", Decimal("-2.49"))
     assert refunded.kind is EntryKind.CASHBACK
 
 
 def test_no_cashback_at_zero_percent():
     assert (
-        plan_cashback(
-            7,
-            1,
-            net_amount=Decimal(10),
-            percent=Decimal(0),
-            booked=[],
-            updated_stamp="s",
-            occurred_at=NOW,
-        )
+        plan_cashback(7, 1, net_amount=Decimal(10), percent=Decimal(0), booked=[], occurred_at=NOW)
         is None
     )
+
+
+def test_tier_timeline_uses_the_tier_held_when_ordering():
+    orders = [
+        TimedSpend(3, datetime(2025, 3, 1, tzinfo=UTC), Decimal(600)),
+        TimedSpend(1, datetime(2025, 1, 1, tzinfo=UTC), Decimal(300)),
+        TimedSpend(2, datetime(2025, 2, 1, tzinfo=UTC), Decimal(300)),
+    ]
+    at_order, final = tier_timeline(orders, TIERS, EvaluationPeriod.LIFETIME, NOW)
+    assert {k: v.name for k, v in at_order.items()} == {1: "Bronze", 2: "Bronze", 3: "Silver"}
+    assert final.name == "Gold"
+    # The same orders in any arrival order give the same timeline.
+    assert tier_timeline(orders[::-1], TIERS, EvaluationPeriod.LIFETIME, NOW) == (at_order, final)
 
 
 # Property: evaluation matches a brute-force recomputation from the raw orders.
@@ -192,13 +181,7 @@ def test_evaluation_is_stable(tiers, spend):
 
 def test_cashback_rows_carry_no_points():
     entry = plan_cashback(
-        1,
-        2,
-        net_amount=Decimal(10),
-        percent=Decimal(10),
-        booked=[],
-        updated_stamp="x",
-        occurred_at=NOW,
+        1, 2, net_amount=Decimal(10), percent=Decimal(10), booked=[], occurred_at=NOW
     )
     assert isinstance(entry, LedgerEntry)
     assert entry.points == 0

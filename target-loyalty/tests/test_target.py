@@ -70,8 +70,9 @@ def test_the_books_follow_the_rules(database_url):
     assert rows[(1, "refund:9001", "refund_reversal")] == -20  # shipping refund takes nothing
     assert rows[(2, "order:103", "cancellation_reversal")] == -80
     cashback = {(c, s): cash for c, s, k, _, cash in ledger(database_url) if k == "cashback"}
-    # Customer 1 spent 160.50 net: Gold, 5% of each order's net spend.
-    assert cashback == {(1, "order:101"): Decimal("6.02"), (1, "order:102"): Decimal("2")}
+    # Cashback follows the tier held when ordering: Bronze (1%) for both orders, though
+    # customer 1 is Gold now (160.50 net spend).
+    assert cashback == {(1, "order:101"): Decimal("1.2"), (1, "order:102"): Decimal("0.4")}
     accounts = query(
         database_url,
         "SELECT customer_id, tier, points_balance FROM loyalty_accounts ORDER BY customer_id",
@@ -95,7 +96,7 @@ def test_the_books_follow_the_rules(database_url):
         "cashback_issued, earliest_order_at FROM loyalty_sync_runs",
     )
     assert run[:5] == ("succeeded", 6, 3, 4, 1)
-    assert Decimal(str(run[5])) == Decimal("8.02")
+    assert Decimal(str(run[5])) == Decimal("1.60")
 
 
 def test_replaying_the_same_input_adds_nothing(database_url):
@@ -211,7 +212,7 @@ def test_report_command(sqlite_url):
         check=True,
     )
     [run] = json.loads(as_json.stdout)["runs"]
-    assert (run["orders_synced"], run["discrepancies"], run["cashback_issued"]) == (6, 4, "8.02")
+    assert (run["orders_synced"], run["discrepancies"], run["cashback_issued"]) == (6, 4, "1.60")
     assert {d["record_key"] for d in run["discrepancy_rows"]} >= {"orders:104", "orders:107"}
     table = subprocess.run(
         [TARGET_EXE, "report", "--database-url", sqlite_url],

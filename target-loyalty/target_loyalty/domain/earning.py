@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from target_loyalty.domain.model import (
@@ -39,11 +38,6 @@ ORDER_POINT_KINDS = frozenset(
 def order_source(order_id: int) -> str:
     """The ledger source naming an order."""
     return f"order:{order_id}"
-
-
-def stamp(moment: datetime) -> str:
-    """A compact UTC stamp used inside correction sources."""
-    return moment.strftime("%Y%m%dT%H%M%SZ")
 
 
 def points_for(amount: Decimal, rate: Decimal) -> int:
@@ -169,9 +163,11 @@ def _earn_rate(
 
 
 def _correction(
-    order: Order, customer_id: int, gap: int, target: int
+    order: Order, customer_id: int, gap: int, sequence: int
 ) -> tuple[LedgerEntry, Discrepancy]:
-    source = f"{order_source(order.order_id)}@{stamp(order.updated_at)}#{target}"
+    # Numbered: rows are append-only, so the n-th correction of an order is unique and a
+    # replay (gap 0) writes none.
+    source = f"{order_source(order.order_id)}@{sequence}"
     entry = LedgerEntry(
         customer_id=customer_id,
         source=source,
@@ -217,7 +213,8 @@ def apply_order(order: Order, rules: LoyaltyRules, existing: Sequence[LedgerEntr
     target = sum(row.intended_points for row in desired)
     booked = sum(e.intended_points for e in pool.values()) + sum(r.points for r in fresh)
     if booked != target:
-        entry, note = _correction(order, owner, target - booked, target)
+        sequence = sum(1 for kind in pool.values() if kind.kind is EntryKind.ADJUSTMENT) + 1
+        entry, note = _correction(order, owner, target - booked, sequence)
         fresh.append(entry)
         notes.append(note)
     return OrderOutcome(
@@ -267,7 +264,10 @@ def _close_holders(
             if e.customer_id == holder and e.kind in ORDER_POINT_KINDS
         )
         if booked:
-            entry, note = _correction(order, holder, -booked, 0)
+            sequence = sum(
+                1 for e in existing if e.customer_id == holder and e.kind is EntryKind.ADJUSTMENT
+            )
+            entry, note = _correction(order, holder, -booked, sequence + 1)
             fresh.append(entry)
             notes.append(note)
     return OrderOutcome(new_entries=tuple(fresh), discrepancies=tuple(notes))

@@ -90,30 +90,63 @@ def plan_cashback(
     net_amount: Decimal,
     percent: Decimal,
     booked: Sequence[LedgerEntry],
-    updated_stamp: str,
     occurred_at: datetime,
 ) -> LedgerEntry | None:
-    """The cashback row an order needs, if any.
+    """The cashback row an order needs so its credit equals ``percent`` of its net spend.
 
-    The first issue uses the customer's tier percentage and stores it on the row; later
-    changes to the order (refunds, cancellation) correct the credit at that stored
-    percentage, so a tier change never rewrites earlier cashback.
+    ``percent`` is the tier the customer held when ordering (see :func:`tier_timeline`),
+    a function of the orders alone, so any split of the input into runs converges on the
+    same credit. Corrections are numbered, never rewriting an issued row.
     """
-    rate = next((e.rate for e in booked if e.rate is not None), percent)
-    target = floor_cents(net_amount * rate / 100) if net_amount > ZERO else ZERO
+    target = floor_cents(net_amount * percent / 100) if net_amount > ZERO else ZERO
     issued = sum((e.cashback for e in booked), ZERO)
     gap = target - issued
     if not gap:
         return None
-    source = f"order:{order_id}" if not booked else f"order:{order_id}@{updated_stamp}#{target}"
+    source = f"order:{order_id}" if not booked else f"order:{order_id}#{len(booked)}"
     return LedgerEntry(
         customer_id=customer_id,
         source=source,
         kind=EntryKind.CASHBACK,
         points=0,
         occurred_at=occurred_at,
-        rule=f"{rate}% cashback on net spend",
+        rule=f"{percent}% cashback on net spend, tier held when ordering",
         order_id=order_id,
-        rate=rate,
+        rate=percent,
         cashback=gap,
     )
+
+
+@dataclass(frozen=True)
+class TimedSpend:
+    """One order of a customer, for the tier timeline."""
+
+    order_id: int
+    created_at: datetime
+    net_amount: Decimal
+
+
+def tier_timeline(
+    orders: Sequence[TimedSpend],
+    tiers: Sequence[Tier],
+    period: EvaluationPeriod,
+    now: datetime,
+) -> tuple[dict[int, Tier | None], Tier | None]:
+    """The tier held when each order was placed, and the tier held now.
+
+    The customer's history is replayed in order-date order: before each order, the tier
+    is evaluated on the spend of the earlier orders inside the period (entry and retain
+    thresholds, starting from the tier held so far). The result depends only on the
+    orders and ``now``, never on when syncs happened to run.
+    """
+    ordered = sorted(orders, key=lambda o: (o.created_at, o.order_id))
+    held: Tier | None = None
+    at_order: dict[int, Tier | None] = {}
+    for index, current in enumerate(ordered):
+        earlier = [OrderSpend(o.created_at, o.net_amount) for o in ordered[:index]]
+        spend = net_spend(earlier, period, current.created_at)
+        held = evaluate_tier(spend, held.name if held else None, tiers)
+        at_order[current.order_id] = held
+    everything = [OrderSpend(o.created_at, o.net_amount) for o in ordered]
+    final = evaluate_tier(net_spend(everything, period, now), held.name if held else None, tiers)
+    return at_order, final

@@ -1,0 +1,52 @@
+"""The suite's target contract hooks for target-loyalty (run by tests/contract, not here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loyalty_records import query
+from testkit.target_contract import TargetContract
+
+
+class TestTargetLoyaltyContract(TargetContract):
+    """Replay, splits, roster deletions, quarantine and STATE, on SQLite and PostgreSQL."""
+
+    executable = "target-loyalty"
+
+    def config(self, database_url: str) -> dict[str, Any]:
+        return {
+            "database_url": database_url,
+            "signup_bonus_points": 10,
+            "signup_bonus_existing_customers": True,
+            "tiers": [
+                {"name": "Member", "entry_threshold": "0", "cashback_percent": "1"},
+                {"name": "Gold", "entry_threshold": "100", "cashback_percent": "4"},
+            ],
+        }
+
+    def observable_state(self, database_url: str, shop_domain: str) -> Any:
+        ledger = query(
+            database_url,
+            "SELECT customer_id, source, kind, points, cashback FROM loyalty_ledger "
+            "WHERE shop_domain = :s ORDER BY customer_id, source, kind",
+            s=shop_domain,
+        )
+        accounts = query(
+            database_url,
+            "SELECT customer_id, status, tier, points_balance, net_spend FROM loyalty_accounts "
+            "WHERE shop_domain = :s ORDER BY customer_id",
+            s=shop_domain,
+        )
+        return [tuple(map(str, r)) for r in ledger] + [tuple(map(str, r)) for r in accounts]
+
+    def live_customer_ids(self, database_url: str, shop_domain: str) -> set[int]:
+        rows = query(
+            database_url,
+            "SELECT customer_id FROM loyalty_accounts WHERE shop_domain = :s AND status = 'active'",
+            s=shop_domain,
+        )
+        return {int(r[0]) for r in rows}
+
+    def quarantined(self, database_url: str) -> list[tuple[str, str]]:
+        rows = query(database_url, "SELECT stream, field, reason FROM loyalty_quarantine")
+        return [(stream, f"{field}: {reason}") for stream, field, reason in rows]
