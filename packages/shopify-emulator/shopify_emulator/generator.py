@@ -82,6 +82,8 @@ def generate_store(
         contacts[customer.id] = (customer.email, customer.phone)
     store.next_customer_id = CUSTOMER_BASE + customers
     _fill_orders(rng, lazy, [c.id for c in store.customers.values()], orders, now_s)
+    # New orders from the control API must not reuse a generated order's id.
+    store.next_order_index = len(lazy)
     _touch_customers_with_recent_orders(store)
     return store
 
