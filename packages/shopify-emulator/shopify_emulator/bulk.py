@@ -9,15 +9,14 @@ their parent; ungrouped output may put them anywhere, so it is shuffled on purpo
 
 from __future__ import annotations
 
-import json
-import random
 import secrets
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, execute_sync, parse, validate
 
+from shopify_emulator.bulk_output import BulkFile, flatten
 from shopify_emulator.model import gid, iso, parse_gid
 from shopify_emulator.schema import served_schema
 
@@ -30,6 +29,7 @@ URL_TTL_SECONDS = 7 * 86_400
 MAX_CONNECTIONS = 5
 MAX_NESTING = 2
 ACTIVE = ("CREATED", "RUNNING", "CANCELING")
+CHUNK = 2000  # top-level nodes per execution slice
 
 
 @dataclass
@@ -44,8 +44,7 @@ class BulkOperation:
     duration: float
     grouped: bool
     outcome: str | None  # fault to end with
-    lines: list[str] | None = None
-    root_count: int = 0
+    output: BulkFile = field(default_factory=BulkFile)
     error_code: str | None = None
     canceled_at: float | None = None
     file_token: str = field(default_factory=lambda: secrets.token_hex(12))
@@ -63,6 +62,7 @@ class BulkManager:
         self.ops: dict[int, BulkOperation] = {}
         self._next_id = 4_100_000_000
         self._lock = threading.Lock()
+        self._closed = False
 
     # --- lifecycle --------------------------------------------------------------------
     def status(self, op: BulkOperation) -> str:  # noqa: PLR0911 - one return per state
@@ -89,7 +89,8 @@ class BulkManager:
         if op is None or op.app_key != ctx.app_key:
             return None
         status = self.status(op)
-        total = len(op.lines or [])
+        total = op.output.line_count
+        roots = op.output.root_count
         running = status in ("CREATED", "RUNNING")
         progress = min(1.0, (self.store.clock.now() - op.created_at) / max(op.duration, 1e-6))
         objects = int(total * progress) if running else total
@@ -103,7 +104,7 @@ class BulkManager:
             "createdAt": iso(int(op.created_at)),
             "completedAt": iso(int(op.created_at + op.duration)) if finished else None,
             "objectCount": str(objects if status != "FAILED" else total // 2),
-            "rootObjectCount": str(op.root_count if not running else int(op.root_count * progress)),
+            "rootObjectCount": str(roots if not running else int(roots * progress)),
             "fileSize": size,
             "url": url,
             "partialDataUrl": partial,
@@ -126,14 +127,10 @@ class BulkManager:
         expires = int(op.created_at + op.duration + URL_TTL_SECONDS)
         link = f"{ctx.base_url}/_bulk/{op.file_token}.jsonl?Expires={expires}"
         if status == "COMPLETED":
-            return link, None, str(len(self._full_bytes(op)))
+            return link, None, str(op.output.size)
         if status == "FAILED" and op.outcome in ("FAILED", "TIMEOUT"):
             return None, link + "&partial=1", None
         return None, None, None
-
-    @staticmethod
-    def _full_bytes(op: BulkOperation) -> bytes:
-        return "".join(line + "\n" for line in op.lines or []).encode()
 
     def file(self, file_token: str, partial: bool) -> tuple[int, bytes]:
         """The JSONL behind a bulk URL: (HTTP status, body). Expired links answer 403."""
@@ -146,13 +143,18 @@ class BulkManager:
                 b"<Message>The provided token has expired.</Message>"
                 b"<Details>Request signature expired.</Details></Error>"
             )
-        data = self._full_bytes(op)
         if partial:
-            keep = (op.lines or [])[: len(op.lines or []) // 2]
-            return 200, "".join(line + "\n" for line in keep).encode()
+            return 200, op.output.first_lines(op.output.line_count // 2)
         if op.outcome == "TRUNCATED":
-            return 200, data[: max(1, len(data) * 2 // 3)]
-        return 200, data
+            return 200, op.output.read(max(1, op.output.size * 2 // 3))
+        return 200, op.output.read()
+
+    def close(self) -> None:
+        """Delete every operation's output file."""
+        self._closed = True
+        for op in self.ops.values():
+            op.done.wait(timeout=10)  # a running query stops at its next slice
+            op.output.delete()
 
     # --- mutations --------------------------------------------------------------------
     def run(self, ctx: RequestContext, query: str, group_objects: bool | None) -> dict[str, Any]:
@@ -242,31 +244,38 @@ class BulkManager:
 
     def _execute(self, ctx: RequestContext, op: BulkOperation) -> None:
         try:
-            bulk_ctx = _unbounded(ctx)
-            result = execute_sync(
-                served_schema(op.version), parse(op.query), context_value=bulk_ctx
-            )
-            if result.errors:
-                denied = any(
-                    (e.extensions or {}).get("code") == "ACCESS_DENIED" for e in result.errors
+            document = parse(op.query)
+            schema = served_schema(op.version)
+            cache: dict[Any, list[int]] = {}
+            offset = 0
+            while not self._closed and op.canceled_at is None:
+                # Top-level connections are read one slice at a time (bounded memory).
+                chunk_ctx = replace(
+                    ctx, unbounded=True, bulk_slice=(offset, CHUNK), bulk_cache=cache
                 )
-                op.error_code = "ACCESS_DENIED" if denied else "INTERNAL_SERVER_ERROR"
-            lines, roots = flatten(result.data or {}, grouped=op.grouped, seed=op.id)
-            op.lines, op.root_count = lines, roots
+                result = execute_sync(schema, document, context_value=chunk_ctx)
+                if result.errors:
+                    op.error_code = _error_code_of(result.errors)
+                    break
+                lines, roots = flatten(result.data or {}, grouped=op.grouped, seed=op.id + offset)
+                if roots == 0:
+                    break
+                op.output.append(lines, roots)
+                offset += CHUNK
         except Exception:  # noqa: BLE001 - any crash is the operation's INTERNAL_SERVER_ERROR
-            op.error_code, op.lines = "INTERNAL_SERVER_ERROR", []
+            op.error_code = "INTERNAL_SERVER_ERROR"
         finally:
+            op.output.finish()
             op.done.set()
+
+
+def _error_code_of(errors: list[GraphQLError]) -> str:
+    denied = any((e.extensions or {}).get("code") == "ACCESS_DENIED" for e in errors)
+    return "ACCESS_DENIED" if denied else "INTERNAL_SERVER_ERROR"
 
 
 def _payload(op: dict[str, Any] | None, errors: list[dict[str, Any]]) -> dict[str, Any]:
     return {"bulkOperation": op, "userErrors": errors}
-
-
-def _unbounded(ctx: RequestContext) -> RequestContext:
-    from dataclasses import replace  # noqa: PLC0415
-
-    return replace(ctx, unbounded=True)
 
 
 def _connections(node: FieldNode, depth: int) -> tuple[int, int]:
@@ -287,45 +296,3 @@ def _connections(node: FieldNode, depth: int) -> tuple[int, int]:
                 count += c
                 deepest = max(deepest, d)
     return count, deepest
-
-
-def _is_connection(value: Any) -> bool:
-    return isinstance(value, dict) and (
-        isinstance(value.get("edges"), list) or isinstance(value.get("nodes"), list)
-    )
-
-
-def _nodes(conn: dict[str, Any]) -> list[dict[str, Any]]:
-    if isinstance(conn.get("edges"), list):
-        return [e["node"] for e in conn["edges"] if isinstance(e, dict) and e.get("node")]
-    return [n for n in conn.get("nodes") or [] if n]
-
-
-def _split(obj: dict[str, Any], parent: str | None, out: list[list[str]]) -> list[str]:
-    """The line for ``obj`` followed by its children's lines (grouped order)."""
-    record: dict[str, Any] = {}
-    children: list[str] = []
-    for key, value in obj.items():
-        if _is_connection(value):
-            for child in _nodes(value):
-                children.extend(_split(child, obj.get("id"), out))
-        else:
-            record[key] = value
-    if parent is not None:
-        record["__parentId"] = parent
-    return [json.dumps(record, ensure_ascii=False, separators=(",", ":")), *children]
-
-
-def flatten(data: dict[str, Any], *, grouped: bool, seed: int) -> tuple[list[str], int]:
-    """JSONL lines of a bulk result and the number of root objects."""
-    lines: list[str] = []
-    roots = 0
-    for value in data.values():
-        if not _is_connection(value):
-            continue
-        for node in _nodes(value):
-            roots += 1
-            lines.extend(_split(node, None, []))
-    if not grouped:
-        random.Random(seed).shuffle(lines)
-    return lines, roots

@@ -250,6 +250,7 @@ class EmulatorServer:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self.emulator.bulk.close()
         self._server = None
         self._thread = None
 

@@ -112,7 +112,8 @@ def list_orders(
             return seen is not None and bool(predicate(seen))
 
         clip = time_bounds(query, attr) if attr else (None, None)
-        views = _page(ids, key, args, match, None if clip == (None, None) else clip, ctx.unbounded)
+        top = None if customer_id is not None else ("orders", query, sort_key)
+        views = _page(ids, key, args, match, None if clip == (None, None) else clip, ctx, top)
         return connection(
             [(OrderView(store.order(i), ctx), c) for i, c in views[0]],  # type: ignore[arg-type]
             views[1],
@@ -134,13 +135,11 @@ def _page(  # noqa: PLR0917 - internal helper
     args: dict[str, Any],
     match: Callable[[int], bool],
     clip: tuple[Any, Any] | None,
-    unbounded: bool,
+    ctx: RequestContext,
+    top: tuple[Any, ...] | None,
 ) -> tuple[list[tuple[int, str]], bool, bool]:
-    if unbounded:
-        selected = [i for i in ids if match(i)]
-        if args.get("reverse"):
-            selected.reverse()
-        return [(i, "") for i in selected], False, False
+    if ctx.unbounded:
+        return _bulk_page(ids, args, match, ctx, top), False, False
     page = paginate(
         ids,
         key,
@@ -153,6 +152,29 @@ def _page(  # noqa: PLR0917 - internal helper
         clip=clip,
     )
     return page.items, page.has_next, page.has_previous
+
+
+def _bulk_page(
+    ids: list[int],
+    args: dict[str, Any],
+    match: Callable[[int], bool],
+    ctx: RequestContext,
+    top: tuple[Any, ...] | None,
+) -> list[tuple[int, str]]:
+    """All matches (bulk); top-level connections are read one slice at a time so a
+    million-order bulk query never holds the whole result in memory."""
+    cache = ctx.bulk_cache if ctx.bulk_cache is not None and top is not None else None
+    selected = cache.get(top) if cache is not None else None
+    if selected is None:
+        selected = [i for i in ids if match(i)]
+        if args.get("reverse"):
+            selected.reverse()
+        if cache is not None:
+            cache[top] = selected
+    if top is not None and ctx.bulk_slice is not None:
+        offset, limit = ctx.bulk_slice
+        selected = selected[offset : offset + limit]
+    return [(i, "") for i in selected]
 
 
 def list_customers(ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
@@ -186,7 +208,7 @@ def list_customers(ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
 
         clip = time_bounds(query, attr) if attr in ("updated_at", "created_at") else (None, None)
         items, nxt, prev = _page(
-            ids, key, args, match, None if clip == (None, None) else clip, ctx.unbounded
+            ids, key, args, match, None if clip == (None, None) else clip, ctx, ("customers", query)
         )
         return connection([(CustomerView(store.customers[i], ctx), c) for i, c in items], nxt, prev)
 
@@ -252,7 +274,7 @@ def list_products(ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
     """The ``products`` connection (sorted by id; the catalog never changes)."""
     ctx.require("read_products", "products")
     ids = sorted(PRODUCT_TITLES)
-    items, nxt, prev = _page(ids, lambda i: (i, i), args, lambda _i: True, None, ctx.unbounded)
+    items, nxt, prev = _page(ids, lambda i: (i, i), args, lambda _i: True, None, ctx, ("products",))
     return connection([(product_dict(i), c) for i, c in items], nxt, prev)
 
 

@@ -43,6 +43,8 @@ class RequestContext:
     plan: str = "standard"
     bulk: Any = None  # the BulkManager, set by the server
     unbounded: bool = False  # bulk execution: connections return everything
+    bulk_slice: tuple[int, int] | None = None  # bulk: (offset, limit) of top-level nodes
+    bulk_cache: dict[Any, list[int]] | None = None  # bulk: matching ids, computed once
     errors_seen: list[int] = field(default_factory=lambda: [0])
 
     def can_see_order(self, created_at: int) -> bool:

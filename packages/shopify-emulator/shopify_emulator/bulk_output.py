@@ -1,0 +1,110 @@
+"""Bulk output: flattening results into JSONL lines and the file behind the URL.
+
+Results are written chunk by chunk to a temporary file, so a bulk query over a million
+orders never holds its whole output in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _is_connection(value: Any) -> bool:
+    return isinstance(value, dict) and (
+        isinstance(value.get("edges"), list) or isinstance(value.get("nodes"), list)
+    )
+
+
+def _nodes(conn: dict[str, Any]) -> list[dict[str, Any]]:
+    if isinstance(conn.get("edges"), list):
+        return [e["node"] for e in conn["edges"] if isinstance(e, dict) and e.get("node")]
+    return [n for n in conn.get("nodes") or [] if n]
+
+
+def _split(obj: dict[str, Any], parent: str | None) -> list[str]:
+    """The line for ``obj`` followed by its children's lines (grouped order)."""
+    record: dict[str, Any] = {}
+    children: list[str] = []
+    for key, value in obj.items():
+        if _is_connection(value):
+            for child in _nodes(value):
+                children.extend(_split(child, obj.get("id")))
+        else:
+            record[key] = value
+    if parent is not None:
+        record["__parentId"] = parent
+    return [json.dumps(record, ensure_ascii=False, separators=(",", ":")), *children]
+
+
+def flatten(data: dict[str, Any], *, grouped: bool, seed: int) -> tuple[list[str], int]:
+    """JSONL lines of (a chunk of) a bulk result and the number of root objects.
+
+    Ungrouped output is shuffled on purpose: children may come before their parent.
+    """
+    lines: list[str] = []
+    roots = 0
+    for value in data.values():
+        if not _is_connection(value):
+            continue
+        for node in _nodes(value):
+            roots += 1
+            lines.extend(_split(node, None))
+    if not grouped:
+        random.Random(seed).shuffle(lines)
+    return lines, roots
+
+
+@dataclass
+class BulkFile:
+    """The JSONL file of one operation."""
+
+    path: str = ""
+    line_count: int = 0
+    root_count: int = 0
+    size: int = 0
+    _handle: Any = field(default=None, repr=False)
+
+    def append(self, lines: list[str], roots: int) -> None:
+        """Add a chunk of lines."""
+        if self._handle is None:
+            fd, self.path = tempfile.mkstemp(prefix="shopify-emulator-bulk-", suffix=".jsonl")
+            self._handle = os.fdopen(fd, "wb")
+        data = "".join(line + "\n" for line in lines).encode()
+        self._handle.write(data)
+        self.line_count += len(lines)
+        self.root_count += roots
+        self.size += len(data)
+
+    def finish(self) -> None:
+        """Close the file for writing."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def read(self, limit: int | None = None) -> bytes:
+        """The first ``limit`` bytes (all by default)."""
+        if not self.path:
+            return b""
+        with open(self.path, "rb") as handle:
+            return handle.read() if limit is None else handle.read(limit)
+
+    def first_lines(self, count: int) -> bytes:
+        """The first ``count`` whole lines (partial data of a failed operation)."""
+        if not self.path:
+            return b""
+        out: list[bytes] = []
+        with open(self.path, "rb") as handle:
+            for _, line in zip(range(count), handle, strict=False):
+                out.append(line)
+        return b"".join(out)
+
+    def delete(self) -> None:
+        """Remove the file."""
+        self.finish()
+        if self.path and os.path.exists(self.path):
+            os.unlink(self.path)
