@@ -71,7 +71,7 @@ class Books:
                 else storage.balances(conn, shop, {o.customer_id for o in orders if o.customer_id})
             )
             new: list[LedgerEntry] = []
-            notes = []
+            notes: list[Discrepancy] = []
             facts: dict[int, dict[str, Any]] = {}
             for order in orders:
                 outcome = apply_order(order, self.rules, existing.get(order.order_id, []))

@@ -125,7 +125,7 @@ def _issue_cashback(
         for spend, eligible in history.get(cid, []):
             tier = at_order.get(spend.order_id)
             percent = tier.cashback_percent if tier and eligible else ZERO
-            entry = plan_cashback(
+            cashback = plan_cashback(
                 cid,
                 spend.order_id,
                 net_amount=spend.net_amount,
@@ -133,8 +133,8 @@ def _issue_cashback(
                 booked=[e for e in booked.get(spend.order_id, []) if e.customer_id == cid],
                 occurred_at=spend.created_at,
             )
-            if entry is not None:
-                new.append(entry)
+            if cashback is not None:
+                new.append(cashback)
     storage.insert_entries(conn, shop, run_id, new, now)
 
 

@@ -43,24 +43,24 @@ class LoyaltySink(BatchSink):
         """JSON Schema validation is opt-in (``validate_records``): the parser is strict."""
         return bool(self.config.get("validate_records", False))
 
-    def _validate_and_parse(self, record: dict) -> dict:
+    def _validate_and_parse(self, record: dict[str, Any]) -> dict[str, Any]:
         # Without validation, skip the SDK's timestamp parsing too: our parser reads
         # ISO strings directly, and this is the hot path.
         if self.validate_schema:
             return super()._validate_and_parse(record)
         return record
 
-    def _singer_validate_message(self, record: dict) -> None:
+    def _singer_validate_message(self, record: dict[str, Any]) -> None:
         # A record missing its key must be quarantined, not crash the run: the parser
         # checks keys and names the field.
         return
 
-    def process_record(self, record: dict, context: dict) -> None:
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         """Stage the record; the first record of a shop takes that shop's lock at once."""
         self.loyalty.ensure_shop(_shop_of(record))
         context.setdefault("records", []).append(record)
 
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, Any]) -> None:
         """Parse, group by shop, apply; then enforce the rejected-records threshold."""
         parsed: dict[str, list[Any]] = defaultdict(list)
         rejects: dict[str, list[tuple[RecordError, dict[str, Any]]]] = defaultdict(list)
@@ -108,13 +108,14 @@ class CustomerRosterSink(LoyaltySink):
 
     parse = staticmethod(parse_roster)
 
-    def start_batch(self, context: dict) -> None:
+    def start_batch(self, context: dict[str, Any]) -> None:
         """Remember which version the records of this batch belong to."""
         context["version"] = self.loyalty.roster_version
 
     def apply(self, shop: str, items: list[Any], rejects: list[Any], now: Any) -> None:
         """Store the roster rows under the current version."""
-        self.loyalty.books.apply_roster(shop, items, self.loyalty.roster_version, rejects, now)
+        version = self.loyalty.roster_version or 0  # no version: never activated
+        self.loyalty.books.apply_roster(shop, items, version, rejects, now)
 
     def activate_version(self, new_version: int) -> None:
         """Customers absent from this version were deleted or merged away."""
@@ -124,11 +125,11 @@ class CustomerRosterSink(LoyaltySink):
 class IgnoredStreamSink(LoyaltySink):
     """Any other stream: nothing to book, but every record is counted with the reason."""
 
-    def _singer_validate_message(self, record: dict) -> None:
+    def _singer_validate_message(self, record: dict[str, Any]) -> None:
         # Not our contract: keep singer-sdk's own key-property check.
         BatchSink._singer_validate_message(self, record)
 
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, Any]) -> None:
         """Record one discrepancy per record."""
         records = context.get("records", [])
         by_shop: dict[str, list[dict[str, Any]]] = defaultdict(list)

@@ -66,7 +66,7 @@ class TargetLoyalty(Target):
         self.roster_version: int | None = None
         self._roster_versions: set[int] = set()
         self._rejected = 0
-        self._emitted_state: dict | None = None
+        self._emitted_state: dict[str, Any] | None = None
 
     def get_sink_class(self, stream_name: str) -> type[Sink]:
         """The sink for one of the tap's streams; any other stream is counted, not booked."""
@@ -93,7 +93,7 @@ class TargetLoyalty(Target):
 
     # Singer message handling -------------------------------------------------------
 
-    def _process_record_message(self, message_dict: dict) -> None:
+    def _process_record_message(self, message_dict: dict[str, Any]) -> None:
         if message_dict.get("stream") == "customer_roster" and "version" in message_dict:
             version = message_dict["version"]
             if version != self.roster_version and self.roster_version is not None:
@@ -102,14 +102,14 @@ class TargetLoyalty(Target):
             self._roster_versions.add(version)
         super()._process_record_message(message_dict)
 
-    def _process_state_message(self, message_dict: dict) -> None:
+    def _process_state_message(self, message_dict: dict[str, Any]) -> None:
         # singer-sdk only emits STATE on a full drain (end of input, or every 5 minutes);
         # draining here commits everything received before this STATE, then emits it, so
         # a crash replays at most what came after the last emitted STATE.
         super()._process_state_message(message_dict)
         self.drain_all()
 
-    def _process_activate_version_message(self, message_dict: dict) -> None:
+    def _process_activate_version_message(self, message_dict: dict[str, Any]) -> None:
         # The tap sends ACTIVATE_VERSION before the roster's records and again after
         # them; only the one that follows records of its version closes a roster.
         if message_dict.get("stream") != "customer_roster":
@@ -121,7 +121,7 @@ class TargetLoyalty(Target):
         self.drain_all()
         self.activate_roster(version)
 
-    def _write_state_message(self, state: dict) -> None:
+    def _write_state_message(self, state: dict[str, Any]) -> None:
         # drain_all runs on every STATE and roster activation; say each state once.
         if state != self._emitted_state:
             super()._write_state_message(state)

@@ -97,7 +97,6 @@ def desired_entries(
     """
     basis = order_basis(order, rules.earning_basis)
     earned = points_for(basis, rate)
-    common = {"customer_id": customer_id, "order_id": order.order_id}
     rows = [
         LedgerEntry(
             source=order_source(order.order_id),
@@ -106,7 +105,8 @@ def desired_entries(
             occurred_at=order.created_at,
             rule=f"{rate} points per {order.currency} on {rules.earning_basis.value}",
             rate=rate,
-            **common,
+            customer_id=customer_id,
+            order_id=order.order_id,
         )
     ]
     refunded, reversed_so_far = ZERO, 0
@@ -123,7 +123,8 @@ def desired_entries(
                     points=-step,
                     occurred_at=refund.created_at,
                     rule="refund reverses the points of the refunded amount",
-                    **common,
+                    customer_id=customer_id,
+                    order_id=order.order_id,
                 )
             )
     remaining = earned - reversed_so_far
@@ -135,7 +136,8 @@ def desired_entries(
                 points=-remaining,
                 occurred_at=order.cancelled_at,
                 rule="cancellation reverses what the order still earned",
-                **common,
+                customer_id=customer_id,
+                order_id=order.order_id,
             )
         )
     return rows
