@@ -13,10 +13,7 @@ from graphql import GraphQLError, GraphQLResolveInfo
 from shopify_emulator.model import (
     SHOP_CURRENCY,
     Customer,
-    LineItem,
     Order,
-    Refund,
-    Transaction,
     gid,
     iso,
     money,
@@ -251,6 +248,12 @@ class CustomerView:
         return list_orders(self.ctx, args, customer_id=self.c.id)
 
 
+def _children() -> Any:
+    from shopify_emulator import views_children  # noqa: PLC0415 - the children import us
+
+    return views_children
+
+
 class OrderView:
     """GraphQL ``Order``."""
 
@@ -329,108 +332,16 @@ class OrderView:
         return self._bag(self.o.discounts_cents)
 
     def lineItems(self, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:  # noqa: N802
-        views = [LineItemView(li, self.o) for li in self.o.line_items]
+        views = [_children().LineItemView(li, self.o) for li in self.o.line_items]
         return list_connection(views, args, self.ctx.unbounded)
 
     def refunds(self, info: GraphQLResolveInfo, first: int | None = None) -> list[Any]:
         refunds = self.o.refunds if first is None else self.o.refunds[:first]
-        return [RefundView(r, self.o, self.ctx) for r in refunds]
+        return [_children().RefundView(r, self.o, self.ctx) for r in refunds]
 
     def transactions(
         self, info: GraphQLResolveInfo, first: int | None = None, **_: Any
     ) -> list[Any]:
         txns = self.o.transactions + [t for r in self.o.refunds for t in r.transactions]
         txns = txns if first is None else txns[:first]
-        return [transaction_view(t, self.o) for t in txns]
-
-
-class LineItemView:
-    """GraphQL ``LineItem``."""
-
-    def __init__(self, li: LineItem, order: Order) -> None:
-        """Wrap a line of an order."""
-        refunded = order.refunded_quantity(li.id)
-        self.id = gid("LineItem", li.id)
-        self.sku = li.sku
-        self.title = li.title
-        self.name = li.name
-        self.vendor = li.vendor
-        self.quantity = li.quantity
-        self.currentQuantity = max(0, li.quantity - refunded)
-        self.refundableQuantity = self.currentQuantity
-        discounted_unit = li.unit_cents - li.discount_cents // li.quantity
-        self.originalUnitPriceSet = money_bag(li.unit_cents, order)
-        self.discountedUnitPriceSet = money_bag(discounted_unit, order)
-        self.originalTotalSet = money_bag(li.unit_cents * li.quantity, order)
-        self._discounted_total = money_bag(li.unit_cents * li.quantity - li.discount_cents, order)
-        self.product = _product(li.product_id)
-        self.variant = (
-            {
-                "id": gid("ProductVariant", li.variant_id),
-                "legacyResourceId": str(li.variant_id),
-                "sku": li.sku,
-                "title": li.variant_title or "Default Title",
-                "product": self.product,
-            }
-            if li.variant_id is not None
-            else None
-        )
-
-    def discountedTotalSet(self, info: GraphQLResolveInfo, **_: Any) -> dict[str, Any]:  # noqa: N802
-        return self._discounted_total
-
-
-def _product(product_id: int | None) -> dict[str, Any] | None:
-    from shopify_emulator.listing import product_dict  # noqa: PLC0415
-
-    return product_dict(product_id) if product_id is not None else None
-
-
-class RefundView:
-    """GraphQL ``Refund``."""
-
-    def __init__(self, refund: Refund, order: Order, ctx: RequestContext) -> None:
-        """Wrap a refund of an order."""
-        self.r = refund
-        self.order = order
-        self.ctx = ctx
-        self.id = gid("Refund", refund.id)
-        self.legacyResourceId = str(refund.id)
-        self.createdAt = iso(refund.created_at)
-        self.updatedAt = iso(refund.updated_at)
-        self.note = refund.note
-        self.totalRefundedSet = money_bag(refund.amount_cents, order)
-
-    def refundLineItems(self, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:  # noqa: N802
-        lines = {li.id: li for li in self.order.line_items}
-        views = [
-            {
-                "id": gid("RefundLineItem", rl.id),
-                "quantity": rl.quantity,
-                "lineItem": LineItemView(lines[rl.line_item_id], self.order),
-                "subtotalSet": money_bag(rl.subtotal_cents, self.order),
-                "priceSet": money_bag(rl.subtotal_cents // max(1, rl.quantity), self.order),
-                "restocked": False,
-            }
-            for rl in self.r.lines
-            if rl.line_item_id in lines
-        ]
-        return list_connection(views, args, self.ctx.unbounded)
-
-    def transactions(self, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
-        views = [transaction_view(t, self.order) for t in self.r.transactions]
-        return list_connection(views, args, self.ctx.unbounded)
-
-
-def transaction_view(t: Transaction, order: Order) -> dict[str, Any]:
-    """GraphQL ``OrderTransaction`` as a plain dict."""
-    return {
-        "id": gid("OrderTransaction", t.id),
-        "kind": t.kind,
-        "status": t.status,
-        "gateway": t.gateway,
-        "amountSet": money_bag(t.amount_cents, order),
-        "processedAt": iso(t.created_at),
-        "createdAt": iso(t.created_at),
-        "test": t.test,
-    }
+        return [_children().transaction_view(t, self.o) for t in txns]
