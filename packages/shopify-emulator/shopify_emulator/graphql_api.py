@@ -15,6 +15,7 @@ from graphql import (
 )
 
 from shopify_emulator.cost import MAX_QUERY_COST, CostCalculator
+from shopify_emulator.deprecations import deprecated_reason
 from shopify_emulator.schema import resolve_version, served_schema
 from shopify_emulator.views import RequestContext
 
@@ -126,6 +127,9 @@ def handle_graphql(  # noqa: PLR0911 - each early return is one of Shopify's ans
     problems = validate(schema, document)
     if problems:
         return 200, {"errors": [e.formatted for e in problems]}, headers
+    reason = deprecated_reason(schema, document, served)
+    if reason is not None:
+        headers["X-Shopify-API-Deprecated-Reason"] = reason
     operation = _operation(document, payload.get("operationName"))
     if operation is None:
         return 200, {"errors": [{"message": "An operation name is required"}]}, headers

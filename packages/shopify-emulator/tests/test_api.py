@@ -175,3 +175,15 @@ def test_orders_older_than_60_days_need_read_all_orders(shopify_emulator):
     variables = {"id": old["admin_graphql_api_id"]}
     assert graphql(shopify_emulator, lookup, variables, token=token).json()["data"]["order"] is None
     assert graphql(shopify_emulator, lookup, variables).json()["data"]["order"] is not None
+
+
+def test_deprecated_fields_are_named_in_a_header_from_2025_04(shopify_emulator):
+    query = "{ customers(first: 1) { nodes { email emailMarketingConsent { marketingState } } } }"
+    old = graphql(shopify_emulator, query, version="2025-01")
+    assert old.headers["X-Shopify-API-Deprecated-Reason"].startswith("https://shopify.dev/")
+    new = graphql(shopify_emulator, query, version="2025-04")
+    assert new.headers["X-Shopify-API-Deprecated-Reason"] == (
+        "Customer.email, Customer.emailMarketingConsent"
+    )
+    clean = graphql(shopify_emulator, "{ shop { name } }", version="2025-04")
+    assert "X-Shopify-API-Deprecated-Reason" not in clean.headers

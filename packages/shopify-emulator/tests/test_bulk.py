@@ -7,6 +7,7 @@ import time
 
 import pytest
 import requests
+from shopify_emulator import bulk
 from testkit.emulator_client import graphql
 
 RUN = """mutation($q: String!) { bulkOperationRunQuery(query: $q) {
@@ -211,3 +212,34 @@ def test_bulk_respects_read_all_orders(emulator_factory):
     op = graphql(server, POLL, token=token).json()["data"]["currentBulkOperation"]
     lines = download(op["url"])
     assert 0 < len(lines) < len(server.control.snapshot()["orders"])
+
+
+def test_protected_data_denial_fails_the_bulk_operation(emulator_factory):
+    server = emulator_factory(bulk_seconds=0.1)
+    server.control.set_protected_data_denied(True)
+    start_bulk(server, query="{ customers { edges { node { id email } } } }")
+    op = wait_done(server)
+    assert op["status"] == "FAILED"
+    assert op["errorCode"] == "ACCESS_DENIED"
+
+
+def test_bulk_operation_by_id_from_2026_01(emulator_factory):
+    server = emulator_factory(bulk_seconds=0.1)
+    op_id = start_bulk(server, version="2026-01")["bulkOperation"]["id"]
+    wait_done(server, version="2026-01")
+    query = "query($id: ID!) { bulkOperation(id: $id) { id status } }"
+    body = graphql(server, query, {"id": op_id}, version="2026-01").json()
+    assert body["data"]["bulkOperation"] == {"id": op_id, "status": "COMPLETED"}
+    old = graphql(server, query, {"id": op_id}, version="2025-10").json()
+    assert "bulkOperation" in old["errors"][0]["message"]
+
+
+def test_bulk_output_is_sliced_but_complete(emulator_factory, monkeypatch):
+    monkeypatch.setattr(bulk, "CHUNK", 7)  # many slices over the 200 orders
+    server = emulator_factory(bulk_seconds=0.1)
+    start_bulk(server, query="{ orders(sortKey: UPDATED_AT) { edges { node { id updatedAt } } } }")
+    lines = download(wait_done(server)["url"])
+    ids = [line["id"] for line in lines]
+    assert len(ids) == len(set(ids)) == len(server.control.snapshot()["orders"])
+    stamps = [line["updatedAt"] for line in lines]
+    assert stamps == sorted(stamps)
