@@ -233,6 +233,8 @@ class BulkManager:
         depth = max((d for _, d in found), default=0)
         if count == 0:
             return "Bulk queries must contain at least one connection."
+        if any(_parent_without_id(t) for t in tops):
+            return "The parent 'node' field for a nested connection must select the 'id' field."
         if count > MAX_CONNECTIONS:
             return f"Bulk queries cannot contain more than {MAX_CONNECTIONS} connections."
         if depth > MAX_NESTING:
@@ -276,6 +278,44 @@ def _error_code_of(errors: list[GraphQLError]) -> str:
 
 def _payload(op: dict[str, Any] | None, errors: list[dict[str, Any]]) -> dict[str, Any]:
     return {"bulkOperation": op, "userErrors": errors}
+
+
+def _is_connection_field(node: FieldNode) -> bool:
+    return node.selection_set is not None and any(
+        isinstance(s, FieldNode) and s.name.value in ("edges", "nodes")
+        for s in node.selection_set.selections
+    )
+
+
+def _node_selections(conn: FieldNode) -> list[FieldNode]:
+    """The fields selected on a connection's nodes (through edges.node or nodes)."""
+    out: list[FieldNode] = []
+    for sel in conn.selection_set.selections if conn.selection_set else []:
+        if not isinstance(sel, FieldNode) or sel.selection_set is None:
+            continue
+        if sel.name.value == "nodes":
+            out += [f for f in sel.selection_set.selections if isinstance(f, FieldNode)]
+        elif sel.name.value == "edges":
+            for edge_field in sel.selection_set.selections:
+                if isinstance(edge_field, FieldNode) and edge_field.name.value == "node":
+                    inner = edge_field.selection_set.selections if edge_field.selection_set else []
+                    out += [f for f in inner if isinstance(f, FieldNode)]
+    return out
+
+
+def _parent_without_id(node: FieldNode) -> bool:
+    """Whether a connection's nodes hold a nested connection but do not select ``id``."""
+    if not _is_connection_field(node):
+        return any(
+            _parent_without_id(s)
+            for s in (node.selection_set.selections if node.selection_set else [])
+            if isinstance(s, FieldNode)
+        )
+    fields = _node_selections(node)
+    nested = [f for f in fields if _is_connection_field(f)]
+    if nested and not any(f.name.value == "id" and f.alias is None for f in fields):
+        return True
+    return any(_parent_without_id(f) for f in fields)
 
 
 def _connections(node: FieldNode, depth: int) -> tuple[int, int]:

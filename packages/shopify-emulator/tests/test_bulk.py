@@ -129,6 +129,10 @@ def test_group_objects_argument_exists_from_2025_07(emulator_factory):
             "nesting depth",
         ),
         ("{ nosuch { id } }", "Invalid bulk query"),
+        (
+            "{ orders { edges { node { name lineItems { edges { node { id } } } } } } }",
+            "must select the 'id' field",
+        ),
     ],
 )
 def test_invalid_bulk_queries(emulator_factory, query, message):
