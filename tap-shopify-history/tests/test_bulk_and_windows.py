@@ -37,7 +37,7 @@ def runner_with(answers) -> tuple[BulkRunner, FakeClock, ScriptedSession]:
 
 
 def test_poll_interval_is_adaptive_not_fixed() -> None:
-    polls = [ok(op("CREATED"))] + [ok(op("RUNNING"))] * 5
+    polls = [ok(op("CREATED"))] + [ok(op("RUNNING"))] * 30
     polls.append(ok(op("COMPLETED", objectCount="3", url="http://x/file.jsonl")))
     runner, clock, _ = runner_with(polls)
     result = runner.wait("gid://shopify/BulkOperation/1")
@@ -48,11 +48,16 @@ def test_poll_interval_is_adaptive_not_fixed() -> None:
     assert clock.sleeps[0] == pytest.approx(0.2)
     assert clock.sleeps == sorted(clock.sleeps)
     assert clock.sleeps[-1] > clock.sleeps[0] * 5
+    # Each wait is at most ~15% of the time already waited, so little is lost at the end.
+    waited = 0.0
+    for delay in clock.sleeps:
+        assert delay <= max(0.2, 0.15 * waited) + 1e-9
+        waited += delay
 
 
 def test_poll_schedule_is_capped() -> None:
-    schedule = PollSchedule(initial=1, factor=2, maximum=5)
-    assert [schedule.next_delay() for _ in range(5)] == [1, 2, 4, 5, 5]
+    schedule = PollSchedule(initial=1, share=0.5, maximum=5)
+    assert [schedule.next_delay() for _ in range(7)] == [1, 1, 1, 1.5, 2.25, 3.375, 5]
 
 
 def test_failed_with_partial_data_is_used() -> None:

@@ -86,12 +86,17 @@ class BulkResult:
 
 @dataclass
 class PollSchedule:
-    """Adaptive poll interval: quick at first (small jobs end fast), then backing off."""
+    """Adaptive poll interval: a fixed share of the time waited so far, within bounds.
+
+    Small jobs finish in seconds and are polled quickly; a long job is polled less often,
+    and the time lost after it finishes stays under ``share`` of its run time (a fixed
+    60 s sleep, as some taps do, costs a minute even on an empty incremental run).
+    """
 
     initial: float = 0.2
-    factor: float = 1.5
+    share: float = 0.15
     maximum: float = 15.0
-    _next: float | None = None
+    waited: float = 0.0
 
     def next_delay(self) -> float:
         """The delay before the next poll.
@@ -99,8 +104,8 @@ class PollSchedule:
         Returns:
             Seconds to sleep.
         """
-        delay = self.initial if self._next is None else self._next
-        self._next = min(self.maximum, delay * self.factor)
+        delay = min(self.maximum, max(self.initial, self.waited * self.share))
+        self.waited += delay
         return delay
 
 

@@ -20,11 +20,15 @@ from tap_shopify_history.shopify.errors import (
     ShopifyRetriableError,
 )
 from tap_shopify_history.shopify.jsonl import LineCounter, reassemble
-from tap_shopify_history.shopify.queries import ORDER_LINE_ITEMS_PAGE, REFUNDS_WITH_ALL_LINES
+from tap_shopify_history.shopify.queries import (
+    ORDER_LINE_ITEMS_PAGE,
+    REFUNDS_WITH_ALL_LINES,
+    REFUNDS_WITH_MORE_LINES,
+)
 
 LOGGER = logging.getLogger("tap_shopify_history.shopify.extract")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-REFUND_BATCH = 3  # orders per query: 3 x ~260 points stays under the 1000 cap
+REFUND_BATCH = 9  # orders per query: 9 x ~106 points stays under the 1000 cap
 EXPIRED_RESUBMITS = 2
 
 
@@ -211,34 +215,46 @@ def _refund_lines_cut(order: dict[str, Any]) -> bool:
     )
 
 
+def _fetch_refunds(
+    client: GraphQLClient, orders: list[dict[str, Any]], selection: str, batch: int
+) -> None:
+    for offset in range(0, len(orders), batch):
+        chunk = orders[offset : offset + batch]
+        fields = "\n".join(
+            f'o{i}: node(id: "{o["id"]}") {{ ... on Order {{ id {selection} }} }}'
+            for i, o in enumerate(chunk)
+        )
+        data = client.execute(f"query OrderRefunds {{\n{fields}\n}}", estimated_cost=950)
+        for i, order in enumerate(chunk):
+            node = data.get(f"o{i}")
+            if node is not None:
+                order["refunds"] = node["refunds"]
+
+
 def hydrate_refunds(
     client: GraphQLClient, orders: list[dict[str, Any]], *, only_cut: bool = False
 ) -> None:
     """Fetch orders' refunds with their line items (aliased ``node`` lookups, batched).
 
     Bulk results carry refunds without line items; pages carry the first few lines only.
+    Orders whose refunds have more lines than a batched lookup returns get one more
+    lookup each, with a larger page.
 
     Args:
         client: The store's client.
         orders: Order nodes.
         only_cut: Only the orders whose refund line items were cut by a page size.
+
+    Raises:
+        BulkOperationError: If a refund has more line items than one lookup can return.
     """
-    with_refunds = [
-        o for o in orders if o.get("refunds") and (not only_cut or _refund_lines_cut(o))
-    ]
-    for offset in range(0, len(with_refunds), REFUND_BATCH):
-        batch = with_refunds[offset : offset + REFUND_BATCH]
-        fields = "\n".join(
-            f'o{i}: node(id: "{o["id"]}") {{ ... on Order {{ id {REFUNDS_WITH_ALL_LINES} }} }}'
-            for i, o in enumerate(batch)
-        )
-        data = client.execute(
-            f"query OrderRefunds {{\n{fields}\n}}", estimated_cost=260 * len(batch)
-        )
-        for i, order in enumerate(batch):
-            node = data.get(f"o{i}")
-            if node is not None:
-                order["refunds"] = node["refunds"]
+    todo = [o for o in orders if o.get("refunds") and (not only_cut or _refund_lines_cut(o))]
+    _fetch_refunds(client, todo, REFUNDS_WITH_MORE_LINES, REFUND_BATCH)
+    cut = [o for o in todo if _refund_lines_cut(o)]
+    _fetch_refunds(client, cut, REFUNDS_WITH_ALL_LINES, 1)
+    if any(_refund_lines_cut(o) for o in cut):
+        msg = "an order has a refund with more line items than the tap can read in one query"
+        raise BulkOperationError(msg)
 
 
 def _download(
