@@ -41,10 +41,12 @@ DAY = 86_400
 HISTORY_DAYS = 3 * 365
 
 
-def to_epoch(now: datetime | float | None) -> float:
-    """Accept a datetime, epoch seconds or None (the current time)."""
+def to_epoch(now: datetime | float | str | None) -> float:
+    """Accept a datetime, an ISO 8601 string, epoch seconds or None (the current time)."""
     if now is None:
         return float(int(time.time()))
+    if isinstance(now, str):
+        now = datetime.fromisoformat(now.replace("Z", "+00:00"))
     if isinstance(now, datetime):
         return now.timestamp()
     return float(now)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from shopify_emulator.generator import to_epoch
 from shopify_emulator.lazy import (
     LINE_ITEM_BASE,
     REFUND_BASE,
@@ -178,7 +179,7 @@ def create_order(store: Store, customer_id: int | None, at: int, **fields: Any) 
     customer = _customer(store, customer_id) if customer_id is not None else None
     index = store.next_order_index
     store.next_order_index += 1
-    created = int(fields.pop("created_at", at))
+    created = int(to_epoch(fields.pop("created_at", at)))
     order = Order(
         id=order_id(index),
         number=1001 + index,

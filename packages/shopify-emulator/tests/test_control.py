@@ -139,6 +139,9 @@ def test_create_and_delete_order(small):
     server, builder = small
     cid = builder.customer_ids[2]
     oid = server.control.create_order(cid, line_items=3, currency="EUR")
+    old = control(server, "create_order", customer_id=cid, created_at="2025-01-02T03:04:05Z")
+    assert order(server, old)["id"] == gid("Order", old)
+    server.control.delete_order(old)
     assert customer(server, cid)["numberOfOrders"] == "1"
     server.control.delete_order(oid)
     assert order(server, oid) is None
