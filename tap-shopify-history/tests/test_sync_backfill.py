@@ -62,3 +62,16 @@ def test_streams_come_in_contract_order_and_roster_closes_a_version(shopify_emul
     # ACTIVATE_VERSION opens the version and, after the last roster record, closes it.
     assert roster[-1] == "ACTIVATE_VERSION"
     assert roster.count("RECORD") == len(shopify_emulator.control.snapshot()["customers"])
+
+
+def test_bulk_windows_are_sized_to_the_data(emulator_factory, caplog) -> None:
+    server = emulator_factory(store=generate_store(seed=13, customers=40, orders=60), bulk_seconds=0.1)
+    config = config_for(server, extraction_mode="bulk", bulk_window_max_records=12)
+    with caplog.at_level("INFO"):
+        output = run_tap(config)
+    assert_matches_snapshot(output, server.control.snapshot())
+    jobs = [op.query for op in server.emulator.bulk.ops.values() if "UPDATED_AT" in op.query]
+    assert len(jobs) >= 8  # 40 customers and ~57 orders in windows of at most 12
+    assert all("updated_at:>=" in q or "updated_at:<" in q for q in jobs)
+    progress = [r.getMessage() for r in caplog.records if "records/s" in r.getMessage()]
+    assert any(line.startswith("customers: done, 40 records") for line in progress)
