@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Connection
 from target_crm import storage
 from target_crm.domain.batch import fold_customers, fold_orders
 from target_crm.domain.identity import normalize_email, normalize_phone
-from target_crm.domain.models import ConsentAudit, Event
+from target_crm.domain.models import ConsentAudit, Event, OrderSnapshot
 from target_crm.exceptions import RecordRejectedError
 from target_crm.parsing import parse_customer, parse_order, parse_roster, record_key
 from target_crm.reconcile import save_roster
@@ -219,14 +220,28 @@ class OrdersSink(CrmSink):
             events.extend(outcome.events)
         self._store_events(conn, events, stats, now)
         self.crm.ledger.list_skipped(conn, skipped, now)
-        touched = {
-            (s.shop_domain, s.contact_customer_id)
-            for s in [*batch.snapshots.values(), *known.values()]
-            if s.contact_customer_id is not None
-        }
-        storage.refresh_aggregates(conn, touched)
-        changed = [(s, f"{s}:{c}") for s, c in touched]
+        deltas = aggregate_deltas(known, batch.snapshots)
+        storage.add_to_aggregates(conn, deltas)
+        changed = [(s, f"{s}:{c}") for s, c in deltas]
         storage.enqueue(conn, self.crm.destinations, "contact", changed, now)
+
+
+def aggregate_deltas(
+    before: Mapping[tuple[str, int], OrderSnapshot], after: Mapping[tuple[str, int], OrderSnapshot]
+) -> dict[tuple[str, int], tuple[int, Decimal]]:
+    """What the changed orders add to (or take from) each contact's count and value."""
+    deltas: dict[tuple[str, int], tuple[int, Decimal]] = {}
+    for key, new in after.items():
+        for snapshot, sign in ((before.get(key), -1), (new, 1)):
+            if snapshot is None or snapshot.contact_customer_id is None:
+                continue
+            owner = (snapshot.shop_domain, snapshot.contact_customer_id)
+            n, v = deltas.get(owner, (0, Decimal(0)))
+            deltas[owner] = (
+                n + sign * int(snapshot.counts_as_order),
+                v + sign * snapshot.net_value,
+            )
+    return deltas
 
 
 class RosterSink(CrmSink):

@@ -263,17 +263,35 @@ def refresh_aggregates(conn: Connection, keys: Iterable[ShopKey]) -> None:
             total = totals[(shop, owner)]
             total[0] += 1 if counts else 0
             total[1] += net
-    stmt = (
-        t.contacts.update()
-        .where(t.contacts.c.shop_domain == sa.bindparam("k_shop"))
-        .where(t.contacts.c.customer_id == sa.bindparam("k_id"))
-        .values(order_count=sa.bindparam("v_count"), lifetime_value=sa.bindparam("v_ltv"))
-    )
     params = [
         {"k_shop": s, "k_id": c, "v_count": n, "v_ltv": Decimal(v)}
         for (s, c), (n, v) in totals.items()
     ]
-    conn.execute(stmt, params)
+    conn.execute(_AGGREGATE_UPDATE, params)
+
+
+def add_to_aggregates(conn: Connection, deltas: Mapping[ShopKey, tuple[int, Decimal]]) -> None:
+    """Add (order count, lifetime value) deltas to contacts: O(batch), not O(history)."""
+    wanted = [k for k, (n, v) in deltas.items() if n or v]
+    if not wanted:
+        return
+    cols = (t.contacts.c.shop_domain, t.contacts.c.customer_id)
+    query = sa.select(*cols, t.contacts.c.order_count, t.contacts.c.lifetime_value)
+    params = []
+    for chunk in _chunks(sorted(wanted)):
+        for shop, cid, count, value in conn.execute(query.where(sa.tuple_(*cols).in_(chunk))):
+            n, v = deltas[(shop, cid)]
+            params.append({"k_shop": shop, "k_id": cid, "v_count": count + n, "v_ltv": value + v})
+    if params:
+        conn.execute(_AGGREGATE_UPDATE, params)
+
+
+_AGGREGATE_UPDATE = (
+    t.contacts.update()
+    .where(t.contacts.c.shop_domain == sa.bindparam("k_shop"))
+    .where(t.contacts.c.customer_id == sa.bindparam("k_id"))
+    .values(order_count=sa.bindparam("v_count"), lifetime_value=sa.bindparam("v_ltv"))
+)
 
 
 # Orders -----------------------------------------------------------------------------------

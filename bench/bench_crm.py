@@ -1,0 +1,278 @@
+"""Benchmark target-crm: orders/s and events/s into SQLite and PostgreSQL.
+
+Generates a recorded Singer file (customers, orders with refunds and cancellations, STATE
+every 10,000 records) and pipes it into the `target-crm` executable, end to end (process
+start included). The baseline is the same target with singer-sdk's per-record JSON Schema
+validation on (`validate_records: true`, the singer-sdk default), measured in the same run.
+
+    python bench/bench_crm.py [--orders 100000] [--customers 20000] [--skip-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS = ROOT / "tap-shopify-history" / "tap_shopify_history" / "schemas"
+TARGET = str(Path(sys.executable).parent / "target-crm")
+SHOP = "bench-store.myshopify.com"
+PG_ADMIN = os.environ.get(
+    "TESTKIT_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def money(cents: int) -> dict:
+    amount = f"{cents / 100:.2f}"
+    return {
+        "shop_money": {"amount": amount, "currency_code": "USD"},
+        "presentment_money": {"amount": amount, "currency_code": "USD"},
+    }
+
+
+def iso(ts: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def customer(i: int, base: int) -> dict:
+    return {
+        "shop_domain": SHOP,
+        "id": i,
+        "admin_graphql_api_id": f"gid://shopify/Customer/{i}",
+        "email": f"c{i}@example.com" if i % 50 else None,
+        "phone": f"+3361234{i:05d}",
+        "first_name": "Ann",
+        "last_name": f"L{i}",
+        "display_name": f"Ann L{i}",
+        "default_address": {
+            "city": "Lyon",
+            "province": "Rhone",
+            "province_code": "69",
+            "country": "France",
+            "country_code": "FR",
+            "zip": "69001",
+        },
+        "number_of_orders": 5,
+        "amount_spent": {"amount": "250.00", "currency_code": "USD"},
+        "email_marketing_consent": {
+            "state": "SUBSCRIBED",
+            "opt_in_level": "SINGLE_OPT_IN",
+            "consent_updated_at": iso(base),
+        },
+        "sms_marketing_consent": None,
+        "tags": ["vip"] if i % 7 == 0 else [],
+        "state": "ENABLED",
+        "verified_email": True,
+        "note": None,
+        "created_at": iso(base),
+        "updated_at": iso(base + i),
+        "metafields": [],
+    }
+
+
+def order(i: int, n_customers: int, base: int, rng: random.Random) -> dict:
+    cents = rng.randint(500, 50000)
+    refunded = cents // 4 if i % 10 == 0 else 0
+    cancelled = i % 37 == 0
+    created = base + i * 30
+    return {
+        "shop_domain": SHOP,
+        "id": i,
+        "admin_graphql_api_id": f"gid://shopify/Order/{i}",
+        "name": f"#{i}",
+        "created_at": iso(created),
+        "processed_at": iso(created),
+        "updated_at": iso(created + 60),
+        "cancelled_at": iso(created + 60) if cancelled else None,
+        "closed_at": None,
+        "cancel_reason": "CUSTOMER" if cancelled else None,
+        "test": False,
+        "customer_id": rng.randint(1, n_customers) if i % 20 else None,
+        "email": "x@example.com",
+        "phone": None,
+        "currency_code": "USD",
+        "presentment_currency_code": "USD",
+        "total_price_set": money(cents),
+        "subtotal_price_set": money(cents),
+        "total_tax_set": money(0),
+        "total_discounts_set": money(0),
+        "total_shipping_price_set": money(0),
+        "current_total_price_set": money(cents - refunded),
+        "current_subtotal_price_set": money(cents - refunded),
+        "current_total_tax_set": money(0),
+        "current_total_discounts_set": money(0),
+        "total_refunded_set": money(refunded),
+        "financial_status": "PARTIALLY_REFUNDED" if refunded else "PAID",
+        "fulfillment_status": "FULFILLED",
+        "line_items": [
+            {
+                "id": i * 10 + k,
+                "admin_graphql_api_id": f"gid://shopify/LineItem/{i * 10 + k}",
+                "sku": f"SKU{k}",
+                "title": "Widget",
+                "name": "Widget",
+                "quantity": 1,
+                "current_quantity": 1,
+                "vendor": "Acme",
+                "product_id": k,
+                "variant_id": k,
+                "original_unit_price_set": money(cents // 2),
+                "discounted_unit_price_set": money(cents // 2),
+                "original_total_set": money(cents // 2),
+                "discounted_total_set": money(cents // 2),
+            }
+            for k in range(2)
+        ],
+        "refunds": [
+            {
+                "id": i,
+                "admin_graphql_api_id": f"gid://shopify/Refund/{i}",
+                "created_at": iso(created + 60),
+                "note": None,
+                "total_refunded_set": money(refunded),
+                "refund_line_items": [],
+            }
+        ]
+        if refunded
+        else [],
+        "tags": [],
+        "source_name": "web",
+    }
+
+
+def write_feed(path: Path, n_orders: int, n_customers: int) -> None:
+    rng = random.Random(7)
+    base = 1_700_000_000
+    with path.open("w") as out:
+        for stream in ("customers", "orders"):
+            schema = json.loads((SCHEMAS / f"{stream}.json").read_text())
+            out.write(
+                json.dumps(
+                    {
+                        "type": "SCHEMA",
+                        "stream": stream,
+                        "schema": schema,
+                        "key_properties": ["shop_domain", "id"],
+                    }
+                )
+                + "\n"
+            )
+        for i in range(1, n_customers + 1):
+            out.write(
+                json.dumps({"type": "RECORD", "stream": "customers", "record": customer(i, base)})
+                + "\n"
+            )
+        for i in range(1, n_orders + 1):
+            out.write(
+                json.dumps(
+                    {
+                        "type": "RECORD",
+                        "stream": "orders",
+                        "record": order(i, n_customers, base, rng),
+                    }
+                )
+                + "\n"
+            )
+            if i % 10000 == 0:
+                out.write(json.dumps({"type": "STATE", "value": {"orders": i}}) + "\n")
+
+
+def run_target(feed: Path, url: str, validate: bool, tmp: Path) -> float:
+    config = tmp / f"config-{uuid.uuid4().hex}.json"
+    config.write_text(json.dumps({"database_url": url, "validate_records": validate}))
+    start = time.perf_counter()
+    with feed.open() as stdin:
+        done = subprocess.run(
+            [TARGET, "--config", str(config)],
+            stdin=stdin,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(done.stderr.decode()[-2000:])
+    return elapsed
+
+
+def count_events(url: str) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        n = int(conn.scalar(sa.text("select count(*) from events")) or 0)
+    engine.dispose()
+    return n
+
+
+def postgres_db() -> tuple[str, str] | None:
+    try:
+        engine = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        name = f"bench_crm_{uuid.uuid4().hex[:8]}"
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+    except Exception as error:  # noqa: BLE001 - the bench reports and goes on
+        print(f"PostgreSQL unavailable: {error}")
+        return None
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", name
+
+
+def drop_postgres(name: str) -> None:
+    engine = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def measure(backend: str, feed: Path, n_orders: int, tmp: Path) -> None:
+    results = {}
+    for validate in (True, False):
+        if backend == "sqlite":
+            url, name = f"sqlite:///{tmp}/{uuid.uuid4().hex}.db", None
+        else:
+            made = postgres_db()
+            if made is None:
+                return
+            url, name = made
+        seconds = run_target(feed, url, validate, tmp)
+        events = count_events(url)
+        if name:
+            drop_postgres(name)
+        results[validate] = seconds
+        label = "baseline (validate_records=true)" if validate else "target-crm defaults"
+        print(
+            f"{backend:<10} {label:<34} {seconds:7.2f} s  {n_orders / seconds:9.0f} orders/s  "
+            f"{events / seconds:9.0f} events/s  ({events} events)"
+        )
+    print(f"{backend:<10} speed-up over baseline: {results[True] / results[False]:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        feed = tmp / "feed.singer"
+        write_feed(feed, args.orders, args.customers)
+        size = feed.stat().st_size / 1e6
+        print(
+            f"feed: {args.customers} customers, {args.orders} orders, {size:.0f} MB, cores: {os.cpu_count()}"
+        )
+        for backend in ("sqlite", *(() if args.skip_postgres else ("postgresql",))):
+            measure(backend, feed, args.orders, tmp)
+
+
+if __name__ == "__main__":
+    main()
