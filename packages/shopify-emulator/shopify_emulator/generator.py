@@ -9,6 +9,7 @@ after their order's updatedAt, and bursts of records sharing one updatedAt secon
 
 from __future__ import annotations
 
+import bisect
 import random
 import time
 from collections.abc import Callable
@@ -90,14 +91,35 @@ def generate_store(
     return store
 
 
-def _customer(rng: random.Random, j: int, now: int) -> Customer:
-    created = now - rng.randint(DAY, HISTORY_DAYS * DAY)
-    updated = created if rng.random() < 0.3 else rng.randint(created, now - 60)
-    first: str | None = rng.choice(FIRST_NAMES)
-    last: str | None = rng.choice(LAST_NAMES)
+_STATES = (("ENABLED", "DISABLED", "INVITED", "DECLINED"), (70, 95, 99, 100))
+_EMAIL_STATES = (
+    ("SUBSCRIBED", "NOT_SUBSCRIBED", "UNSUBSCRIBED", "PENDING", "INVALID", "REDACTED"),
+    (35, 80, 92, 96, 98, 100),
+)
+_OPT_IN = ("SINGLE_OPT_IN", "CONFIRMED_OPT_IN", "UNKNOWN")
+_SMS_STATES = ("SUBSCRIBED", "NOT_SUBSCRIBED", "UNSUBSCRIBED")
+_ADDRESS_KEYS = ("city", "province", "province_code", "country", "country_code", "zip")
+
+
+def _weighted(rng: random.Random, table: tuple[tuple[str, ...], tuple[int, ...]]) -> str:
+    # Precomputed cumulative weights: random.choices recomputes them on every call.
+    values, cumulative = table
+    return values[bisect.bisect_right(cumulative, rng.random() * cumulative[-1])]
+
+
+def _between(rng: random.Random, low: int, high: int) -> int:
+    return low + int(rng.random() * (high - low + 1))
+
+
+def _identity(
+    rng: random.Random, j: int
+) -> tuple[str | None, str | None, str | None, str | None, list[str]]:
+    """(first, last, email, phone, tags), with the edge cases on fixed residues of j."""
+    first: str | None = FIRST_NAMES[int(rng.random() * len(FIRST_NAMES))]
+    last: str | None = LAST_NAMES[int(rng.random() * len(LAST_NAMES))]
     email: str | None = f"customer{j}@example.com"
     phone: str | None = f"+1415555{j % 10_000:04d}" if rng.random() < 0.4 else None
-    tags = rng.sample(TAGS, rng.randint(0, 3))
+    tags = rng.sample(TAGS, int(rng.random() * 4))
     kind = j % 50
     if kind == 3:
         email = None  # no email, phone only
@@ -111,12 +133,14 @@ def _customer(rng: random.Random, j: int, now: int) -> Customer:
         tags = [*tags, rng.choice(HOSTILE_STRINGS[:6])]
     elif kind == 17:
         first, last = None, None
-    state = rng.choices(["ENABLED", "DISABLED", "INVITED", "DECLINED"], [70, 25, 4, 1])[0]
-    email_state = rng.choices(
-        ["SUBSCRIBED", "NOT_SUBSCRIBED", "UNSUBSCRIBED", "PENDING", "INVALID", "REDACTED"],
-        [35, 45, 12, 4, 2, 2],
-    )[0]
-    city = rng.choice(CITIES) if rng.random() < 0.8 else None
+    return first, last, email, phone, tags
+
+
+def _customer(rng: random.Random, j: int, now: int) -> Customer:
+    created = now - _between(rng, DAY, HISTORY_DAYS * DAY)
+    updated = created if rng.random() < 0.3 else _between(rng, created, now - 60)
+    first, last, email, phone, tags = _identity(rng, j)
+    email_state = _weighted(rng, _EMAIL_STATES) if email else "NOT_SUBSCRIBED"
     customer = Customer(
         id=CUSTOMER_BASE + j,
         email=email,
@@ -125,37 +149,27 @@ def _customer(rng: random.Random, j: int, now: int) -> Customer:
         last_name=last,
         created_at=created,
         updated_at=updated,
-        email_state=email_state if email else "NOT_SUBSCRIBED",
-        email_opt_in=rng.choice(["SINGLE_OPT_IN", "CONFIRMED_OPT_IN", "UNKNOWN"]),
-        email_consent_at=rng.randint(created, updated) if email_state != "NOT_SUBSCRIBED" else None,
+        email_state=email_state,
+        email_opt_in=_OPT_IN[int(rng.random() * 3)],
+        email_consent_at=_between(rng, created, updated)
+        if email_state != "NOT_SUBSCRIBED"
+        else None,
         tags=sorted(set(tags)),
-        state=state,
+        state=_weighted(rng, _STATES),
         verified_email=email is not None and rng.random() < 0.9,
         note="Prefers email" if rng.random() < 0.05 else None,
     )
     if phone is not None:
-        customer.sms_state = rng.choice(["SUBSCRIBED", "NOT_SUBSCRIBED", "UNSUBSCRIBED"])
+        customer.sms_state = _SMS_STATES[int(rng.random() * 3)]
         customer.sms_consent_at = created
-    if city is not None:
-        customer.address = dict(
-            zip(
-                ("city", "province", "province_code", "country", "country_code", "zip"),
-                city,
-                strict=True,
-            )
-        )
+    if rng.random() < 0.8:
+        city = CITIES[int(rng.random() * len(CITIES))]
+        customer.address = dict(zip(_ADDRESS_KEYS, city, strict=True))
     if j % 9 == 0:
         customer.metafields.append(
-            Metafield(
-                CUSTOMER_BASE * 2 + j,
-                "loyalty",
-                "tier_hint",
-                "gold",
-                "single_line_text_field",
-                created,
-                updated,
-            )
-        )
+            Metafield(CUSTOMER_BASE * 2 + j, "loyalty", "tier_hint", "gold",
+                      "single_line_text_field", created, updated)
+        )  # fmt: skip
     return customer
 
 
