@@ -65,7 +65,9 @@ def test_streams_come_in_contract_order_and_roster_closes_a_version(shopify_emul
 
 
 def test_bulk_windows_are_sized_to_the_data(emulator_factory, caplog) -> None:
-    server = emulator_factory(store=generate_store(seed=13, customers=40, orders=60), bulk_seconds=0.1)
+    server = emulator_factory(
+        store=generate_store(seed=13, customers=40, orders=60), bulk_seconds=0.1
+    )
     config = config_for(server, extraction_mode="bulk", bulk_window_max_records=12)
     with caplog.at_level("INFO"):
         output = run_tap(config)

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from tap_shopify_history.shopify import queries
 from tap_shopify_history.shopify.records import customer_record
-from tap_shopify_history.streams.base import IncrementalShopifyStream
+from tap_shopify_history.streams.incremental import IncrementalShopifyStream
 
 
 class CustomersStream(IncrementalShopifyStream):

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from tap_shopify_history.shopify import queries
 from tap_shopify_history.shopify.extract import complete_line_items, hydrate_refunds
 from tap_shopify_history.shopify.records import order_record
-from tap_shopify_history.streams.base import IncrementalShopifyStream
+from tap_shopify_history.streams.incremental import IncrementalShopifyStream
 
 
 class OrdersStream(IncrementalShopifyStream):
