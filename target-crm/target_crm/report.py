@@ -131,7 +131,7 @@ def _store_totals(conn: Connection, shop: str | None) -> dict[str, Any]:
         .group_by(t.contacts.c.status)
     ).all()
     return {
-        "contacts": dict(by_status),
+        "contacts": {str(row[0]): int(row[1]) for row in by_status},
         "events": _count(conn, t.events, *where(t.events)),
         "orders": _count(conn, t.orders, *where(t.orders)),
         "quarantined": _count(conn, t.quarantine),

@@ -190,13 +190,10 @@ class RunLedger:
 def load_cutovers(conn: Connection, shops: Iterable[str]) -> dict[str, datetime | None]:
     """Each shop's recorded silent-backfill cut-over (None while the initial sync runs)."""
     wanted = sorted(set(shops))
-    found = dict(
-        conn.execute(
-            sa.select(t.shops.c.shop_domain, t.shops.c.cutover_at).where(
-                t.shops.c.shop_domain.in_(wanted)
-            )
-        ).all()
+    query = sa.select(t.shops.c.shop_domain, t.shops.c.cutover_at).where(
+        t.shops.c.shop_domain.in_(wanted)
     )
+    found: dict[str, datetime | None] = {row[0]: row[1] for row in conn.execute(query)}
     return {shop: found.get(shop) for shop in wanted}
 
 
@@ -215,7 +212,7 @@ def record_cutovers(
     ]
     upsert(conn, t.shops, rows)
     held = load_cutovers(conn, watermarks)
-    fill = [r for r in rows if overwrite or held.get(r["shop_domain"]) is None]
+    fill = [r for r in rows if overwrite or held.get(str(r["shop_domain"])) is None]
     for row in fill:
         conn.execute(
             t.shops.update()

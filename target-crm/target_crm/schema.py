@@ -49,7 +49,8 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
         """Read back an aware UTC datetime."""
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _shop() -> sa.Column[str]:

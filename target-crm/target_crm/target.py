@@ -7,9 +7,9 @@ import gc
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from types import FrameType
 from typing import Any
 
-from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
@@ -41,7 +41,7 @@ class TargetCRM(Target):
 
     name = "target-crm"
     message_reader_class = MsgSpecReader
-    config_jsonschema: th.PropertiesList = CONFIG_SCHEMA.to_dict()  # type: ignore[assignment]
+    config_jsonschema = CONFIG_SCHEMA.to_dict()
     default_sink_class = UnsupportedStreamSink
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -185,6 +185,15 @@ class TargetCRM(Target):
                 record_cutovers(conn, self._watermarks, "initial_sync", self.ledger.run_id)
         self.ledger.finish("completed", self.now())
         self._finished = True
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        # singer-sdk drains (committing and emitting STATE), then exits; record the end.
+        try:
+            super()._handle_termination(signum, frame)
+        finally:
+            if not self._finished:
+                self._finished = True
+                self.ledger.finish("terminated", self.now(), f"signal {signum}")
 
     def fail(self, error: BaseException) -> None:
         """Record the run as failed (once) and release its locks."""

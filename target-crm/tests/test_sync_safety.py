@@ -161,3 +161,18 @@ def test_kill_9_state_only_for_committed_data_and_replay_converges(tmp_path):
         )
         assert done.returncode == 0, done.stderr[-2000:]
     assert store_view(killed_url) == store_view(clean_url)
+
+
+def test_sigterm_commits_emits_state_and_records_the_end(tmp_path, sqlite_url):
+    proc = start(write_config(tmp_path, sqlite_url))
+    proc.stdin.write(
+        Feed().customers(customer(1), customer(2)).state({"at": 2}).customers(customer(3)).text()
+    )
+    proc.stdin.flush()
+    wait_for(lambda: q(sqlite_url, "select count(*) from contacts") == [(2,)])
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert [json.loads(line) for line in out.splitlines()] == [{"at": 2}]
+    assert q(sqlite_url, "select status from sync_runs") == [("terminated",)]
+    assert q(sqlite_url, "select count(*) from contacts") == [(3,)]  # drained before exiting
+    assert q(sqlite_url, "select count(*) from sync_locks") == [(0,)]

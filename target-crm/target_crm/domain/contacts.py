@@ -14,6 +14,7 @@ from target_crm.domain.identity import (
     normalize_phone,
 )
 from target_crm.domain.models import (
+    Consent,
     ConsentAudit,
     Contact,
     ContactStatus,
@@ -102,8 +103,8 @@ def _with_customer(base: Contact, customer: Customer, rules: CrmRules) -> Contac
 
 def _consents(
     current: Contact | None, customer: Customer, rules: CrmRules, now: datetime
-) -> tuple[dict[str, object], tuple[ConsentAudit, ...]]:
-    kept: dict[str, object] = {}
+) -> tuple[dict[str, Consent | None], tuple[ConsentAudit, ...]]:
+    kept: dict[str, Consent | None] = {}
     audits: list[ConsentAudit] = []
     for channel, incoming in (("email", customer.email_consent), ("sms", customer.sms_consent)):
         held = getattr(current, f"{channel}_consent") if current else None
@@ -185,7 +186,10 @@ def apply_customer(
             customer, resolution, consents, audits, rules=rules, now=now, cutover=cutover
         )
     updated = replace(
-        _with_customer(existing, customer, rules), updated_in_store_at=now, **consents
+        _with_customer(existing, customer, rules),
+        updated_in_store_at=now,
+        email_consent=consents["email_consent"],
+        sms_consent=consents["sms_consent"],
     )
     if _profile(updated) == _profile(existing):
         return ContactOutcome(outcome=UNCHANGED, contact=updated, audits=audits)
@@ -198,7 +202,7 @@ def apply_customer(
 def _create(
     customer: Customer,
     resolution: Resolution,
-    consents: dict[str, object],
+    consents: dict[str, Consent | None],
     audits: tuple[ConsentAudit, ...],
     *,
     rules: CrmRules,
@@ -213,7 +217,11 @@ def _create(
         created_in_store_at=now,
         updated_in_store_at=now,
     )
-    contact = replace(_with_customer(blank, customer, rules), **consents)
+    contact = replace(
+        _with_customer(blank, customer, rules),
+        email_consent=consents["email_consent"],
+        sms_consent=consents["sms_consent"],
+    )
     duplicate = None
     if resolution.is_duplicate and resolution.matched_customer_id is not None:
         duplicate = DuplicatePair(

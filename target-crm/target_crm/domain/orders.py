@@ -158,7 +158,7 @@ def _changes(
     if previous is None:
         changes.append((ORDER_PLACED, (order.id,), order.created_at, {}))
     if order.cancelled_at is not None and (previous is None or not previous.cancelled):
-        reason = {"cancel_reason": order.cancel_reason}
+        reason: dict[str, object] = {"cancel_reason": order.cancel_reason}
         changes.append((ORDER_CANCELLED, (order.id,), order.cancelled_at, reason))
     seen = previous.refund_ids if previous else frozenset()
     refunded_so_far = ZERO
