@@ -12,6 +12,7 @@ from shopify_emulator.model import gid, iso, parse_gid
 from shopify_emulator.pagination import paginate
 from shopify_emulator.search import SearchField, SearchSyntaxError, compile_query, time_bounds
 from shopify_emulator.store import CustomerFacts, OrderFacts, Store, customer_facts
+from shopify_emulator.timefilter import hidden_micros
 from shopify_emulator.views import CustomerView, OrderView, RequestContext, connection
 
 COUNT_LIMIT = 10_000
@@ -47,9 +48,9 @@ def order_search_fields(store: Store) -> dict[str, SearchField]:
         return read
 
     return {
-        "created_at": SearchField(lambda f: f.created_at, "date"),
-        "updated_at": SearchField(lambda f: f.updated_at, "date"),
-        "processed_at": SearchField(lambda f: f.processed_at, "date"),
+        "created_at": SearchField(lambda f: hidden_micros(f.id, f.created_at), "date"),
+        "updated_at": SearchField(lambda f: hidden_micros(f.id, f.updated_at), "date"),
+        "processed_at": SearchField(lambda f: hidden_micros(f.id, f.processed_at), "date"),
         "id": SearchField(lambda f: f.id, "int"),
         "customer_id": SearchField(lambda f: f.customer_id, "int"),
         "test": SearchField(lambda f: f.test, "bool"),
@@ -62,8 +63,8 @@ def order_search_fields(store: Store) -> dict[str, SearchField]:
 
 
 CUSTOMER_FIELDS: dict[str, SearchField] = {
-    "created_at": SearchField(lambda f: f.created_at, "date"),
-    "updated_at": SearchField(lambda f: f.updated_at, "date"),
+    "created_at": SearchField(lambda f: hidden_micros(f.id, f.created_at), "date"),
+    "updated_at": SearchField(lambda f: hidden_micros(f.id, f.updated_at), "date"),
     "id": SearchField(lambda f: f.id, "int"),
     "email": SearchField(lambda f: f.email, "text"),
     "phone": SearchField(lambda f: f.phone, "text"),
@@ -72,9 +73,9 @@ CUSTOMER_FIELDS: dict[str, SearchField] = {
 }
 
 
-def _compile(query: str | None, fields: dict[str, SearchField], text: Any) -> Any:
+def _compile(query: str | None, fields: dict[str, SearchField], text: Any, version: str) -> Any:
     try:
-        return compile_query(query, fields, text)
+        return compile_query(query, fields, text, version=version)
     except SearchSyntaxError:
         return lambda _f: False  # Shopify answers an unparsable search with no results
 
@@ -98,7 +99,7 @@ def list_orders(
             ids = store.sorted_ids("Order", sort_key, key)
         else:
             ids = sorted(store.orders_of_customer(customer_id), key=key)
-        predicate = _compile(query, order_search_fields(store), _order_text(store))
+        predicate = _compile(query, order_search_fields(store), _order_text(store), ctx.version)
 
         def match(oid: int) -> bool:
             facts = store.order_facts(oid)
@@ -195,7 +196,9 @@ def list_customers(ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
 
     with store.lock:
         ids = store.sorted_ids("Customer", sort_key, key)
-        predicate = _compile(query, CUSTOMER_FIELDS, lambda f: f"{f.name} {f.email or ''}")
+        predicate = _compile(
+            query, CUSTOMER_FIELDS, lambda f: f"{f.name} {f.email or ''}", ctx.version
+        )
 
         def match(cid: int) -> bool:
             c = store.customers.get(cid)
@@ -216,7 +219,7 @@ def list_customers(ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
 def count_customers(ctx: RequestContext, query: str | None) -> dict[str, Any]:
     """``customersCount``."""
     ctx.require("read_customers", "customersCount")
-    predicate = _compile(query, CUSTOMER_FIELDS, lambda f: f"{f.name} {f.email or ''}")
+    predicate = _compile(query, CUSTOMER_FIELDS, lambda f: f"{f.name} {f.email or ''}", ctx.version)
     store = ctx.store
     with store.lock:
         count = 0
@@ -233,7 +236,7 @@ def count_orders(ctx: RequestContext, query: str | None, limit: int | None) -> d
     """``ordersCount`` (capped at 10,000 unless a limit is given, as on Shopify)."""
     ctx.require("read_orders", "ordersCount")
     store = ctx.store
-    predicate = _compile(query, order_search_fields(store), _order_text(store))
+    predicate = _compile(query, order_search_fields(store), _order_text(store), ctx.version)
     with store.lock:
         count = 0
         for oid in store.order_ids():

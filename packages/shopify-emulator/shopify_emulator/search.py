@@ -4,12 +4,12 @@ Supported: ``field:value``, comparators ``:>``, ``:>=``, ``:<``, ``:<=``, implic
 ``AND``, ``OR``, ``NOT`` and ``-term``, parentheses, quoted values and free text. Dates
 may be days (``2024-01-01``: the whole day) or instants (``'2024-01-01T10:00:00Z'``).
 
-Two Shopify behaviours a sync trips over are reproduced on purpose:
+Shopify behaviours a sync trips over are reproduced on purpose:
 - An unquoted timestamp loses everything from its first colon (``updated_at:>2024-01-01T10:00:00Z``
   filters on the day ``2024-01-01``): quote date-times.
-- ``>`` on dates behaves like ``>=`` (observed on Shopify), so the boundary record comes
-  back again; a sync dedupes on (id, updatedAt).
-Unknown fields match nothing-in-particular: the term is ignored, as Shopify ignores it.
+- ``>`` on a time without fractional seconds still returns records from later in that
+  same second before 2026-10, and excludes the whole second from 2026-10 (timefilter.py).
+Unknown fields are ignored, as Shopify ignores them. Date getters return microseconds.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
+
+from shopify_emulator.timefilter import TimeSyntaxError, parse_time, second_bounds, time_predicate
 
 Predicate = Callable[[Any], bool]
 FieldGetter = Callable[[Any], Any]
@@ -26,7 +27,6 @@ FieldGetter = Callable[[Any], Any]
 _TOKEN = re.compile(
     r"""\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<term>-?(?:[A-Za-z_.]+:(?:[<>]=?)?)?(?:'[^']*'|"[^"]*"|[^\s()]+)))"""
 )
-_DAY = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ def compile_query(
     fields: dict[str, SearchField],
     text: FieldGetter | None = None,
     *,
-    gt_inclusive: bool = True,
+    version: str = "2025-01",
 ) -> Predicate | None:
     """Compile a search string into a predicate over search facts; None means "all".
 
@@ -54,7 +54,7 @@ def compile_query(
         query: The ``query:`` argument.
         fields: Searchable fields of the resource.
         text: Getter of the free-text haystack for terms without a field.
-        gt_inclusive: Make ``>`` on dates behave like ``>=`` (Shopify's observed quirk).
+        version: The API version (``>`` on times changed in 2026-10).
 
     Returns:
         A predicate, or None when the query is empty.
@@ -62,7 +62,7 @@ def compile_query(
     if query is None or not query.strip():
         return None
     tokens = _tokenize(query)
-    parser = _Parser(tokens, fields, text, gt_inclusive)
+    parser = _Parser(tokens, fields, text, version)
     predicate = parser.parse_or()
     if parser.pos != len(tokens):
         raise SearchSyntaxError(f"unexpected token {tokens[parser.pos]!r}")
@@ -89,13 +89,13 @@ class _Parser:
         tokens: list[str],
         fields: dict[str, SearchField],
         text: FieldGetter | None,
-        gt_inclusive: bool,
+        version: str,
     ) -> None:
         self.tokens = tokens
         self.pos = 0
         self.fields = fields
         self.text = text
-        self.gt_inclusive = gt_inclusive
+        self.version = version
 
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -146,7 +146,7 @@ class _Parser:
         field = self.fields.get(name.lower())
         if field is None:
             return lambda _r: True
-        return _compare(field, op, value, self.gt_inclusive)
+        return _compare(field, op, value, self.version)
 
     def free_text(self, word: str) -> Predicate:
         if self.text is None:
@@ -162,29 +162,14 @@ def _unquote(raw: str) -> tuple[str, bool]:
     return raw, False
 
 
-def parse_time(value: str) -> tuple[int, int]:
-    """A search date as the half-open second range it covers (a day or one instant)."""
-    value = value.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        start = int(datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp())
-        return start, start + _DAY
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}", value):  # what is left of an unquoted time
-        return parse_time(value[:10])
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise SearchSyntaxError(f"invalid date {value!r}") from error
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    start = int(parsed.timestamp())
-    return start, start + 1
-
-
-def _compare(field: SearchField, op: str, value: str, gt_inclusive: bool) -> Predicate:  # noqa: PLR0911 - one return per field kind
+def _compare(field: SearchField, op: str, value: str, version: str) -> Predicate:  # noqa: PLR0911 - one return per field kind
     get = field.getter
     if field.kind == "date":
-        lo, hi = parse_time(value)
-        return _date_predicate(get, op, lo, hi, gt_inclusive)
+        try:
+            parsed = parse_time(value)
+        except TimeSyntaxError as error:
+            raise SearchSyntaxError(str(error)) from error
+        return time_predicate(get, op, parsed, version)
     if field.kind == "int":
         try:
             number = int(value.rsplit("/", 1)[-1])
@@ -204,19 +189,6 @@ def _compare(field: SearchField, op: str, value: str, gt_inclusive: bool) -> Pre
     return lambda r: (get(r) or "").lower() == text
 
 
-def _date_predicate(get: FieldGetter, op: str, lo: int, hi: int, gt_inclusive: bool) -> Predicate:
-    if op == ">":
-        bound = lo if gt_inclusive else hi
-        return lambda r: get(r) >= bound
-    if op == ">=":
-        return lambda r: get(r) >= lo
-    if op == "<":
-        return lambda r: get(r) < lo
-    if op == "<=":
-        return lambda r: get(r) < hi
-    return lambda r: lo <= get(r) < hi
-
-
 def _ordered(get: FieldGetter, op: str, number: int) -> Predicate:
     ops: dict[str, Predicate] = {
         ">": lambda r: get(r) is not None and get(r) > number,
@@ -229,7 +201,7 @@ def _ordered(get: FieldGetter, op: str, number: int) -> Predicate:
 
 
 def time_bounds(query: str | None, field_name: str) -> tuple[int | None, int | None]:
-    """Cheap lower/upper bounds a top-level AND query puts on one date field (for indexes)."""
+    """Whole-second bounds a top-level AND query puts on one date field (to skip scans)."""
     if not query or " OR " in query or "(" in query or "NOT" in query:
         return None, None
     lower: int | None = None
@@ -243,11 +215,11 @@ def time_bounds(query: str | None, field_name: str) -> tuple[int | None, int | N
         if not quoted and ":" in value:
             value = value.split(":", 1)[0]
         try:
-            lo, hi = parse_time(value)
-        except SearchSyntaxError:
+            low, high = second_bounds(op, parse_time(value))
+        except TimeSyntaxError:
             return None, None
-        if op.startswith(">"):
-            lower = lo if lower is None else max(lower, lo)
-        else:
-            upper = hi if upper is None else min(upper, hi)
+        if low is not None:
+            lower = low if lower is None else max(lower, low)
+        if high is not None:
+            upper = high if upper is None else min(upper, high)
     return lower, upper

@@ -32,8 +32,8 @@ def walk_customers(server, **variables):
         after = conn["pageInfo"]["endCursor"]
 
 
-def order_ids(server, query=None, sort="ID"):
-    body = graphql(server, ORDER_IDS, {"q": query, "sort": sort}).json()
+def order_ids(server, query=None, sort="ID", version="2025-01"):
+    body = graphql(server, ORDER_IDS, {"q": query, "sort": sort}, version=version).json()
     assert "errors" not in body, body
     return [int(n["legacyResourceId"]) for n in body["data"]["orders"]["nodes"]]
 
@@ -108,7 +108,8 @@ def dated_store():
     ("query", "expected"),
     [
         ("updated_at:>='2026-05-02T10:00:00Z'", [1, 2, 3, 4, 5, 6]),
-        ("updated_at:>'2026-05-02T10:00:00Z'", [1, 2, 3, 4, 5, 6]),  # '>' acts like '>='
+        # Before 2026-10 '>' on a whole second still returns later parts of that second.
+        ("updated_at:>'2026-05-02T10:00:00Z'", [1, 2, 3, 4, 5, 6]),
         ("updated_at:<'2026-05-02T10:00:00Z'", [0]),
         ("updated_at:<='2026-05-02T10:00:00Z'", [0, 1, 2]),
         ("updated_at:>='2026-05-03T11:00:00Z'", [4, 5, 6]),
@@ -151,3 +152,27 @@ def test_many_records_sharing_one_second_paginate_without_loss(emulator_factory)
             break
         after = conn["pageInfo"]["endCursor"]
     assert seen == builder.order_ids
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [("2026-07", [1, 2, 3, 4, 5, 6]), ("2026-10", [3, 4, 5, 6])],
+)
+def test_exclusive_gt_excludes_the_full_second_from_2026_10(
+    emulator_factory, dated_store, version, expected
+):
+    server = emulator_factory(store=dated_store.build())
+    ids = dated_store.order_ids
+    got = order_ids(server, "updated_at:>'2026-05-02T10:00:00Z'", version=version)
+    assert got == [ids[i] for i in expected]
+    # '<=' covers the whole second on every version, so before 2026-10 the two overlap.
+    both = order_ids(server, "updated_at:<='2026-05-02T10:00:00Z'", version=version)
+    assert both == [ids[i] for i in (0, 1, 2)]
+
+
+def test_fractional_seconds_compare_exactly(emulator_factory, dated_store):
+    server = emulator_factory(store=dated_store.build())
+    after_all = order_ids(server, "updated_at:>'2026-05-02T10:00:00.999999Z'")
+    assert after_all == dated_store.order_ids[3:]
+    from_start = order_ids(server, "updated_at:>='2026-05-02T10:00:00.000000Z'")
+    assert from_start == dated_store.order_ids[1:]
