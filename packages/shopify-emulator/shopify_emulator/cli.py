@@ -19,6 +19,7 @@ from shopify_emulator.schema import SUPPORTED_VERSIONS
 
 
 @click.group()
+@click.version_option(package_name="shopify-emulator")
 def main() -> None:
     """A local Shopify GraphQL Admin API for tests, benchmarks and demos."""
 

@@ -222,12 +222,13 @@ class Store:
     def customer_totals(self, cid: int) -> tuple[int, int]:
         """(numberOfOrders, amountSpent cents) over the customer's non-test orders."""
         count = spent = 0
-        for oid in self.orders_of_customer(cid):
-            order = self.order(oid)
-            if order is None or order.test or order.customer_id != cid:
-                continue
-            count += 1
-            spent += order.current_total_cents
+        with self.lock:  # the control API may be moving orders between customers
+            for oid in self.orders_of_customer(cid):
+                order = self.order(oid)
+                if order is None or order.test or order.customer_id != cid:
+                    continue
+                count += 1
+                spent += order.current_total_cents
         return count, spent
 
     # --- search index lag -------------------------------------------------------------
