@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from target_loyalty import bulk
 from target_loyalty import schema as s
 from target_loyalty.domain.model import ZERO, Discrepancy, EntryKind, LedgerEntry
 
@@ -141,7 +142,7 @@ def insert_entries(
         }
         for e in entries
     ]
-    conn.execute(upsert(conn, s.ledger).on_conflict_do_nothing(), rows)
+    bulk.write(conn, s.ledger, rows, conflict=("shop_domain", "customer_id", "source", "kind"))
 
 
 def move_entries(
@@ -180,37 +181,34 @@ def upsert_orders(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert or refresh the order facts tiers and statistics read."""
     if not rows:
         return
-    stmt = upsert(conn, s.orders)
-    keep = {c: stmt.excluded[c] for c in rows[0] if c not in {"shop_domain", "order_id"}}
-    # The previous owner is kept unless this version changed it: merges are read from it.
-    keep["previous_customer_id"] = sa.case(
-        (
-            s.orders.c.customer_id.is_distinct_from(stmt.excluded.customer_id),
-            s.orders.c.customer_id,
+    keys = {"shop_domain", "order_id"}
+    bulk.write(
+        conn,
+        s.orders,
+        rows,
+        conflict=("shop_domain", "order_id"),
+        update=[c for c in rows[0] if c not in keys],
+        # The previous owner is kept unless this version changes it: merges read it.
+        extra_set=(
+            "previous_customer_id = CASE WHEN loyalty_orders.customer_id IS DISTINCT FROM "
+            "excluded.customer_id THEN loyalty_orders.customer_id "
+            "ELSE loyalty_orders.previous_customer_id END"
         ),
-        else_=s.orders.c.previous_customer_id,
-    )
-    conn.execute(
-        stmt.on_conflict_do_update(index_elements=["shop_domain", "order_id"], set_=keep), rows
     )
 
 
 def ensure_accounts(conn: Connection, shop: str, customer_ids: Iterable[int]) -> None:
     """Create empty accounts for customers first seen through their orders."""
     rows = [{"shop_domain": shop, "customer_id": cid} for cid in sorted(set(customer_ids))]
-    if rows:
-        conn.execute(upsert(conn, s.accounts).on_conflict_do_nothing(), rows)
+    bulk.write(conn, s.accounts, rows, conflict=("shop_domain", "customer_id"))
 
 
 def upsert_accounts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert or refresh accounts from customer records; a live customer is not deleted."""
-    if not rows:
-        return
-    stmt = upsert(conn, s.accounts)
-    keep = {c: stmt.excluded[c] for c in rows[0] if c not in {"shop_domain", "customer_id"}}
-    conn.execute(
-        stmt.on_conflict_do_update(index_elements=["shop_domain", "customer_id"], set_=keep), rows
-    )
+    if rows:
+        keys = {"shop_domain", "customer_id"}
+        update = [c for c in rows[0] if c not in keys]
+        bulk.write(conn, s.accounts, rows, conflict=("shop_domain", "customer_id"), update=update)
 
 
 def record_discrepancies(
@@ -224,8 +222,9 @@ def record_discrepancies(
 ) -> None:
     """One row per record (or field) not applied as-is."""
     if notes:
-        conn.execute(
-            sa.insert(s.discrepancies),
+        bulk.write(
+            conn,
+            s.discrepancies,
             [
                 {
                     "run_id": run_id,

@@ -1,0 +1,79 @@
+"""Set-based writes through the driver's executemany.
+
+SQLAlchemy Core's per-row parameter processing costs more than the database work for
+large batches, so hot writes bind plain tuples here, converted once per column, with the
+same ON CONFLICT statements on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from target_loyalty import schema as s
+
+Convert = Callable[[Any], Any]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _text(value: Any) -> Any:
+    return None if value is None else str(value)
+
+
+def _converter(column: sa.Column[Any], dialect: str) -> Convert:
+    if isinstance(column.type, s.UTCDateTime):
+        return _naive_utc
+    if isinstance(column.type, s.Money) and dialect == "sqlite":
+        return _text  # exact decimal text; SQLite's NUMERIC would go through float
+    return _same
+
+
+def write(
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict: Sequence[str] = (),
+    update: Sequence[str] = (),
+    extra_set: str = "",
+) -> None:
+    """INSERT rows; on a ``conflict`` key do nothing, or update ``update`` columns.
+
+    Args:
+        conn: Connection inside the batch's transaction.
+        table: Target table.
+        rows: Rows with identical keys.
+        conflict: Unique key columns for ON CONFLICT.
+        update: Columns taken from the new row on conflict (none: DO NOTHING).
+        extra_set: Extra raw ``SET`` assignments appended on update.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    dialect = conn.dialect.name
+    mark = "?" if dialect == "sqlite" else "%s"
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(mark for _ in columns)})"
+    )
+    if conflict:
+        sets = [f"{c} = excluded.{c}" for c in update]
+        if extra_set:
+            sets.append(extra_set)
+        action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
+        sql += f" ON CONFLICT ({', '.join(conflict)}) {action}"
+    converters = [_converter(table.c[c], dialect) for c in columns]
+    pairs = list(zip(columns, converters, strict=True))
+    params = [tuple(convert(row[c]) for c, convert in pairs) for row in rows]
+    conn.exec_driver_sql(sql, params)
