@@ -56,7 +56,8 @@ def money(cents, currency="USD"):
 
 
 def iso(day, second=0):
-    return f"2024-{1 + day // 28 % 12:02d}-{1 + day % 28:02d}T{second // 3600 % 24:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z"
+    date = f"2024-{1 + day // 28 % 12:02d}-{1 + day % 28:02d}"
+    return f"{date}T{second // 3600 % 24:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z"
 
 
 def customer(cid, rng):
