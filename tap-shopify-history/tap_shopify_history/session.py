@@ -36,6 +36,7 @@ class ShopifySession:
             time.sleep,
             group_objects=settings.group_objects_for(settings.api_version(config)),
         )
+        self.bulk_concurrency = settings.bulk_concurrency_for(settings.api_version(config))
 
     @cached_property
     def _shop_info(self) -> dict[str, Any]:

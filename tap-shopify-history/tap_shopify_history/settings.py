@@ -123,3 +123,15 @@ def group_objects_for(version: str) -> bool | None:
         True or None.
     """
     return True if version >= "2025-07" else None
+
+
+def bulk_concurrency_for(version: str) -> int:
+    """Bulk query jobs one app may run at once: 5 from API 2026-01, 1 before.
+
+    Args:
+        version: The API version.
+
+    Returns:
+        The number of concurrent bulk queries.
+    """
+    return 5 if version >= "2026-01" else 1

@@ -77,3 +77,20 @@ def test_bulk_windows_are_sized_to_the_data(emulator_factory, caplog) -> None:
     assert all("updated_at:>=" in q or "updated_at:<" in q for q in jobs)
     progress = [r.getMessage() for r in caplog.records if "records/s" in r.getMessage()]
     assert any(line.startswith("customers: done, 40 records") for line in progress)
+
+
+def test_concurrent_bulk_jobs_where_the_api_version_allows(emulator_factory) -> None:
+    store = generate_store(seed=14, customers=40, orders=10)
+    server = emulator_factory(store=store, bulk_seconds=0.5)
+    config = config_for(server, extraction_mode="bulk", bulk_window_max_records=10)
+    output = run_tap({**config, "api_version": "2026-01"})
+    assert_matches_snapshot(output, server.control.snapshot())
+    jobs = sorted(
+        (op for op in server.emulator.bulk.ops.values() if op.query.startswith("{ customers(")),
+        key=lambda op: op.created_at,
+    )
+    assert len(jobs) >= 4
+    # The second job started before the first one ended: they ran at the same time.
+    assert jobs[1].created_at < jobs[0].created_at + jobs[0].duration
+    states = [s["bookmarks"].get("customers", {}) for s in output.states]
+    assert any(len(s.get("bulk_queue", [])) >= 2 for s in states)

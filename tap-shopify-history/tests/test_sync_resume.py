@@ -7,6 +7,7 @@ import os
 import signal
 import time
 
+import pytest
 from shopify_emulator import generate_store
 from tap_runner import parse, start_tap_process
 from truth import assert_matches_snapshot
@@ -34,16 +35,17 @@ def bulk_queries(server, root: str) -> list[str]:
     ]
 
 
-def test_kill_during_bulk_backfill_resumes_the_same_job(emulator_factory, tmp_path) -> None:
-    server = emulator_factory(
-        store=generate_store(seed=31, customers=30, orders=90), bulk_seconds=3.0
-    )
+@pytest.mark.parametrize(
+    "extra",
+    [{"api_version": "2025-01"}, {"api_version": "2026-01", "bulk_window_max_records": 12}],
+    ids=["one-job", "concurrent-jobs"],
+)
+def test_kill_during_bulk_backfill_resumes_the_same_job(emulator_factory, tmp_path, extra) -> None:
+    store = generate_store(seed=31, customers=30, orders=40)
+    server = emulator_factory(store=store, bulk_seconds=3.0)
+    settings = {"store_url": server.base_url, "access_token": server.token}
     config = tmp_path / "config.json"
-    config.write_text(
-        json.dumps(
-            {"store_url": server.base_url, "access_token": server.token, "extraction_mode": "bulk"}
-        )
-    )
+    config.write_text(json.dumps({**settings, "extraction_mode": "bulk", **extra}))
     process = start_tap_process(config)
     try:
         lines = _read_until_bulk_state(process, time.monotonic() + 60)
@@ -57,7 +59,10 @@ def test_kill_during_bulk_backfill_resumes_the_same_job(emulator_factory, tmp_pa
     job = state["bookmarks"]["customers"]["bulk"]["id"]
     assert job.startswith("gid://shopify/BulkOperation/")
     assert server.token not in json.dumps(state)
-    assert len(bulk_queries(server, "customers")) == 1
+    submitted = len(bulk_queries(server, "customers"))
+    queued = state["bookmarks"]["customers"].get("bulk_queue", [])
+    assert submitted == 1 + len(queued)
+    assert bool(queued) == ("bulk_window_max_records" in extra)  # several jobs at once
 
     server.emulator.bulk.bulk_seconds = 0.2  # later jobs (orders, roster) need not be slow
     state_file = tmp_path / "state.json"
@@ -67,7 +72,10 @@ def test_kill_during_bulk_backfill_resumes_the_same_job(emulator_factory, tmp_pa
     assert rerun.returncode == 0, stderr.decode()[-2000:]
     resumed = parse(stdout)
     assert f"resuming bulk operation {job}".encode() in stderr
-    assert len(bulk_queries(server, "customers")) == 1  # no second customers job
+    queries = bulk_queries(server, "customers")
+    assert len(queries) == len(set(queries))  # no window was asked for twice
+    if not queued:
+        assert len(queries) == submitted  # the one job was resumed, not run again
     combined = parse(b"".join(lines) + stdout)
     assert_matches_snapshot(combined, server.control.snapshot())  # nothing lost, nothing twice
     assert "bulk" not in resumed.final_state["bookmarks"]["customers"]

@@ -32,8 +32,49 @@ class BulkWindowStream(EntityStream):
         planned = self._plan(window)
         if self._progress is not None:
             self._progress.expected = sum(count for _, count in planned) or None
-        for part, _ in planned:
-            yield from self._run_window(state, part, resume_id=None, skip_before=None)
+        parts = [part for part, _ in planned]
+        slots = self.session.bulk_concurrency
+        while parts:
+            batch, parts = parts[:slots], parts[slots:]
+            if len(batch) == 1:
+                yield from self._run_window(state, batch[0], resume_id=None, skip_before=None)
+                continue
+            yield from self.resume_jobs(state, self._submit_all(state, batch))
+
+    def _submit_all(self, state: dict[str, Any], windows: list[Window]) -> list[dict[str, Any]]:
+        # From API 2026-01 Shopify runs several bulk queries of one app at once: submit
+        # them together, checkpoint every id, then read the results in window order.
+        jobs = []
+        for window in windows:
+            query = self.bulk_query(window.search(self.search_terms()))
+            operation_id = self.session.bulk.submit(query)
+            jobs.append({"id": operation_id, "start": window.start, "end": window.end})
+        state["bulk"], state["bulk_queue"] = jobs[0], jobs[1:]
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+        return jobs
+
+    def resume_jobs(
+        self, state: dict[str, Any], jobs: list[dict[str, Any]]
+    ) -> Iterator[dict[str, Any]]:
+        """Read submitted jobs in window order (after a restart, the ids in state).
+
+        Args:
+            state: The stream state.
+            jobs: ``{"id", "start", "end"[, "emitted_through"]}`` per job, in window order.
+
+        Yields:
+            Records.
+        """
+        for index, job in enumerate(jobs):
+            state["bulk"] = job
+            state["bulk_queue"] = jobs[index + 1 :]
+            self.logger.info("%s: reading bulk operation %s", self.name, job["id"])
+            window = Window(job.get("start"), job.get("end"))
+            yield from self._run_window(
+                state, window, resume_id=job["id"], skip_before=job.get("emitted_through")
+            )
+        state.pop("bulk_queue", None)
 
     def _plan(self, window: Window) -> list[tuple[Window, int]]:
         max_records = self._config_int("bulk_window_max_records", 100_000)
@@ -62,15 +103,6 @@ class BulkWindowStream(EntityStream):
             format_time(parse_time(nodes[0]["updatedAt"]))
             if nodes
             else format_time(dt.datetime.now(dt.UTC))
-        )
-
-    def _resume_bulk(
-        self, state: dict[str, Any], pending: dict[str, Any]
-    ) -> Iterator[dict[str, Any]]:
-        self.logger.info("%s: resuming bulk operation %s from state", self.name, pending["id"])
-        window = Window(pending.get("start"), pending.get("end"))
-        yield from self._run_window(
-            state, window, resume_id=pending["id"], skip_before=pending.get("emitted_through")
         )
 
     def _run_window(

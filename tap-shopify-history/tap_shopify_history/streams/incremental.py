@@ -75,13 +75,18 @@ class IncrementalShopifyStream(BulkWindowStream):
         end = settings.history_end(self.config)
         self.before_read(start, now)
         self._progress = Progress(self.logger, self.name)
-        pending = state.get("bulk")
+        pending = ([state["bulk"]] if state.get("bulk") else []) + (state.get("bulk_queue") or [])
         if pending:
-            yield from self._resume_bulk(state, pending)
-            if pending.get("end") is None or (end is not None and pending["end"] >= end):
+            # A previous run was stopped with bulk jobs running: read those, not new ones.
+            self.logger.info(
+                "%s: resuming bulk operation %s from state", self.name, pending[0]["id"]
+            )
+            yield from self.resume_jobs(state, pending)
+            last_end = pending[-1].get("end")
+            if last_end is None or (end is not None and last_end >= end):
                 self._finish()
                 return
-            start = pending["end"]
+            start = last_end
         window = Window(start, end)
         if self._use_bulk(bookmark, window):
             yield from self._read_bulk(state, window)
