@@ -94,3 +94,26 @@ def test_concurrent_bulk_jobs_where_the_api_version_allows(emulator_factory) -> 
     assert jobs[1].created_at < jobs[0].created_at + jobs[0].duration
     states = [s["bookmarks"].get("customers", {}) for s in output.states]
     assert any(len(s.get("bulk_queue", [])) >= 2 for s in states)
+
+
+@pytest.mark.parametrize("mode", ["paginated", "bulk"])
+def test_metafields_are_opt_in_by_namespace(emulator_factory, mode: str) -> None:
+    store = generate_store(seed=15, customers=12, orders=0)
+    server = emulator_factory(store=store, plan="plus", bulk_seconds=0.1)
+    plain = run_tap(config_for(server, extraction_mode=mode))
+    assert all(c["metafields"] == [] for c in plain.records("customers"))
+    output = run_tap(config_for(server, extraction_mode=mode, metafield_namespaces=["loyalty"]))
+    truth = {
+        c["id"]: sorted(
+            (m["namespace"], m["key"], m["value"], m["type"])
+            for m in c["metafields"]
+            if m["namespace"] == "loyalty"
+        )
+        for c in server.control.snapshot()["customers"]
+    }
+    got = {
+        c["id"]: sorted((m["namespace"], m["key"], m["value"], m["type"]) for m in c["metafields"])
+        for c in output.records("customers")
+    }
+    assert got == truth
+    assert any(got.values())

@@ -72,6 +72,7 @@ def test_kill_during_bulk_backfill_resumes_the_same_job(emulator_factory, tmp_pa
     assert rerun.returncode == 0, stderr.decode()[-2000:]
     resumed = parse(stdout)
     assert f"resuming bulk operation {job}".encode() in stderr
+    assert server.token.encode() not in stderr  # the token is never logged
     queries = bulk_queries(server, "customers")
     assert len(queries) == len(set(queries))  # no window was asked for twice
     if not queued:

@@ -135,15 +135,20 @@ class EntityStream(ShopifyStream):
         return int((data.get(self.count_field) or {}).get("count") or 0)
 
     def _emit(
-        self, nodes: Iterable[dict[str, Any]], skip_before: str | None = None
+        self, nodes: Iterable[dict[str, Any]], window: Window, skip_before: str | None = None
     ) -> Iterator[dict[str, Any]]:
         include_test = bool(self.config.get("include_test_orders"))
+        # Shopify's search may match more than asked (customers' `updated_at` can match a
+        # whole day); what lies outside the window was covered by earlier runs.
+        lower = max(filter(None, (window.start, skip_before)), default=None)
         for node in nodes:
             record = self.to_record(node)
             if record.get("test") and not include_test:
                 continue
             updated_at = record["updated_at"]
-            if skip_before is not None and updated_at < skip_before:
+            if (lower is not None and updated_at < lower) or (
+                window.end is not None and updated_at >= window.end
+            ):
                 continue
             if self._recent.already_emitted(record["id"], updated_at):
                 continue

@@ -133,7 +133,7 @@ class BulkWindowStream(EntityStream):
             if self._progress is not None:
                 self._progress.position = str(window)
             if not result.partial:
-                yield from self._emit(roots, skip_before)
+                yield from self._emit(roots, window, skip_before)
                 state.pop("bulk", None)
                 return
             if not roots:
@@ -148,7 +148,7 @@ class BulkWindowStream(EntityStream):
             # Partial data is a prefix in updatedAt order; the last second may be cut
             # short, so emit what is before it and re-request from it.
             last = roots[-1]["updatedAt"]
-            yield from self._emit((n for n in roots if n["updatedAt"] < last), skip_before)
+            yield from self._emit((n for n in roots if n["updatedAt"] < last), window, skip_before)
             state.pop("bulk", None)
             window = Window(format_time(parse_time(last)), window.end)
             resume_id, skip_before = None, None

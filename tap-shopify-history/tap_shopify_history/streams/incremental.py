@@ -112,10 +112,12 @@ class IncrementalShopifyStream(BulkWindowStream):
 
     def _read_pages(self, window: Window) -> Iterator[dict[str, Any]]:
         self.logger.info("%s: paginated read of %s", self.name, window)
+        if self._progress is not None:
+            self._progress.expected = self._count(window)
         sizer = PageSizer(cost_per_node=self.node_cost_estimate)
         search = window.search(self.search_terms())
         for nodes in iter_pages(
             self.session.client, self.page_document(), self.entity, search, sizer
         ):
             self.complete_nodes(nodes, bulk=False)
-            yield from self._emit(nodes)
+            yield from self._emit(nodes, window)
