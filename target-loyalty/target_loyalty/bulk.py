@@ -73,7 +73,16 @@ def write(
             sets.append(extra_set)
         action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
         sql += f" ON CONFLICT ({', '.join(conflict)}) {action}"
-    converters = [_converter(table.c[c], dialect) for c in columns]
-    pairs = list(zip(columns, converters, strict=True))
-    params = [tuple(convert(row[c]) for c, convert in pairs) for row in rows]
+    # Convert only the columns that need it; the rest pass through untouched.
+    converting = [
+        (i, convert)
+        for i, convert in enumerate(_converter(table.c[c], dialect) for c in columns)
+        if convert is not _same
+    ]
+    params = []
+    for row in rows:
+        values = [row[c] for c in columns]
+        for i, convert in converting:
+            values[i] = convert(values[i])
+        params.append(tuple(values))
     conn.exec_driver_sql(sql, params)

@@ -163,14 +163,16 @@ def _store_metrics(
 ) -> None:
     """Store each account's tier, net spend in the period, and balances."""
     ledger, a = s.ledger, s.accounts
-    points: dict[int, int] = defaultdict(int)
-    credit: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    query = sa.select(ledger.c.customer_id, ledger.c.points, ledger.c.cashback).where(
-        ledger.c.shop_domain == shop
+    query = (
+        sa.select(ledger.c.customer_id, sa.func.sum(ledger.c.points))
+        .where(ledger.c.shop_domain == shop)
+        .group_by(ledger.c.customer_id)
     )
-    for cid, pts, cash in conn.execute(query):
-        points[cid] += pts
-        credit[cid] += cash
+    points = {cid: int(total or 0) for cid, total in conn.execute(query)}
+    # Cashback is summed here, not in SQL: SQLite stores money as exact text.
+    credit: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for entry in storage.cashback_entries(conn, shop):
+        credit[entry.customer_id] += entry.cashback
     accounts = conn.execute(sa.select(a.c.customer_id).where(a.c.shop_domain == shop)).scalars()
     rows = []
     for cid in accounts:
