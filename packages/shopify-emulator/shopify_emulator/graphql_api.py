@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
     DocumentNode,
     GraphQLError,
+    GraphQLSchema,
     OperationDefinitionNode,
     execute_sync,
     parse,
@@ -20,7 +22,7 @@ from shopify_emulator.schema import resolve_version, served_schema
 from shopify_emulator.views import RequestContext
 
 if TYPE_CHECKING:
-    from shopify_emulator.emulator import Emulator
+    from shopify_emulator.emulator import App, Emulator
 
 INVALID_TOKEN_BODY = {
     "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
@@ -92,7 +94,56 @@ def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionN
     return next((o for o in ops if o.name is not None and o.name.value == name), None)
 
 
-def handle_graphql(  # noqa: PLR0911 - each early return is one of Shopify's answers
+class _Answer(Exception):  # noqa: N818 - control flow, not an error
+    """An early answer (status, body) from one of the request's checks."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+@dataclass
+class _Request:
+    """A parsed, validated request."""
+
+    source: str
+    variables: dict[str, Any]
+    operation_name: str | None
+    document: DocumentNode
+    operation: OperationDefinitionNode
+
+
+def _parse_request(schema: GraphQLSchema, body: bytes, headers: dict[str, str]) -> _Request:
+    """Parse and validate the body; raise _Answer with Shopify's reply when it is unusable."""
+    try:
+        payload = json.loads(body or b"{}")
+        source = payload["query"]
+        if not isinstance(source, str):
+            raise TypeError(source)
+    except (ValueError, KeyError, TypeError) as error:
+        raise _Answer(
+            400, {"errors": {"query": "Required parameter missing or invalid"}}
+        ) from error
+    try:
+        document = parse(source)
+    except GraphQLError as error:
+        raise _Answer(200, {"errors": [error.formatted]}) from error
+    problems = validate(schema, document)
+    if problems:
+        raise _Answer(200, {"errors": [e.formatted for e in problems]})
+    reason = deprecated_reason(schema, document, headers["X-Shopify-API-Version"])
+    if reason is not None:
+        headers["X-Shopify-API-Deprecated-Reason"] = reason
+    operation = _operation(document, payload.get("operationName"))
+    if operation is None:
+        raise _Answer(200, {"errors": [{"message": "An operation name is required"}]})
+    return _Request(
+        source, payload.get("variables") or {}, payload.get("operationName"), document, operation
+    )
+
+
+def handle_graphql(
     emulator: Emulator, version: str, token: str | None, body: bytes
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
     """Answer one GraphQL request: (HTTP status, JSON body, extra headers).
@@ -112,36 +163,24 @@ def handle_graphql(  # noqa: PLR0911 - each early return is one of Shopify's ans
     if app is None:
         return 401, INVALID_TOKEN_BODY, headers
     try:
-        payload = json.loads(body or b"{}")
-        source = payload["query"]
-        if not isinstance(source, str):
-            raise TypeError(source)
-    except (ValueError, KeyError, TypeError):
-        return 400, {"errors": {"query": "Required parameter missing or invalid"}}, headers
-    variables = payload.get("variables") or {}
+        request = _parse_request(served_schema(served), body, headers)
+        return 200, _execute(emulator, app, served, request), headers
+    except _Answer as answer:
+        return answer.status, answer.body, headers
+
+
+def _execute(emulator: Emulator, app: App, served: str, request: _Request) -> dict[str, Any]:
+    """Charge the bucket, run the operation, refund the unused cost."""
     schema = served_schema(served)
-    try:
-        document = parse(source)
-    except GraphQLError as error:
-        return 200, {"errors": [error.formatted]}, headers
-    problems = validate(schema, document)
-    if problems:
-        return 200, {"errors": [e.formatted for e in problems]}, headers
-    reason = deprecated_reason(schema, document, served)
-    if reason is not None:
-        headers["X-Shopify-API-Deprecated-Reason"] = reason
-    operation = _operation(document, payload.get("operationName"))
-    if operation is None:
-        return 200, {"errors": [{"message": "An operation name is required"}]}, headers
-    calculator = CostCalculator(schema, document, operation, variables)
+    calculator = CostCalculator(schema, request.document, request.operation, request.variables)
     requested = calculator.requested()
     if requested > MAX_QUERY_COST:
-        return 200, max_cost_body(requested), headers
+        raise _Answer(200, max_cost_body(requested))
     bucket = emulator.bucket(app.key)
     if emulator.faults.fires("throttle"):
         bucket.drain()
     if emulator.rate_limited and not bucket.try_take(requested):
-        return 200, throttled_body(requested, bucket.status()), headers
+        raise _Answer(200, throttled_body(requested, bucket.status()))
     ctx = RequestContext(
         store=emulator.store,
         scopes=app.scopes,
@@ -154,10 +193,10 @@ def handle_graphql(  # noqa: PLR0911 - each early return is one of Shopify's ans
     )
     result = execute_sync(
         schema,
-        document,
+        request.document,
         context_value=ctx,
-        variable_values=variables,
-        operation_name=payload.get("operationName"),
+        variable_values=request.variables,
+        operation_name=request.operation_name,
     )
     actual = calculator.actual(result.data)
     if emulator.rate_limited:
@@ -166,11 +205,6 @@ def handle_graphql(  # noqa: PLR0911 - each early return is one of Shopify's ans
     if result.errors:
         out["errors"] = _errors(list(result.errors))
     out["data"] = result.data
-    out["extensions"] = {
-        "cost": {
-            "requestedQueryCost": requested,
-            "actualQueryCost": actual,
-            "throttleStatus": bucket.status(),
-        }
-    }
-    return 200, out, headers
+    cost = {"requestedQueryCost": requested, "actualQueryCost": actual}
+    out["extensions"] = {"cost": {**cost, "throttleStatus": bucket.status()}}
+    return out
