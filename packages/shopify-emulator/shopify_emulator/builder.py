@@ -24,6 +24,7 @@ from shopify_emulator.store import Store
 
 DAY = 86_400
 _AUTO = object()
+REFUND_KINDS = (None, "partial", "full", "multiple")
 
 
 class StoreBuilder:
@@ -115,6 +116,8 @@ class StoreBuilder:
             silent_child_change: Add a refund later without moving the order's updatedAt.
             **fields: More order fields (tags, email, source_name, note...).
         """
+        if refund not in REFUND_KINDS:
+            raise ValueError(f"refund must be partial, full, multiple or None, not {refund!r}")
         customer = None if guest else self._last_customer
         created = self._now - int(created_days_ago * DAY) + self._tick()
         store = self._store
@@ -128,17 +131,7 @@ class StoreBuilder:
             line_items=line_items if refund != "multiple" or line_items != 1 else 2,
             **fields,
         )
-        later = min(self._now - 1, created + 3600)
-        if refund == "partial":
-            line = store.orders[oid].line_items[0]
-            mutations.refund_order(store, oid, later, line_items=[(line.id, 1)])
-        elif refund == "full":
-            mutations.refund_order(store, oid, later)
-        elif refund == "multiple":
-            for k, line in enumerate(store.orders[oid].line_items[:2]):
-                mutations.refund_order(store, oid, later + k, line_items=[(line.id, 1)])
-        elif refund is not None:
-            raise ValueError(f"refund must be partial, full, multiple or None, not {refund!r}")
+        self._refund(oid, refund, min(self._now - 1, created + 3600))
         if cancelled:
             mutations.cancel_order(store, oid, min(self._now - 1, created + 3700))
         order = store.orders[oid]
@@ -149,6 +142,17 @@ class StoreBuilder:
             order.updated_at = max(order.created_at, int(to_epoch(updated_at)))
         self.order_ids.append(oid)
         return self
+
+    def _refund(self, oid: int, kind: str | None, at: int) -> None:
+        store = self._store
+        lines = store.orders[oid].line_items
+        if kind == "partial":
+            mutations.refund_order(store, oid, at, line_items=[(lines[0].id, 1)])
+        elif kind == "full":
+            mutations.refund_order(store, oid, at)
+        elif kind == "multiple":
+            for k, line in enumerate(lines[:2]):
+                mutations.refund_order(store, oid, at + k, line_items=[(line.id, 1)])
 
     def build(self) -> Store:
         """The finished store."""
