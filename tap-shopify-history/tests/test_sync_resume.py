@@ -9,7 +9,10 @@ import time
 
 import pytest
 from shopify_emulator import generate_store
-from tap_runner import parse, start_tap_process
+from singer_sdk.singerlib import SingerMessageType
+from tap_runner import parse, run_tap, start_tap_process
+from tap_shopify_history.streams.incremental import IncrementalShopifyStream
+from tap_shopify_history.writer import BufferedMsgSpecWriter
 from truth import assert_matches_snapshot
 
 
@@ -80,3 +83,44 @@ def test_kill_during_bulk_backfill_resumes_the_same_job(emulator_factory, tmp_pa
     combined = parse(b"".join(lines) + stdout)
     assert_matches_snapshot(combined, server.control.snapshot())  # nothing lost, nothing twice
     assert "bulk" not in resumed.final_state["bookmarks"]["customers"]
+
+
+def test_crash_while_emitting_a_bulk_result_resumes_without_loss_or_duplicates(
+    emulator_factory, monkeypatch
+) -> None:
+    server = emulator_factory(
+        store=generate_store(seed=33, customers=25, orders=10), bulk_seconds=0.2
+    )
+    config = {"store_url": server.base_url, "access_token": server.token, "extraction_mode": "bulk"}
+    monkeypatch.setattr(IncrementalShopifyStream, "STATE_MSG_FREQUENCY", 5)
+    original = BufferedMsgSpecWriter.write_message
+    written = {"records": 0}
+
+    def crash_at_13th_record(self, message):
+        if message.type == SingerMessageType.RECORD:
+            written["records"] += 1
+            if written["records"] == 13:
+                raise RuntimeError("simulated crash")
+        original(self, message)
+
+    monkeypatch.setattr(BufferedMsgSpecWriter, "write_message", crash_at_13th_record)
+    crashed = run_tap(config, expect_error=True)
+    monkeypatch.setattr(BufferedMsgSpecWriter, "write_message", original)
+
+    # What a target committed: the records up to the last STATE it received.
+    last_state_at = max(i for i, m in enumerate(crashed.messages) if m["type"] == "STATE")
+    committed = [
+        m["record"]["id"]
+        for m in crashed.messages[:last_state_at]
+        if m["type"] == "RECORD" and m["stream"] == "customers"
+    ]
+    state = crashed.messages[last_state_at]["value"]
+    assert len(committed) == 10
+    assert state["bookmarks"]["customers"]["bulk"]["emitted_through"]
+
+    resumed = run_tap(config, state=state)
+    again = resumed.ids("customers")
+    assert not set(committed) & set(again)  # finished work is not repeated
+    truth = sorted(c["id"] for c in server.control.snapshot()["customers"])
+    assert sorted(committed + again) == truth  # and nothing is lost
+    assert len(bulk_queries(server, "customers")) == 1  # the same job's result was reused

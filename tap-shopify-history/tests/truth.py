@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
+import json
+from functools import cache
 from typing import Any
+
+import jsonschema
+from tap_shopify_history.schemas import schema_path
+
+
+@cache
+def validator(stream: str) -> jsonschema.Draft7Validator:
+    schema = json.loads(schema_path(stream).read_text())
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def assert_valid_records(output: Any) -> None:
+    """Records match their JSON Schemas (the tap skips the SDK's type conformance)."""
+    for stream in ("customers", "orders", "customer_roster"):
+        for record in output.records(stream):
+            errors = list(validator(stream).iter_errors(record))
+            assert not errors, f"{stream} {record.get('id')}: {errors[0].message}"
 
 
 def customer_view(record: dict[str, Any]) -> dict[str, Any]:
@@ -112,6 +131,7 @@ def assert_matches_snapshot(
     output: Any, snapshot: dict[str, Any], *, include_test_orders: bool = False
 ) -> None:
     """Every record equals the store's truth, and every live record was emitted exactly once."""
+    assert_valid_records(output)
     customers = output.records("customers")
     assert len(customers) == len({c["id"] for c in customers}), "duplicate customers"
     expected = {c["id"]: snapshot_customer(c) for c in snapshot["customers"]}
