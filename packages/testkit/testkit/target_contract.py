@@ -59,7 +59,11 @@ class TargetContract:
     def run_target(
         self, database_url: str, messages: list[dict[str, Any]], tmp_path: Path
     ) -> list[dict[str, Any]]:
-        """Run the target's executable on the messages; returns the messages it printed."""
+        """Run the target's executable on the messages; returns the states it printed.
+
+        A Singer target prints each state value (not a STATE message) once everything
+        before it is safely stored.
+        """
         config_file = tmp_path / f"{self.executable}-config.json"
         config_file.write_text(json.dumps(self.config(database_url)))
         binary = Path(sys.executable).parent / self.executable
@@ -153,6 +157,5 @@ class TargetContract:
         """Meltano resumes from the STATE a target prints, so the last one must come out."""
         store = self.sample_store()
         printed = self.run_target(database_url, store.messages(roster_version=1), tmp_path)
-        states = [m["value"] for m in printed if m.get("type") == "STATE"]
-        assert states, "the target printed no STATE"
-        assert states[-1] == {"roster_version": 1}
+        assert printed, "the target printed no state"
+        assert printed[-1] == {"roster_version": 1}
