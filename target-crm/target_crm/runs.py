@@ -75,13 +75,13 @@ class RunLedger:
         self.locked.clear()
 
     def _holder_alive(self, row: Any, now: datetime) -> bool:
-        if (now - row.heartbeat_at).total_seconds() > self.lease_seconds:
-            return False
-        if row.hostname != self.hostname:
-            return True  # another host: only the heartbeat lease can tell
-        # Same host: a dead pid is a run killed with -9; our own pid is an earlier,
-        # finished target instance in this process (one process runs one sync at a time).
-        return row.pid != self.pid and _pid_alive(row.pid)
+        if row.hostname == self.hostname:
+            # Same host: the pid decides, however long the run has been quiet (a tap can
+            # wait minutes for a bulk operation). A dead pid is a run killed with -9; our
+            # own pid is an earlier target instance in this process, which has finished.
+            return bool(row.pid != self.pid and _pid_alive(row.pid))
+        # Another host: only the heartbeat lease can tell.
+        return (now - row.heartbeat_at).total_seconds() <= self.lease_seconds
 
     def acquire(self, shop: str, now: datetime) -> None:
         """Take the shop's sync lock, or fail at once naming the sync that holds it.

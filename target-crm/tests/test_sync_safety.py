@@ -8,10 +8,15 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from crm_records import Feed, customer, order
+from target_crm.exceptions import SyncAlreadyRunningError
+from target_crm.runs import RunLedger
+from target_crm.storage import create_store
 
 TARGET = str(Path(sys.executable).parent / "target-crm")
 
@@ -177,3 +182,21 @@ def test_sigterm_commits_emits_state_and_records_the_end(tmp_path, sqlite_url):
     # customer 3 is committed if the reader had taken it before the signal; never half-done
     assert q(sqlite_url, "select count(*) from contacts") in ([(2,)], [(3,)])
     assert q(sqlite_url, "select count(*) from sync_locks") == [(0,)]
+
+
+def test_lock_rules_for_other_hosts_and_dead_pids(sqlite_url):
+    engine = create_store(sqlite_url)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    holder = RunLedger(engine, "holder", lease_seconds=60)
+    holder.start(now)
+    holder.acquire("a.myshopify.com", now)
+    with engine.begin() as conn:  # pretend the holder runs on another host
+        conn.execute(sa.text("update sync_locks set hostname = 'elsewhere'"))
+    other = RunLedger(engine, "other", lease_seconds=60)
+    other.start(now)
+    with pytest.raises(SyncAlreadyRunningError, match=r"run holder .* started at 2026-01-01T00:00"):
+        other.acquire("a.myshopify.com", now + timedelta(seconds=30))
+    other.acquire("a.myshopify.com", now + timedelta(seconds=61))  # lease expired
+    assert q(sqlite_url, "select run_id from sync_locks") == [("other",)]
+    assert dict(q(sqlite_url, "select run_id, status from sync_runs"))["holder"] == "abandoned"
+    engine.dispose()
