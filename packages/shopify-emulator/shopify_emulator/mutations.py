@@ -17,7 +17,16 @@ from shopify_emulator.lazy import (
     order_id,
     order_index,
 )
-from shopify_emulator.model import Customer, LineItem, Order, Refund, RefundLine, Transaction
+from shopify_emulator.model import (
+    FX_RATES,
+    Customer,
+    LineItem,
+    Order,
+    Refund,
+    RefundLine,
+    Transaction,
+    money,
+)
 from shopify_emulator.store import Store, customer_facts, order_facts
 
 CUSTOMER_FIELDS = {
@@ -168,55 +177,66 @@ def _line_items(store: Store, index: int, spec: Any) -> list[LineItem]:
     return lines
 
 
+ORDER_FIELDS = {
+    "line_items", "currency", "test", "created_at", "email", "phone", "tags", "source_name",
+    "note", "financial_status", "shipping", "tax", "touch",
+}  # fmt: skip
+FINANCIAL_OVERRIDES = {None, "PENDING", "AUTHORIZED", "PARTIALLY_PAID", "VOIDED", "EXPIRED"}
+
+
+def _check_order_fields(fields: dict[str, Any]) -> None:
+    unknown = set(fields) - ORDER_FIELDS
+    if unknown:
+        raise StoreError(f"Order: unknown field(s) {', '.join(sorted(unknown))}")
+    if fields.get("currency", "USD") not in FX_RATES:
+        raise StoreError(f"Order: currency {fields['currency']!r} is not one of {sorted(FX_RATES)}")
+    if fields.get("financial_status") not in FINANCIAL_OVERRIDES:
+        raise StoreError(f"Order: financial_status {fields['financial_status']!r} is not allowed")
+
+
+def _money_field(fields: dict[str, Any], name: str, default: str) -> int:
+    return int(Decimal(str(fields.get(name, default))) * 100)
+
+
 def create_order(store: Store, customer_id: int | None, at: int, **fields: Any) -> int:
     """Place an order (guest when ``customer_id`` is None); returns its id.
 
     Fields: ``line_items`` (a count or a list of dicts with title/price/quantity/sku),
-    ``currency`` (presentment), ``test``, ``created_at`` (epoch seconds, for history),
-    ``email``, ``phone``, ``tags``, ``source_name``, ``note``, ``financial_status``,
-    ``shipping``, ``tax``.
+    ``currency`` (presentment), ``test``, ``created_at`` (epoch seconds or ISO 8601, for
+    history), ``email``, ``phone``, ``tags``, ``source_name``, ``note``,
+    ``financial_status`` (PENDING, AUTHORIZED...), ``shipping``, ``tax``.
     """
+    _check_order_fields(fields)
     customer = _customer(store, customer_id) if customer_id is not None else None
     index = store.next_order_index
-    store.next_order_index += 1
-    created = int(to_epoch(fields.pop("created_at", at)))
+    created = int(to_epoch(fields.get("created_at", at)))
+    test = bool(fields.get("test", False))
     order = Order(
         id=order_id(index),
         number=1001 + index,
         created_at=created,
         processed_at=created,
-        updated_at=max(created, at) if fields.pop("touch", True) else created,
+        updated_at=max(created, at) if fields.get("touch", True) else created,
         customer_id=customer_id,
-        email=fields.pop("email", customer.email if customer else None),
-        phone=fields.pop("phone", customer.phone if customer else None),
-        test=bool(fields.pop("test", False)),
-        presentment_currency=fields.pop("currency", "USD"),
-        line_items=_line_items(store, index, fields.pop("line_items", 1)),
-        shipping_cents=int(Decimal(str(fields.pop("shipping", "5.00"))) * 100),
+        email=fields.get("email", customer.email if customer else None),
+        phone=fields.get("phone", customer.phone if customer else None),
+        test=test,
+        presentment_currency=fields.get("currency", "USD"),
+        line_items=_line_items(store, index, fields.get("line_items", 1)),
+        shipping_cents=_money_field(fields, "shipping", "5.00"),
         tax_cents=0,
-        source_name=fields.pop("source_name", "web"),
-        tags=list(fields.pop("tags", [])),
-        note=fields.pop("note", None),
-        financial_override=fields.pop("financial_status", None),
+        source_name=fields.get("source_name", "web"),
+        tags=list(fields.get("tags", [])),
+        note=fields.get("note"),
+        financial_override=fields.get("financial_status"),
     )
-    order.updated_at = created if order.updated_at < created else order.updated_at
-    tax = fields.pop("tax", None)
-    order.tax_cents = (
-        int(Decimal(str(tax)) * 100) if tax is not None else order.subtotal_cents // 10
+    order.tax_cents = _money_field(fields, "tax", money(order.subtotal_cents // 10))
+    gateway = "bogus" if test else "shopify_payments"
+    sale = Transaction(
+        TRANSACTION_BASE + index * 16, "SALE", "SUCCESS", gateway, order.total_cents, created, test
     )
-    if fields:
-        raise StoreError(f"Order: unknown field(s) {', '.join(sorted(fields))}")
-    order.transactions = [
-        Transaction(
-            TRANSACTION_BASE + index * 16,
-            "SALE",
-            "SUCCESS",
-            "bogus" if order.test else "shopify_payments",
-            order.total_cents,
-            created,
-            order.test,
-        )
-    ]
+    order.transactions = [sale]
+    store.next_order_index += 1
     store.before_change("Order", order.id, None)
     store.orders[order.id] = order
     if customer is not None:

@@ -211,3 +211,23 @@ def test_issue_token_over_http_limits_scopes(shopify_emulator):
 def test_unknown_control_method(shopify_emulator):
     response = requests.post(f"{shopify_emulator.base_url}/_emulator/drop_tables", timeout=10)
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"currency": "XYZ"}, "currency 'XYZ'"),
+        ({"colour": "red"}, "unknown field(s) colour"),
+        ({"financial_status": "BOGUS"}, "financial_status 'BOGUS'"),
+    ],
+)
+def test_bad_order_fields_are_rejected_by_name(small, fields, message):
+    server, builder = small
+    response = requests.post(
+        f"{server.base_url}/_emulator/create_order",
+        json={"customer_id": builder.customer_ids[0], **fields},
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    assert len(server.control.snapshot()["orders"]) == 3  # nothing half-created
