@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cached_property
 
 from singer_sdk import Stream, Tap
@@ -9,7 +10,7 @@ from singer_sdk import typing as th
 
 from tap_shopify_history import settings
 from tap_shopify_history.session import ShopifySession
-from tap_shopify_history.streams import STREAM_TYPES
+from tap_shopify_history.streams import STREAM_TYPES, OrdersStream
 from tap_shopify_history.writer import BufferedMsgSpecWriter
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -126,6 +127,7 @@ class TapShopifyHistory(Tap):
     name = "tap-shopify-history"
     config_jsonschema = CONFIG_SCHEMA
     message_writer_class = BufferedMsgSpecWriter
+    _preflight_done = False
 
     @cached_property
     def session(self) -> ShopifySession:
@@ -145,6 +147,22 @@ class TapShopifyHistory(Tap):
         loaded = super().streams
         order = [cls.name for cls in STREAM_TYPES]
         return dict(sorted(loaded.items(), key=lambda item: order.index(item[0])))
+
+    def preflight(self, now: datetime) -> None:
+        """Checks that must pass before any stream emits (run once, by the first stream).
+
+        A backfill older than 60 days needs ``read_all_orders``: without it Shopify returns
+        a silently short history, so the run fails before emitting anything.
+
+        Args:
+            now: The current time.
+        """
+        if self._preflight_done:
+            return
+        self._preflight_done = True
+        orders = self.streams.get("orders")
+        if isinstance(orders, OrdersStream) and orders.selected:
+            orders.preflight(now)
 
     def discover_streams(self) -> list[Stream]:
         """The streams, in sync order: customers, orders, customer_roster.

@@ -81,6 +81,7 @@ def test_long_backfill_without_read_all_orders_fails_clearly(small) -> None:
     config = {"store_url": small.base_url, "access_token": token}
     output = run_tap({**config, "sync_range": "last_year"}, expect_error=True)
     assert "read_all_orders" in str(output.error)
+    assert output.records("customers") == []  # checked before any stream emits
     assert output.records("orders") == []
     recent = run_tap({**config, "sync_range": "last_30_days"})  # within 60 days: fine
     assert recent.records("customers")

@@ -7,7 +7,6 @@ The bookmark, the edge set and the running bulk jobs live in the stream's state.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
@@ -113,16 +112,6 @@ class EntityStream(ShopifyStream):
             nodes: The nodes.
             bulk: Whether they come from a bulk result.
         """
-
-    def before_read(self, start: str | None, now: dt.datetime) -> None:
-        """Checks before reading (scopes).
-
-        Args:
-            start: The first ``updated_at`` to read.
-            now: The current time.
-        """
-
-    # SDK hooks ----------------------------------------------------------------------
 
     def _config_int(self, key: str, default: int) -> int:
         value = self.config.get(key)

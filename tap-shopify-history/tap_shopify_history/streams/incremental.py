@@ -55,6 +55,22 @@ class IncrementalShopifyStream(BulkWindowStream):
 
     # Reading ------------------------------------------------------------------------
 
+    def start_for(self, state: dict[str, Any], now: dt.datetime) -> str | None:
+        """The first ``updated_at`` this run reads: bookmark minus lookback, or the history.
+
+        Args:
+            state: The stream state.
+            now: The current time.
+
+        Returns:
+            An ISO time, or None for all time.
+        """
+        bookmark = state.get("replication_key_value")
+        if not bookmark:
+            return settings.history_start(self.config, now)
+        lookback = self._config_int("lookback_window_seconds", 60)
+        return format_time(parse_time(bookmark) - dt.timedelta(seconds=lookback))
+
     def read(self, context: Context | None) -> Iterator[dict[str, Any]]:
         """Yield new and changed records since the bookmark.
 
@@ -66,14 +82,10 @@ class IncrementalShopifyStream(BulkWindowStream):
         self._recent = RecentEmissions(state.get("recent"), lookback)
         state["recent"] = self._recent.mapping
         now = dt.datetime.now(dt.UTC)
+        self._tap.preflight(now)  # type: ignore[attr-defined]
         bookmark = state.get("replication_key_value")
-        start = (
-            format_time(parse_time(bookmark) - dt.timedelta(seconds=lookback))
-            if bookmark
-            else settings.history_start(self.config, now)
-        )
+        start = self.start_for(state, now)
         end = settings.history_end(self.config)
-        self.before_read(start, now)
         self._progress = Progress(self.logger, self.name)
         pending = ([state["bulk"]] if state.get("bulk") else []) + (state.get("bulk_queue") or [])
         if pending:

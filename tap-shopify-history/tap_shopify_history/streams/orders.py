@@ -37,14 +37,13 @@ class OrdersStream(IncrementalShopifyStream):
         """
         return queries.orders_bulk_query(search)
 
-    def before_read(self, start: str | None, now: dt.datetime) -> None:
+    def preflight(self, now: dt.datetime) -> None:
         """Fail before a long backfill if ``read_all_orders`` is missing.
 
         Args:
-            start: The first ``updated_at`` to read.
             now: The current time.
         """
-        self.session.require_all_orders(start, now)
+        self.session.require_all_orders(self.start_for(self.stream_state, now), now)
 
     def complete_nodes(self, nodes: list[dict[str, Any]], *, bulk: bool) -> None:
         """Fetch line items beyond the first page, or refund lines after a bulk read.
