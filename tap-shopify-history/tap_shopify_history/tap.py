@@ -98,6 +98,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "refund_sweep_days",
+        th.IntegerType,
+        default=0,
+        description=(
+            "Shopify can add a refund without moving the order's `updatedAt`; when set, "
+            "each incremental run also re-reads orders created in this many days and "
+            "emits those whose refunds changed since the last run (0: off)."
+        ),
+    ),
+    th.Property(
         "include_test_orders", th.BooleanType, default=False, description="Emit test orders too."
     ),
     th.Property(

@@ -93,3 +93,25 @@ def test_changes_hidden_by_index_lag_arrive_on_the_next_run(emulator_factory) ->
     third = run_tap(config, state=second.final_state)
     assert third.ids("customers") == [ids[0]]  # caught by the lookback, not re-emitting ids[1]
     assert run_tap(config, state=third.final_state).ids("customers") == []
+
+
+def test_refund_sweep_catches_refunds_that_do_not_touch_the_order(emulator_factory) -> None:
+    builder = StoreBuilder(seed=9)
+    builder.customer().order(created_days_ago=5, line_items=2).order(created_days_ago=50)
+    store = builder.build()
+    server = emulator_factory(store=store, bulk_seconds=0.2)
+    recent_order, old_order = builder.order_ids
+    base = config_for(server, extraction_mode="paginated")
+    first = run_tap(base)
+    server.control.advance_time(120)
+    server.control.refund_order(recent_order, amount="3.00", touch_order=False)
+
+    without = run_tap(base, state=first.final_state)
+    assert without.ids("orders") == []  # the order's updatedAt did not move
+    swept = run_tap({**base, "refund_sweep_days": 30}, state=first.final_state)
+    assert swept.ids("orders") == [recent_order]
+    refunds = swept.records("orders")[0]["refunds"]
+    assert [r["total_refunded_set"]["shop_money"]["amount"] for r in refunds] == ["3.00"]
+    again = run_tap({**base, "refund_sweep_days": 30}, state=swept.final_state)
+    assert again.ids("orders") == []
+    assert old_order not in swept.ids("orders")

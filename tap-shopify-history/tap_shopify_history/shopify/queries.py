@@ -49,7 +49,7 @@ totalRefundedSet {MONEY_BAG}
 displayFinancialStatus displayFulfillmentStatus tags sourceName
 """
 
-REFUND_FIELDS = f"id createdAt note totalRefundedSet {MONEY_BAG}"
+REFUND_FIELDS = f"id createdAt updatedAt note totalRefundedSet {MONEY_BAG}"
 
 # Shopify bulk queries reject a connection inside a list field, and `refunds` is a list,
 # so bulk results carry refunds without their line items; the tap fetches those afterwards
