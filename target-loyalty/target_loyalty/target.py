@@ -67,6 +67,8 @@ class TargetLoyalty(Target):
         self._roster_versions: set[int] = set()
         self._rejected = 0
         self._emitted_state: dict[str, Any] | None = None
+        self._closed = False
+        self._finished: set[str] = set()
 
     def get_sink_class(self, stream_name: str) -> type[Sink]:
         """The sink for one of the tap's streams; any other stream is counted, not booked."""
@@ -148,9 +150,20 @@ class TargetLoyalty(Target):
             self._fail(error)
             raise
 
+    def _handle_termination(self, signum: int, frame: Any) -> None:
+        # singer-sdk drains (commits and emits STATE) and exits; record why the run ended
+        # and release the shop instead of leaving the next run to find a dead holder.
+        try:
+            super()._handle_termination(signum, frame)
+        finally:
+            self._fail(InterruptedError(f"stopped by signal {signum} after committing its batches"))
+
     def _fail(self, error: BaseException) -> None:
+        if self._closed:
+            return
+        self._closed = True
         reason = f"{type(error).__name__}: {error}"[:2000]
-        for shop in sorted(self.registry.shops):
+        for shop in sorted(set(self.registry.shops) - self._finished):
             with self.engine.begin() as conn:
                 self.registry.finish(conn, shop, "failed", self.wall_clock(), error=reason)
         self.registry.release_sessions()
@@ -169,5 +182,7 @@ class TargetLoyalty(Target):
                         now=self.clock,
                         finished_at=self.wall_clock(),
                     )
+                self._finished.add(shop)
+            self._closed = True
         finally:
             self.registry.release_sessions()

@@ -137,3 +137,21 @@ def test_one_sync_at_a_time_per_shop(database_url, tmp_path):
     assert rows[run_id] == "abandoned"
     assert sorted(rows.values()) == ["abandoned", "succeeded"]  # the refused run left no row
     assert query(database_url, "SELECT * FROM loyalty_sync_locks") == []
+
+
+def test_sigterm_commits_and_releases_the_shop(sqlite_url, tmp_path):
+    live = LiveTarget(write_config(tmp_path, sqlite_url))
+    live.send(Messages().records("orders", *orders(1, 20)).state({"orders": 20}))
+    assert live.next_state() == {"orders": 20}
+    tail = Messages()
+    tail._schemas.add("orders")
+    live.send(tail.records("orders", *orders(21, 30)))
+    time.sleep(0.5)
+    live.proc.send_signal(signal.SIGTERM)
+    live.proc.wait(timeout=30)
+    # singer-sdk drains on SIGTERM: everything received is committed, then released.
+    assert query(sqlite_url, "SELECT count(*) FROM loyalty_orders")[0][0] == 30
+    [(status, error)] = query(sqlite_url, "SELECT status, error FROM loyalty_sync_runs")
+    assert status == "failed"
+    assert "signal" in error
+    assert query(sqlite_url, "SELECT * FROM loyalty_sync_locks") == []
