@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from fakes import FakeClock, ScriptedSession, ok
+from tap_fakes import FakeClock, ScriptedSession, ok
 from tap_shopify_history.recent import RecentEmissions
 from tap_shopify_history.shopify.bulk import BulkRunner, BulkStatus, PollSchedule
 from tap_shopify_history.shopify.client import GraphQLClient

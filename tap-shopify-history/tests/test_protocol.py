@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from fakes import FakeClock, FakeResponse, ScriptedSession, ok, throttled
+from tap_fakes import FakeClock, FakeResponse, ScriptedSession, ok, throttled
 from tap_shopify_history.shopify.client import GraphQLClient
 from tap_shopify_history.shopify.errors import (
     BulkOperationError,

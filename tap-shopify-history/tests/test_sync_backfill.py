@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from shopify_emulator import StoreBuilder, generate_store
 from tap_runner import run_tap
-from truth import assert_matches_snapshot
+from tap_truth import assert_matches_snapshot
 
 
 def config_for(server, **extra):

@@ -6,7 +6,7 @@ import pytest
 from shopify_emulator import generate_store
 from tap_runner import run_tap
 from tap_shopify_history.exceptions import ShopifySyncError
-from truth import assert_matches_snapshot
+from tap_truth import assert_matches_snapshot
 
 
 def config_for(server, **extra):

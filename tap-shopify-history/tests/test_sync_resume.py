@@ -13,7 +13,7 @@ from singer_sdk.singerlib import SingerMessageType
 from tap_runner import parse, run_tap, start_tap_process
 from tap_shopify_history.streams.incremental import IncrementalShopifyStream
 from tap_shopify_history.writer import BufferedMsgSpecWriter
-from truth import assert_matches_snapshot
+from tap_truth import assert_matches_snapshot
 
 
 def _read_until_bulk_state(process, deadline: float) -> list[bytes]:
