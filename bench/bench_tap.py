@@ -10,7 +10,8 @@ baselines measured in the same run:
 For paginated mode it also prints the share of the plan's restore rate the tap used and
 how many THROTTLED answers it got (the cost-aware limiter should keep that near zero).
 
-    .venv/bin/python bench/bench_tap.py [--customers 2000 --orders 10000 --paged-orders 200 --plan advanced]
+    .venv/bin/python bench/bench_tap.py [--customers 2000 --orders 10000]
+        [--paged-customers 200 --paged-orders 200 --plan advanced]
 """
 
 from __future__ import annotations
