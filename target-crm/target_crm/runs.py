@@ -81,7 +81,8 @@ class RunLedger:
             # own pid is an earlier target instance in this process, which has finished.
             return bool(row.pid != self.pid and _pid_alive(row.pid))
         # Another host: only the heartbeat lease can tell.
-        return (now - row.heartbeat_at).total_seconds() <= self.lease_seconds
+        quiet: float = (now - row.heartbeat_at).total_seconds()
+        return quiet <= self.lease_seconds
 
     def acquire(self, shop: str, now: datetime) -> None:
         """Take the shop's sync lock, or fail at once naming the sync that holds it.

@@ -29,7 +29,7 @@ from target_crm.domain.models import (
     OrderSnapshot,
 )
 
-CHUNK = 500
+CHUNK = 900  # below SQLite's historical 999 bound parameters
 ShopKey = tuple[str, int]
 
 
@@ -104,11 +104,16 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
 def _by_keys(
     conn: Connection, table: sa.Table, columns: tuple[str, str], keys: Iterable[tuple[Any, Any]]
 ) -> list[sa.Row[Any]]:
-    wanted = sorted(set(keys))
+    # Per shop, `shop = ? AND id IN (...)`: index-friendly on both backends, unlike
+    # row-value IN lists.
+    by_shop: dict[Any, set[Any]] = {}
+    for first, second in keys:
+        by_shop.setdefault(first, set()).add(second)
     rows: list[sa.Row[Any]] = []
-    cols = sa.tuple_(table.c[columns[0]], table.c[columns[1]])
-    for chunk in _chunks(wanted):
-        rows.extend(conn.execute(sa.select(table).where(cols.in_(chunk))).all())
+    for first, seconds in sorted(by_shop.items()):
+        base = sa.select(table).where(table.c[columns[0]] == first)
+        for chunk in _chunks(sorted(seconds)):
+            rows.extend(conn.execute(base.where(table.c[columns[1]].in_(chunk))).all())
     return rows
 
 
@@ -251,18 +256,10 @@ def refresh_aggregates(conn: Connection, keys: Iterable[ShopKey]) -> None:
     if not wanted:
         return
     totals: dict[ShopKey, list[Any]] = {k: [0, ZERO] for k in wanted}
-    cols = sa.tuple_(t.orders.c.shop_domain, t.orders.c.contact_customer_id)
-    query = sa.select(
-        t.orders.c.shop_domain,
-        t.orders.c.contact_customer_id,
-        t.orders.c.counts_as_order,
-        t.orders.c.net_value,
-    )
-    for chunk in _chunks(wanted):
-        for shop, owner, counts, net in conn.execute(query.where(cols.in_(chunk))):
-            total = totals[(shop, owner)]
-            total[0] += 1 if counts else 0
-            total[1] += net
+    for row in _by_keys(conn, t.orders, ("shop_domain", "contact_customer_id"), wanted):
+        total = totals[(row.shop_domain, row.contact_customer_id)]
+        total[0] += 1 if row.counts_as_order else 0
+        total[1] += row.net_value
     params = [
         {"k_shop": s, "k_id": c, "v_count": n, "v_ltv": Decimal(v)}
         for (s, c), (n, v) in totals.items()
@@ -275,13 +272,17 @@ def add_to_aggregates(conn: Connection, deltas: Mapping[ShopKey, tuple[int, Deci
     wanted = [k for k, (n, v) in deltas.items() if n or v]
     if not wanted:
         return
-    cols = (t.contacts.c.shop_domain, t.contacts.c.customer_id)
-    query = sa.select(*cols, t.contacts.c.order_count, t.contacts.c.lifetime_value)
     params = []
-    for chunk in _chunks(sorted(wanted)):
-        for shop, cid, count, value in conn.execute(query.where(sa.tuple_(*cols).in_(chunk))):
-            n, v = deltas[(shop, cid)]
-            params.append({"k_shop": shop, "k_id": cid, "v_count": count + n, "v_ltv": value + v})
+    for row in _by_keys(conn, t.contacts, ("shop_domain", "customer_id"), wanted):
+        n, v = deltas[(row.shop_domain, row.customer_id)]
+        params.append(
+            {
+                "k_shop": row.shop_domain,
+                "k_id": row.customer_id,
+                "v_count": row.order_count + n,
+                "v_ltv": row.lifetime_value + v,
+            }
+        )
     if params:
         conn.execute(_AGGREGATE_UPDATE, params)
 
