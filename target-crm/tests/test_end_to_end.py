@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 BIN = Path(sys.executable).parent
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.slow  # subprocess pipelines against the emulator
 
 
 class Pipeline:
