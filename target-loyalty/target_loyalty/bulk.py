@@ -7,6 +7,7 @@ same ON CONFLICT statements on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,10 @@ from sqlalchemy.engine import Connection
 from target_loyalty import schema as s
 
 Convert = Callable[[Any], Any]
+
+#: From this many rows, PostgreSQL writes go through COPY and a staging table.
+COPY_THRESHOLD = 50
+_STAGES = itertools.count()
 
 
 def _same(value: Any) -> Any:
@@ -62,17 +67,28 @@ def write(
         return
     columns = list(rows[0])
     dialect = conn.dialect.name
-    mark = "?" if dialect == "sqlite" else "%s"
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(mark for _ in columns)})"
-    )
+    on_conflict = ""
     if conflict:
         sets = [f"{c} = excluded.{c}" for c in update]
         if extra_set:
             sets.append(extra_set)
         action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
-        sql += f" ON CONFLICT ({', '.join(conflict)}) {action}"
+        on_conflict = f" ON CONFLICT ({', '.join(conflict)}) {action}"
+    params = _params(table, columns, rows, dialect)
+    if dialect == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        _stage_and_upsert(conn, table, columns, params, on_conflict)
+        return
+    mark = "?" if dialect == "sqlite" else "%s"
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(mark for _ in columns)}){on_conflict}"
+    )
+    conn.exec_driver_sql(sql, params)
+
+
+def _params(
+    table: sa.Table, columns: list[str], rows: Sequence[Mapping[str, Any]], dialect: str
+) -> list[tuple[Any, ...]]:
     # Convert only the columns that need it; the rest pass through untouched.
     converting = [
         (i, convert)
@@ -85,4 +101,29 @@ def write(
         for i, convert in converting:
             values[i] = convert(values[i])
         params.append(tuple(values))
-    conn.exec_driver_sql(sql, params)
+    return params
+
+
+def _stage_and_upsert(
+    conn: Connection,
+    table: sa.Table,
+    columns: list[str],
+    params: list[tuple[Any, ...]],
+    on_conflict: str,
+) -> None:
+    """PostgreSQL: COPY into a temporary stage, then one INSERT ... SELECT (as
+    target-postgres does); dropped at commit, so a batch is still one transaction."""
+    stage = f"stage_{table.name}_{next(_STAGES)}"
+    cols = ", ".join(columns)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(
+            f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS "
+            f"SELECT {cols} FROM {table.name} WITH NO DATA"
+        )
+        with cursor.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+            for values in params:
+                copy.write_row(values)
+        cursor.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage}{on_conflict}")
+    finally:
+        cursor.close()
