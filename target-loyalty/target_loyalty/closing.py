@@ -49,13 +49,7 @@ def close_run(
         finished_at: Wall-clock time recorded as the run's end.
     """
     history = _order_history(conn, shop)
-    touched = set(
-        conn.execute(
-            sa.select(s.orders.c.customer_id)
-            .where(s.orders.c.shop_domain == shop, s.orders.c.last_run_id == registry.run_id)
-            .distinct()
-        ).scalars()
-    ) - {None}
+    touched = _touched_customers(conn, shop, registry.run_id)
     scope = set(history) if rules.update_customer_metrics else touched
     timelines = {
         cid: tier_timeline(
@@ -91,6 +85,17 @@ def close_run(
 
 
 History = dict[int, list[tuple[TimedSpend, bool]]]
+
+
+def _touched_customers(conn: Connection, shop: str, run_id: str) -> set[int]:
+    """Customers owning an order this run wrote."""
+    o = s.orders
+    query = (
+        sa.select(o.c.customer_id)
+        .where(o.c.shop_domain == shop, o.c.last_run_id == run_id, o.c.customer_id.is_not(None))
+        .distinct()
+    )
+    return set(conn.execute(query).scalars())
 
 
 def _order_history(conn: Connection, shop: str) -> History:

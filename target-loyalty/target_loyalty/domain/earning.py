@@ -109,6 +109,31 @@ def desired_entries(
             order_id=order.order_id,
         )
     ]
+    reversals = _refund_reversals(order, customer_id, rules, rate, earned)
+    rows.extend(reversals)
+    remaining = earned + sum(r.points for r in reversals)
+    if order.cancelled_at is not None and remaining > 0:
+        rows.append(
+            LedgerEntry(
+                source=order_source(order.order_id),
+                kind=EntryKind.CANCELLATION_REVERSAL,
+                points=-remaining,
+                occurred_at=order.cancelled_at,
+                rule="cancellation reverses what the order still earned",
+                customer_id=customer_id,
+                order_id=order.order_id,
+            )
+        )
+    return rows
+
+
+def _refund_reversals(
+    order: Order, customer_id: int, rules: LoyaltyRules, rate: Decimal, earned: int
+) -> list[LedgerEntry]:
+    """One row per refund: the points of the basis it took back, cumulated so that
+    rounding never reverses more than the order earned."""
+    basis = order_basis(order, rules.earning_basis)
+    rows = []
     refunded, reversed_so_far = ZERO, 0
     for refund in sorted_refunds(order):
         refunded += refund_basis(refund, rules.earning_basis)
@@ -127,19 +152,6 @@ def desired_entries(
                     order_id=order.order_id,
                 )
             )
-    remaining = earned - reversed_so_far
-    if order.cancelled_at is not None and remaining > 0:
-        rows.append(
-            LedgerEntry(
-                source=order_source(order.order_id),
-                kind=EntryKind.CANCELLATION_REVERSAL,
-                points=-remaining,
-                occurred_at=order.cancelled_at,
-                rule="cancellation reverses what the order still earned",
-                customer_id=customer_id,
-                order_id=order.order_id,
-            )
-        )
     return rows
 
 
