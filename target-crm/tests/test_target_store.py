@@ -236,12 +236,35 @@ def snapshot(url):
     )
 
 
-def test_batch_size_does_not_change_the_store(tmp_path):
-    feed = backfill_feed().customers(customer(1, at=later(1), first_name="X"))
-    feed.orders(order(101, 1, updated=later(2), refunds=[(1, "10.00", later(2))]))
+def rich_feed():
+    feed = Feed().customers(customer(1), customer(2), customer(3, email=None))
+    feed.state({"bookmark": 1}).orders(order(101, 1), order(102, 2, total="50.00"))
+    feed.orders(order(103, None)).state({"bookmark": 2}).customers(
+        customer(1, at=later(1), first_name="X"),
+        customer(5, email="CUSTOMER1@example.com "),  # a duplicate of 1
+        customer(2, at=later(2), email="moved@example.com"),
+    )
+    return feed.orders(
+        order(101, 1, updated=later(2), refunds=[(1, "10.00", later(2))]),
+        order(102, 1, updated=later(3)),  # customer 2 merged into 1
+        order(104, 5, at=later(3)),
+        order(101, 1, updated=later(4), refunds=[(1, "10.00", later(2)), (2, "90.00", later(4))]),
+        order(105, 1, at=later(4), cancelled_at=later(5), updated=later(5)),
+    ).roster([1, 3, 5])  # 2 was merged into 1: its order 102 moved
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 7])
+@pytest.mark.parametrize("policy", ["flag", "merge"])
+def test_batch_size_does_not_change_the_store(tmp_path, batch, policy):
     small, large = f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"
-    run_target({"database_url": small, "batch_size_rows": 1}, feed, now=NOW)
-    run_target({"database_url": large}, feed, now=NOW)
+    config = {"duplicate_policy": policy}
+    run_target({**config, "database_url": small, "batch_size_rows": batch}, rich_feed(), now=NOW)
+    run_target({**config, "database_url": large}, rich_feed(), now=NOW)
+    assert snapshot(small) == snapshot(large)
+    contacts = {c[0]: c[1] for c in snapshot(large)[0]}
+    assert contacts == {1: "active", 2: "merged", 5: "merged" if policy == "merge" else "active"}
+    # and replaying the whole feed changes nothing
+    run_target({**config, "database_url": large, "batch_size_rows": batch}, rich_feed(), now=NOW)
     assert snapshot(small) == snapshot(large)
 
 
