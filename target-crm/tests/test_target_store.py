@@ -273,3 +273,33 @@ def test_builder_records_pass_the_taps_json_schemas(sqlite_url):
         {"database_url": sqlite_url, "validate_records": True}, backfill_feed(), now=NOW
     )
     assert states[-1] == {"bookmark": 2}
+
+
+def test_crm_owned_consent_and_phone_identifier(database_url):
+    config = {
+        "database_url": database_url,
+        "consent_source_of_truth": "crm",
+        "identifier": "phone",
+        "default_calling_code": "33",
+    }
+    first = Feed().customers(customer(1, phone="06 12 34 56 78"), customer(2, phone=None))
+    run_target(config, first, now=NOW)
+    unsubscribe = {
+        "state": "UNSUBSCRIBED",
+        "opt_in_level": "SINGLE_OPT_IN",
+        "consent_updated_at": "2024-03-09T00:00:00Z",
+    }
+    second = Feed().customers(
+        customer(1, at=later(9), phone="06 12 34 56 78", email_marketing_consent=unsubscribe)
+    )
+    run_target(config, second, now=NOW)
+    assert q(database_url, "select customer_id, phone_normalized from contacts") == [
+        (1, "+33612345678")
+    ]
+    assert q(database_url, "select reason from skipped_records") == [("missing_identifier:phone",)]
+    ((accepts,),) = q(database_url, "select accepts_email_marketing from contacts")
+    assert bool(accepts) is True  # the CRM owns consent: Shopify's change is audited only
+    assert q(
+        database_url,
+        "select new_state, decision from consent_audit order by recorded_at, new_state",
+    ) == [("SUBSCRIBED", "applied"), ("UNSUBSCRIBED", "ignored_crm_is_source_of_truth")]
