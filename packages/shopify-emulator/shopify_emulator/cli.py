@@ -6,6 +6,7 @@ import json
 import signal
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
@@ -66,6 +67,14 @@ def main() -> None:
 )
 @click.option("--shop-domain", default="demo-store.myshopify.com", show_default=True)
 @click.option(
+    "--store-time",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d"]),
+    default=None,
+    help="The store's clock at start (UTC, e.g. 2026-11-01). With the same seed, every "
+    "start serves the very same store, so a second sync finds nothing new. "
+    "Default: the current time.",
+)
+@click.option(
     "--ready-file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -83,6 +92,7 @@ def serve(  # noqa: PLR0917 - one parameter per command-line option
     bulk_seconds: float,
     faults: tuple[str, ...],
     shop_domain: str,
+    store_time: datetime | None,
     ready_file: Path | None,
 ) -> None:
     """Generate a store and serve it until killed (prints the URL and a token)."""
@@ -92,7 +102,8 @@ def serve(  # noqa: PLR0917 - one parameter per command-line option
         raise click.BadParameter(str(error), param_hint="--fault") from error
     versions = tuple(v.strip() for v in api_versions.split(",") if v.strip())
     started = time.perf_counter()
-    store = generate_store(seed, customers, orders, shop_domain=shop_domain)
+    now = None if store_time is None else store_time.replace(tzinfo=UTC)
+    store = generate_store(seed, customers, orders, now=now, shop_domain=shop_domain)
     server = EmulatorServer(
         store,
         plan=plan,
