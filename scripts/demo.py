@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
 DEMO_DIR = ROOT / ".demo"
 OUTPUT_DIR = ROOT / "output"
+# A fixed store clock: every start of the emulator serves the very same demo store, so the
+# second `make demo` shows an incremental run that finds nothing new.
+DEMO_STORE_TIME = "2026-11-01"
 
 
 def say(message: str) -> None:
@@ -44,7 +47,8 @@ def start_emulator(customers: int, orders: int) -> tuple[subprocess.Popen[bytes]
         str(customers),
         "--orders",
         str(orders),
-        "--demo",
+        "--store-time",
+        DEMO_STORE_TIME,
         "--ready-file",
         str(ready_file),
     ]
@@ -72,7 +76,7 @@ def main() -> int:
     """Run the demo sync end to end."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=3000)
-    parser.add_argument("--orders", type=int, default=30000)
+    parser.add_argument("--orders", type=int, default=20000)
     arguments = parser.parse_args()
     OUTPUT_DIR.mkdir(exist_ok=True)
     emulator, served = start_emulator(arguments.customers, arguments.orders)
