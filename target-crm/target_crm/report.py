@@ -33,7 +33,7 @@ def _count(conn: Connection, table: sa.Table, *where: Any) -> int:
     return int(conn.scalar(sa.select(sa.func.count()).select_from(table).where(*where)) or 0)
 
 
-def _checks(conn: Connection, run_id: str, stats: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _tally(stats: list[dict[str, Any]]) -> tuple[dict[Any, int], dict[Any, int], dict[Any, int]]:
     received: dict[tuple[str, str], int] = defaultdict(int)
     accounted: dict[tuple[str, str], int] = defaultdict(int)
     created: dict[tuple[str, str], int] = defaultdict(int)
@@ -45,25 +45,28 @@ def _checks(conn: Connection, run_id: str, stats: list[dict[str, Any]]) -> list[
             accounted[key] += s["count"]
         if s["outcome"] == "created":
             created[key] += s["count"]
+    return received, accounted, created
+
+
+def _check(name: str, shop: str, expected: int, actual: int) -> dict[str, Any]:
+    return {
+        "check": name,
+        "shop_domain": shop,
+        "expected": expected,
+        "actual": actual,
+        "ok": expected == actual,
+    }
+
+
+def _checks(conn: Connection, run_id: str, stats: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every received record accounted for; the store holds what the run says it created."""
+    received, accounted, created = _tally(stats)
     checks = [
-        {
-            "check": f"{stream} records accounted for",
-            "shop_domain": shop,
-            "expected": n,
-            "actual": accounted[(shop, stream)],
-        }
+        _check(f"{stream} records accounted for", shop, n, accounted[(shop, stream)])
         for (shop, stream), n in sorted(received.items())
     ]
     for shop in sorted({s for s, _ in received} | {s for s, _ in created}):
-        stored = _count(conn, t.events, t.events.c.run_id == run_id, t.events.c.shop_domain == shop)
-        checks.append(
-            {
-                "check": "events created in the store",
-                "shop_domain": shop,
-                "expected": created[(shop, "events")],
-                "actual": stored,
-            }
-        )
+        events = _count(conn, t.events, t.events.c.run_id == run_id, t.events.c.shop_domain == shop)
         contacts = _count(
             conn,
             t.contacts,
@@ -71,15 +74,11 @@ def _checks(conn: Connection, run_id: str, stats: list[dict[str, Any]]) -> list[
             t.contacts.c.shop_domain == shop,
         )
         checks.append(
-            {
-                "check": "contacts created in the store",
-                "shop_domain": shop,
-                "expected": created[(shop, "customers")],
-                "actual": contacts,
-            }
+            _check("events created in the store", shop, created[(shop, "events")], events)
         )
-    for check in checks:
-        check["ok"] = check["expected"] == check["actual"]
+        checks.append(
+            _check("contacts created in the store", shop, created[(shop, "customers")], contacts)
+        )
     return checks
 
 
