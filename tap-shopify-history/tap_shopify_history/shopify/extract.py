@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ LOGGER = logging.getLogger("tap_shopify_history.shopify.extract")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 REFUND_BATCH = 9  # orders per query: 9 x ~106 points stays under the 1000 cap
 EXPIRED_RESUBMITS = 2
+LOOKUP_WORKERS = 4
 
 
 def parse_time(value: str) -> datetime:
@@ -218,8 +220,9 @@ def _refund_lines_cut(order: dict[str, Any]) -> bool:
 def _fetch_refunds(
     client: GraphQLClient, orders: list[dict[str, Any]], selection: str, batch: int
 ) -> None:
-    for offset in range(0, len(orders), batch):
-        chunk = orders[offset : offset + batch]
+    chunks = [orders[i : i + batch] for i in range(0, len(orders), batch)]
+
+    def fetch(chunk: list[dict[str, Any]]) -> None:
         fields = "\n".join(
             f'o{i}: node(id: "{o["id"]}") {{ ... on Order {{ id {selection} }} }}'
             for i, o in enumerate(chunk)
@@ -229,6 +232,15 @@ def _fetch_refunds(
             node = data.get(f"o{i}")
             if node is not None:
                 order["refunds"] = node["refunds"]
+
+    if len(chunks) <= 1:
+        for chunk in chunks:
+            fetch(chunk)
+        return
+    # These lookups are latency-bound; a few in flight at once (the limiter still makes
+    # each one wait for its points) keep a bulk read from stalling on them.
+    with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
+        list(pool.map(fetch, chunks))
 
 
 def hydrate_refunds(

@@ -8,8 +8,9 @@ injected so tests run without real time.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 SINGLE_QUERY_MAX_COST = 1000.0
@@ -69,6 +70,7 @@ class CostLimiter:
         self.points_spent = 0.0
         self.throttled_count = 0
         self.requests = 0
+        self._lock = threading.Lock()
 
     @property
     def status(self) -> ThrottleStatus | None:
@@ -109,11 +111,19 @@ class CostLimiter:
         Args:
             cost: The query's requested (estimated) cost.
         """
-        delay = self.wait_time(cost)
-        if delay > 0:
+        with self._lock:
+            delay = self.wait_time(cost)
+            available = self.available()
+            if self._status is not None and available is not None:
+                # Reserve the points now, so concurrent callers queue behind this request
+                # (the response's throttleStatus replaces the estimate).
+                after = available + delay * self._status.restore_rate - cost
+                self._status = replace(self._status, currently_available=after)
+                self._observed_at = self._clock() + delay
             self.waited_seconds += delay
+            self.requests += 1
+        if delay > 0:
             self._sleep(delay)
-        self.requests += 1
 
     def observe(self, status: ThrottleStatus | None, actual_cost: float | None) -> None:
         """Record a response's throttle status and the points it actually cost.
@@ -122,11 +132,12 @@ class CostLimiter:
             status: The response's throttle status, if any.
             actual_cost: ``actualQueryCost``, if any.
         """
-        if status is not None:
-            self._status = status
-            self._observed_at = self._clock()
-        if actual_cost is not None:
-            self.points_spent += actual_cost
+        with self._lock:
+            if status is not None:
+                self._status = status
+                self._observed_at = self._clock()
+            if actual_cost is not None:
+                self.points_spent += actual_cost
 
     def on_throttled(self, status: ThrottleStatus | None, requested_cost: float | None) -> None:
         """Count a THROTTLED answer and wait until the refused query is affordable.
@@ -135,7 +146,8 @@ class CostLimiter:
             status: The throttle status reported with the refusal.
             requested_cost: The refused query's requested cost.
         """
-        self.throttled_count += 1
+        with self._lock:
+            self.throttled_count += 1
         self.observe(status, None)
         delay = self.wait_time(requested_cost or 0.0)
         # Without a status to project from, wait one second (Shopify CLI's default).
