@@ -176,3 +176,23 @@ def test_fractional_seconds_compare_exactly(emulator_factory, dated_store):
     assert after_all == dated_store.order_ids[3:]
     from_start = order_ids(server, "updated_at:>='2026-05-02T10:00:00.000000Z'")
     assert from_start == dated_store.order_ids[1:]
+
+
+def test_order_walk_by_updated_at_sees_mid_walk_changes_again(shopify_emulator):
+    control = shopify_emulator.control
+    query = "updated_at:>='2000-01-01T00:00:00Z'"
+    body = graphql(shopify_emulator, ORDER_IDS, {"q": query, "sort": "UPDATED_AT"}).json()
+    conn = body["data"]["orders"]
+    first_page = [int(n["legacyResourceId"]) for n in conn["nodes"]]
+    control.advance_time(5)
+    control.cancel_order(first_page[0])  # already read: moves to the end
+    new_order = control.create_order(None)  # a guest order placed mid-walk
+    rest, after = [], conn["pageInfo"]["endCursor"]
+    while after:
+        variables = {"q": query, "sort": "UPDATED_AT", "after": after}
+        page = graphql(shopify_emulator, ORDER_IDS, variables).json()["data"]["orders"]
+        rest += [int(n["legacyResourceId"]) for n in page["nodes"]]
+        after = page["pageInfo"]["endCursor"] if page["pageInfo"]["hasNextPage"] else None
+    live = {o["id"] for o in control.snapshot()["orders"]}
+    assert set(first_page) | set(rest) == live
+    assert set(rest[-2:]) == {first_page[0], new_order}  # both come (back) at the end
