@@ -1,7 +1,7 @@
 """Keep Meltano's plugin definitions in step with what each plugin says about itself.
 
 Reads ``<executable> --about --format=json`` for the three plugins and writes their
-``capabilities`` and ``settings`` into ``meltano.yml`` (comments and the rest of the file are
+``capabilities`` and ``settings`` into ``meltano.yml``, the settings tables of ``README.md`` (comments and the rest of the file are
 kept) and into the Hub-style definitions under ``plugins/``. Also writes
 ``plugins/constraints.txt`` from ``uv.lock``. ``--check`` reports drift and exits 1 instead.
 """
@@ -128,6 +128,31 @@ def render_hub_definition(name: str, description: dict[str, Any]) -> str:
     return buffer.getvalue()
 
 
+def render_settings_table(description: dict[str, Any]) -> str:
+    """A Markdown table of the plugin's settings, for the README."""
+    rows = ["| setting | kind | default | description |", "| --- | --- | --- | --- |"]
+    for setting in meltano_settings(description):
+        kind = setting["kind"] + (" (secret)" if setting.get("sensitive") else "")
+        default = setting.get("value")
+        shown = "" if default is None else f"`{json.dumps(default)}`"
+        text = setting.get("description", "").replace("|", "\\|")
+        rows.append(f"| `{setting['name']}` | {kind} | {shown} | {text} |")
+    return "\n".join(rows) + "\n"
+
+
+def render_readme(descriptions: dict[str, dict[str, Any]]) -> str:
+    """README.md with each plugin's settings table between its markers."""
+    text = (ROOT / "README.md").read_text()
+    for name, description in descriptions.items():
+        start, end = f"<!-- settings:{name} -->\n", f"<!-- /settings:{name} -->"
+        if start not in text:
+            continue
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = head + start + render_settings_table(description) + end + tail
+    return text
+
+
 def render_constraints() -> str:
     """Third-party pins from uv.lock, for the plugins' ``pip_url -c``."""
     uv = ROOT / ".tools" / "bin" / "uv"
@@ -154,7 +179,10 @@ def render_constraints() -> str:
 def expected_files() -> dict[Path, str]:
     """Every generated file and the content it should have."""
     descriptions = {name: about(name) for name in PLUGINS}
-    files = {ROOT / "meltano.yml": render_meltano_yml(descriptions)}
+    files = {
+        ROOT / "meltano.yml": render_meltano_yml(descriptions),
+        ROOT / "README.md": render_readme(descriptions),
+    }
     for name, plugin_type in PLUGINS.items():
         path = ROOT / "plugins" / plugin_type / f"{name}--{PLUGIN_VARIANT}.yml"
         files[path] = render_hub_definition(name, descriptions[name])
