@@ -17,7 +17,7 @@ def test_help_lists_every_option():
     out = subprocess.run([BIN, "serve", "--help"], capture_output=True, text=True, check=True)
     for option in (
         "--port", "--seed", "--customers", "--orders", "--plan", "--api-versions",
-        "--index-lag-seconds", "--bulk-seconds", "--fault", "--ready-file",
+        "--index-lag-seconds", "--bulk-seconds", "--fault", "--ready-file", "--store-time",
     ):  # fmt: skip
         assert option in out.stdout
 
