@@ -1,9 +1,10 @@
 """Keep Meltano's plugin definitions in step with what each plugin says about itself.
 
 Reads ``<executable> --about --format=json`` for the three plugins and writes their
-``capabilities`` and ``settings`` into ``meltano.yml``, the settings tables of ``README.md`` (comments and the rest of the file are
-kept) and into the Hub-style definitions under ``plugins/``. Also writes
-``plugins/constraints.txt`` from ``uv.lock``. ``--check`` reports drift and exits 1 instead.
+``capabilities`` and ``settings`` into ``meltano.yml`` (comments and the rest of the file
+are kept), the settings tables of ``README.md`` and the Hub-style definitions under
+``plugins/``. Also writes ``plugins/constraints.txt`` from ``uv.lock``. ``--check`` reports
+drift and exits 1 instead.
 """
 
 from __future__ import annotations
