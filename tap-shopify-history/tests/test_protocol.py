@@ -58,6 +58,17 @@ def test_limiter_waits_exactly_until_the_bucket_can_pay() -> None:
     assert len(clock.sleeps) == 1
 
 
+def test_limiter_reserves_points_so_back_to_back_requests_queue() -> None:
+    clock = FakeClock()
+    limiter = CostLimiter(clock=clock, sleep=clock.sleep)
+    limiter.observe(ThrottleStatus(1000, 600, 50), actual_cost=None)
+    limiter.acquire(500)  # paid from the 600 available
+    assert clock.sleeps == []
+    limiter.acquire(500)  # only 100 left after the reservation: wait for 400 more
+    assert clock.sleeps == [pytest.approx(8.0)]
+    assert limiter.requests == 2
+
+
 def test_limiter_sizes_pages_to_query_cap_and_bucket() -> None:
     clock = FakeClock()
     limiter = CostLimiter(clock=clock, sleep=clock.sleep)
