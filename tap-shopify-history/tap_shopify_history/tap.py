@@ -91,10 +91,11 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "bulk_window_max_records",
         th.IntegerType,
-        default=100000,
+        default=25000,
         description=(
-            "Largest number of records one bulk job covers; bigger ranges are split "
-            "into `updated_at` windows sized by count queries."
+            "Largest number of records one bulk job covers (they are held in memory to be "
+            "sorted); bigger ranges are split into `updated_at` windows sized by count "
+            "queries."
         ),
     ),
     th.Property(

@@ -24,6 +24,9 @@ from tap_shopify_history.shopify.extract import (
     Window,
 )
 
+# Records of one bulk window are held in memory to be sorted and completed.
+DEFAULT_WINDOW = 25_000
+
 
 class ShopifyStream(Stream):
     """Common wiring: the store session, fast emission, Shopify errors made fatal."""
@@ -121,7 +124,13 @@ class EntityStream(ShopifyStream):
         data = self.session.client.execute(
             self.count_document, {"query": window.search(self.search_terms())}, estimated_cost=2
         )
-        return int((data.get(self.count_field) or {}).get("count") or 0)
+        counted = data.get(self.count_field) or {}
+        count = int(counted.get("count") or 0)
+        if counted.get("precision") == "AT_LEAST":
+            # Shopify caps counts (10,000 by default): "at least" means "maybe far more",
+            # so report it as more than any window may hold and let the planner split.
+            return max(count, self._config_int("bulk_window_max_records", DEFAULT_WINDOW) + 1)
+        return count
 
     def _emit(
         self, nodes: Iterable[dict[str, Any]], window: Window, skip_before: str | None = None

@@ -20,7 +20,7 @@ from tap_shopify_history.shopify.extract import (
     run_bulk_window,
 )
 from tap_shopify_history.shopify.queries import latest_updated_query
-from tap_shopify_history.streams.base import EntityStream
+from tap_shopify_history.streams.base import DEFAULT_WINDOW, EntityStream
 
 EMPTY_PARTIAL_RETRIES = 2
 
@@ -77,7 +77,7 @@ class BulkWindowStream(EntityStream):
         state.pop("bulk_queue", None)
 
     def _plan(self, window: Window) -> list[tuple[Window, int]]:
-        max_records = self._config_int("bulk_window_max_records", 100_000)
+        max_records = self._config_int("bulk_window_max_records", DEFAULT_WINDOW)
         total = self._count(window)
         if total <= max_records:
             return [(window, total)] if total else []
