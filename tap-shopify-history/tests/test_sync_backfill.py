@@ -81,7 +81,7 @@ def test_bulk_windows_are_sized_to_the_data(emulator_factory, caplog) -> None:
 
 def test_concurrent_bulk_jobs_where_the_api_version_allows(emulator_factory) -> None:
     store = generate_store(seed=14, customers=40, orders=10)
-    server = emulator_factory(store=store, bulk_seconds=0.5)
+    server = emulator_factory(store=store, bulk_seconds=1.0)
     config = config_for(server, extraction_mode="bulk", bulk_window_max_records=10)
     output = run_tap({**config, "api_version": "2026-01"})
     assert_matches_snapshot(output, server.control.snapshot())
