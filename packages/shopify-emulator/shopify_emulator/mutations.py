@@ -133,6 +133,7 @@ def merge_customers(store: Store, keep_id: int, remove_id: int, at: int) -> None
         store.before_change("Order", oid, order_facts(order))
         order.customer_id = keep_id
         order.updated_at = max(at, order.updated_at)
+        store.move_order(oid, remove_id, keep_id)
     store.before_change("Customer", keep_id, customer_facts(keep))
     keep.tags = sorted(set(keep.tags) | set(gone.tags))
     keep.email = keep.email or gone.email
@@ -140,7 +141,6 @@ def merge_customers(store: Store, keep_id: int, remove_id: int, at: int) -> None
     keep.updated_at = max(at, keep.updated_at)
     store.before_change("Customer", remove_id, customer_facts(gone))
     del store.customers[remove_id]
-    store.reindex_customer_orders()
 
 
 def _line_items(store: Store, index: int, spec: Any) -> list[LineItem]:
@@ -242,7 +242,7 @@ def create_order(store: Store, customer_id: int | None, at: int, **fields: Any) 
     if customer is not None:
         store.before_change("Customer", customer.id, customer_facts(customer))
         customer.updated_at = max(customer.updated_at, at)
-        store.reindex_customer_orders()
+        store.move_order(order.id, None, customer.id)
     return order.id
 
 
@@ -342,7 +342,7 @@ def delete_order(store: Store, oid: int) -> None:
     store.before_change("Order", oid, order_facts(order))
     store.orders.pop(oid, None)
     store.deleted_orders.add(oid)
-    store.reindex_customer_orders()
+    store.move_order(oid, order.customer_id, None)
 
 
 def update_order(store: Store, oid: int, at: int, **fields: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,6 +12,8 @@ from typing import Any
 from shopify_emulator.catalog import Variant
 from shopify_emulator.lazy import CANCELLED, CLOSED, TEST, LazyOrders, order_index
 from shopify_emulator.model import Customer, Order
+
+MAX_CHANGE_LOG = 50_000
 
 
 class Clock:
@@ -109,6 +112,8 @@ class Store:
         self._pending: dict[tuple[str, int], tuple[float, object | None]] = {}
         self._orders_by_customer: dict[int, list[int]] | None = None
         self._sorted_cache: dict[tuple[str, str], tuple[int, list[int]]] = {}
+        # (version, kind, id) of recent changes, to patch sorted caches instead of re-sorting.
+        self._changes: list[tuple[int, str, int]] = []
 
     # --- time -------------------------------------------------------------------------
     def now(self) -> int:
@@ -215,6 +220,29 @@ class Store:
             return 0
         return self.lazy.updated[i] if attr == "updated_at" else self.lazy.created[i]
 
+    def _patch_sorted(
+        self, kind: str, cached: tuple[int, list[int]], key_fn: Callable[[int], Any]
+    ) -> list[int]:
+        # Take the changed records out and put the live ones back at their new keys.
+        since, old = cached
+        changed = {rid for v, k, rid in self._changes if v > since and k == kind}
+        ids = [rid for rid in old if rid not in changed]
+        for rid in changed:
+            alive = self.order_facts(rid) is not None if kind == "Order" else rid in self.customers
+            if alive:
+                bisect.insort(ids, rid, key=key_fn)
+        return ids
+
+    def move_order(self, oid: int, old_customer: int | None, new_customer: int | None) -> None:
+        """Keep the customer -> orders index current when an order appears, moves or goes."""
+        index = self._orders_by_customer
+        if index is None:
+            return
+        if old_customer is not None and oid in index.get(old_customer, []):
+            index[old_customer].remove(oid)
+        if new_customer is not None:
+            bisect.insort(index.setdefault(new_customer, []), oid)
+
     def reindex_customer_orders(self) -> None:
         """Forget the customer -> orders index after orders move or appear."""
         self._orders_by_customer = None
@@ -235,7 +263,10 @@ class Store:
     def before_change(self, kind: str, rid: int, old_facts: object | None) -> None:
         """Remember what the search index still sees while a change is lagging."""
         self.version += 1
-        self._sorted_cache.clear()
+        self._changes.append((self.version, kind, rid))
+        if len(self._changes) > MAX_CHANGE_LOG:
+            self._changes.clear()
+            self._sorted_cache.clear()
         if self.index_lag <= 0:
             return
         key = (kind, rid)
@@ -260,6 +291,10 @@ class Store:
         cached = self._sorted_cache.get((kind, sort_key))
         if cached is not None and cached[0] == self.version:
             return cached[1]
+        if cached is not None and self._changes and self._changes[0][0] <= cached[0] + 1:
+            ids = self._patch_sorted(kind, cached, key_fn)
+            self._sorted_cache[(kind, sort_key)] = (self.version, ids)
+            return ids
         if kind == "Order":
             ids = self._sorted_order_ids(sort_key, key_fn)
         else:

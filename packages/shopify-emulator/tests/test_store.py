@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
-from shopify_emulator import StoreBuilder, generate_store
+from shopify_emulator import StoreBuilder, generate_store, mutations
 from shopify_emulator.control import order_dict
 from shopify_emulator.demo import edge_case_counts
 from shopify_emulator.faults import Faults, parse_fault_specs
@@ -115,3 +115,23 @@ def test_fault_specs():
     )
     with pytest.raises(ValueError, match="unknown fault"):
         parse_fault_specs(["meteor=1"])
+
+
+def test_sorted_index_patched_after_changes_equals_a_fresh_sort():
+    store = generate_store(4, 60, 400, now=NOW)
+    control_ids = list(store.order_ids())
+
+    def key(oid):
+        return (store.order_sort_value(oid, "updated_at"), oid)
+
+    store.sorted_ids("Order", "UPDATED_AT", key)  # build the cache
+    at = int(NOW.timestamp()) + 10
+    mutations.cancel_order(store, control_ids[5], at)
+    mutations.refund_order(store, control_ids[9], at + 1, amount="1.00")
+    new = mutations.create_order(store, None, at + 2)
+    mutations.delete_order(store, control_ids[20])
+    patched = store.sorted_ids("Order", "UPDATED_AT", key)
+    assert patched == sorted(store.order_ids(), key=key)
+    assert new in patched
+    assert control_ids[20] not in patched
+    assert patched[-3:] == [control_ids[5], control_ids[9], new]
