@@ -205,7 +205,7 @@ class OrdersSink(CrmSink):
         owners = {(o.shop_domain, o.customer_id) for o in parsed if o.customer_id is not None}
         batch = fold_orders(
             known,
-            storage.load_contacts(conn, owners),
+            storage.load_merge_links(conn, owners),
             parsed,
             rules=self.crm.rules,
             now=now,

@@ -233,6 +233,28 @@ def load_contacts(conn: Connection, keys: Iterable[ShopKey]) -> dict[ShopKey, Co
     return found
 
 
+def load_merge_links(conn: Connection, keys: Iterable[ShopKey]) -> dict[ShopKey, int | None]:
+    """(shop, customer id) -> merged_into, for contacts and their merge targets (a light read)."""
+    links: dict[ShopKey, int | None] = {}
+    pending = set(keys)
+    asked: set[ShopKey] = set()
+    cols = (t.contacts.c.shop_domain, t.contacts.c.customer_id, t.contacts.c.merged_into)
+    while pending:
+        asked |= pending
+        by_shop: dict[str, set[int]] = {}
+        for shop, cid in pending:
+            by_shop.setdefault(shop, set()).add(cid)
+        for shop, ids in by_shop.items():
+            for chunk in _chunks(sorted(ids)):
+                query = sa.select(*cols).where(cols[0] == shop, cols[1].in_(chunk))
+                for row_shop, cid, merged_into in conn.execute(query):
+                    links[(row_shop, cid)] = merged_into
+        pending = {
+            (shop, target) for (shop, _), target in links.items() if target is not None
+        } - asked
+    return links
+
+
 def load_owners(
     conn: Connection, column: str, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], set[int]]:

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from target_crm.domain.batch import fold_customers, fold_orders
+from target_crm.domain.batch import fold_customers, fold_orders, merge_links
 from target_crm.domain.models import (
     Consent,
     Contact,
@@ -68,7 +68,7 @@ class Store:
         ids = {(o.shop_domain, o.id) for o in batch}
         out = fold_orders(
             {k: v for k, v in self.snapshots.items() if k in ids},
-            self.contacts,
+            merge_links(self.contacts.values()),
             batch,
             rules=rules,
             now=NOW,

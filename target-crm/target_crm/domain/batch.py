@@ -126,33 +126,42 @@ def _norm_key(customer: Customer, channel: str, rules: CrmRules) -> str:
     return normalize_phone(customer.phone, rules.default_calling_code) or ""
 
 
-def contact_owner(contacts: Mapping[ShopKey, Contact], shop: str, customer_id: int) -> int | None:
+def merge_links(contacts: Iterable[Contact]) -> dict[ShopKey, int | None]:
+    """(shop, customer id) -> the contact it was merged into (None when it was not).
+
+    Args:
+        contacts: Contacts the store holds.
+
+    Returns:
+        The links ``contact_owner`` follows.
+    """
+    return {(c.shop_domain, c.customer_id): c.merged_into for c in contacts}
+
+
+def contact_owner(links: Mapping[ShopKey, int | None], shop: str, customer_id: int) -> int | None:
     """The contact an order's customer belongs to, following merges.
 
     Args:
-        contacts: Stored contacts of the order customers (and their merge targets).
+        links: (shop, customer id) -> merged into, for the order customers and merge targets;
+            a customer absent from it has no contact.
         shop: The shop.
         customer_id: The order's customer.
 
     Returns:
         The customer id of the owning contact, or None when no contact was loaded.
     """
-    seen: set[int] = set()
-    current = contacts.get((shop, customer_id))
-    while current is not None and current.merged_into is not None:
-        if current.customer_id in seen:
-            break
-        seen.add(current.customer_id)
-        target = contacts.get((shop, current.merged_into))
-        if target is None:
-            return current.merged_into
-        current = target
-    return current.customer_id if current is not None else None
+    if (shop, customer_id) not in links:
+        return None
+    current, seen = customer_id, {customer_id}
+    while (merged_into := links.get((shop, current))) is not None and merged_into not in seen:
+        seen.add(merged_into)
+        current = merged_into
+    return current
 
 
 def fold_orders(
     known: Mapping[ShopKey, OrderSnapshot],
-    contacts: Mapping[ShopKey, Contact],
+    links: Mapping[ShopKey, int | None],
     orders: Iterable[Order],
     *,
     rules: CrmRules,
@@ -163,7 +172,7 @@ def fold_orders(
 
     Args:
         known: Stored snapshots for the batch's order ids.
-        contacts: Stored contacts for the batch's customer ids (and merge targets).
+        links: Merge links of the batch's customers (and merge targets): ``merge_links``.
         orders: The parsed records, in arrival order.
         rules: The settings.
         now: The store's clock.
@@ -177,7 +186,7 @@ def fold_orders(
     for order in orders:
         key = (order.shop_domain, order.id)
         owner = (
-            contact_owner(contacts, order.shop_domain, order.customer_id)
+            contact_owner(links, order.shop_domain, order.customer_id)
             if order.customer_id is not None
             else None
         )
