@@ -6,6 +6,7 @@ hand it parsed batches, and it commits each batch (with its statistics) atomical
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -70,10 +71,18 @@ class Books:
                 if self.rules.allow_negative_balance
                 else storage.balances(conn, shop, {o.customer_id for o in orders if o.customer_id})
             )
-            new: list[LedgerEntry] = []
+            # Rows are inserted at the end of the batch; a later version of the same order
+            # in this batch may move them, exactly as it moves rows already stored.
+            pending: dict[int, list[LedgerEntry]] = defaultdict(list)
             notes: list[Discrepancy] = []
             facts: dict[int, dict[str, Any]] = {}
+            booked_versions = storage.order_versions(conn, shop, [o.order_id for o in orders])
             for order in orders:
+                stale = _stale(order, booked_versions)
+                if stale is not None:
+                    notes.append(stale)
+                    continue
+                booked_versions[order.order_id] = order.updated_at
                 outcome = apply_order(order, self.rules, existing.get(order.order_id, []))
                 entries = list(outcome.new_entries)
                 if balances is not None:
@@ -82,14 +91,17 @@ class Books:
                 for holder in sorted(outcome.reassign_from):
                     assert owner is not None
                     storage.move_entries(conn, shop, holder, owner, order_id=order.order_id)
+                if outcome.reassign_from:
+                    pending[order.order_id] = _after_move(pending[order.order_id], owner)
                 existing[order.order_id] = (
                     _after_move(existing.get(order.order_id, []), owner) + entries
                 )
-                new.extend(entries)
+                pending[order.order_id].extend(entries)
                 notes.extend(outcome.discrepancies)
                 facts[order.order_id] = _order_facts(
                     shop, order, outcome.eligible, outcome.net_basis, self.run_id
                 )
+            new = [entry for rows in pending.values() for entry in rows]
             storage.ensure_accounts(conn, shop, {o.customer_id for o in orders if o.customer_id})
             storage.insert_entries(conn, shop, self.run_id, new, now)
             storage.upsert_orders(conn, list(facts.values()))
@@ -221,6 +233,19 @@ class Books:
         storage.move_entries(conn, shop, loser, kept)
         storage.insert_entries(conn, shop, self.run_id, [plan.audit], now)
         _soft_delete(conn, shop, loser, now, status="merged", merged_into=kept)
+
+
+def _stale(order: Order, booked: dict[int, datetime]) -> Discrepancy | None:
+    """An older version of an order than the one booked is ignored (newer wins), so
+    replaying any input never flips an order back and forth."""
+    latest = booked.get(order.order_id)
+    if latest is None or order.updated_at >= latest:
+        return None
+    return Discrepancy(
+        f"orders:{order.order_id}",
+        "updated_at",
+        f"older than the booked version ({latest.isoformat()}): ignored",
+    )
 
 
 def _after_move(rows: list[LedgerEntry], owner: int | None) -> list[LedgerEntry]:

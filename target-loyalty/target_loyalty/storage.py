@@ -90,6 +90,18 @@ def entries_for_orders(
     return found
 
 
+def order_versions(conn: Connection, shop: str, order_ids: Sequence[int]) -> dict[int, datetime]:
+    """The ``updated_at`` of each order's booked version."""
+    o = s.orders
+    found: dict[int, datetime] = {}
+    for part in chunks(sorted(set(order_ids))):
+        query = sa.select(o.c.order_id, o.c.updated_at).where(
+            o.c.shop_domain == shop, o.c.order_id.in_(part)
+        )
+        found.update({row[0]: row[1] for row in conn.execute(query)})
+    return found
+
+
 def entries_for_customers(
     conn: Connection, shop: str, customer_ids: Iterable[int]
 ) -> dict[int, list[LedgerEntry]]:
