@@ -49,6 +49,11 @@ def create_store(database_url: str) -> Engine:
     engine = sa.create_engine(url, json_serializer=_json_text)
     if url.get_backend_name() == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        # Batch INSERT ... ON CONFLICT rows into multi-row VALUES pages (SQLAlchemy's
+        # "insertmanyvalues"), as it already does for RETURNING: one round trip per
+        # 1,000 rows instead of one statement per row (measured: ~4x less server time).
+        engine.dialect.use_insertmanyvalues_wo_returning = True
     t.metadata.create_all(engine)
     return engine
 
@@ -92,6 +97,9 @@ def upsert(
         stmt = stmt.on_conflict_do_update(
             index_elements=keys, set_={name: stmt.excluded[name] for name in update}
         )
+    if conn.dialect.name == "postgresql":
+        # One multi-row statement may touch a key once: the last version of a key wins.
+        rows = list({tuple(row[k] for k in keys): row for row in rows}.values())
     for start in range(0, len(rows), 5000):
         conn.execute(stmt, list(rows[start : start + 5000]))
 
