@@ -7,13 +7,14 @@ fixtures without importing this module.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+
+from testkit.databases import create_postgres_database, drop_postgres_database
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TESTKIT_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -46,30 +47,14 @@ def postgres_admin_url() -> str:
     return POSTGRES_ADMIN_URL
 
 
-def _create_postgres_database(admin_url: str) -> str:
-    name = f"testkit_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return name
-
-
-def _drop_postgres_database(admin_url: str, name: str) -> None:
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
-
-
 @pytest.fixture
 def postgres_url(postgres_admin_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database for one test, dropped afterwards."""
-    name = _create_postgres_database(postgres_admin_url)
+    name = create_postgres_database(postgres_admin_url)
     try:
         yield postgres_admin_url.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        _drop_postgres_database(postgres_admin_url, name)
+        drop_postgres_database(postgres_admin_url, name)
 
 
 @pytest.fixture
