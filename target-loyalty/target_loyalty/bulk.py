@@ -29,7 +29,11 @@ def _same(value: Any) -> Any:
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:  # the parser already hands out UTC; others convert
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None)
 
 
 def _text(value: Any) -> Any:

@@ -57,9 +57,11 @@ def close_run(
         )
         for cid in scope
     }
-    _issue_cashback(
+    cashback_rows = storage.cashback_entries(conn, shop)
+    cashback_rows += _issue_cashback(
         conn,
         shop,
+        booked_rows=cashback_rows,
         run_id=registry.run_id,
         history=history,
         timelines=timelines,
@@ -69,7 +71,15 @@ def close_run(
     if rules.expiry_days:
         _expire(conn, shop, registry.run_id, rules.expiry_days, now)
     if rules.update_customer_metrics:
-        _store_metrics(conn, shop, history=history, timelines=timelines, rules=rules, now=now)
+        _store_metrics(
+            conn,
+            shop,
+            history=history,
+            timelines=timelines,
+            cashback_rows=cashback_rows,
+            rules=rules,
+            now=now,
+        )
     purged = _purge(conn, shop, rules.retention_days, now)
     facts = _run_facts(conn, shop, registry.run_id)
     cashback = storage.cashback_total(conn, shop, registry.run_id)
@@ -118,11 +128,16 @@ def _issue_cashback(
     history: History,
     timelines: dict[int, tuple[dict[int, Tier | None], Tier | None]],
     touched: set[int],
+    booked_rows: list[LedgerEntry],
     now: datetime,
-) -> None:
-    """Bring each order of the customers this run touched to its cashback."""
+) -> list[LedgerEntry]:
+    """Bring each order of the customers this run touched to its cashback.
+
+    Returns:
+        The cashback rows written.
+    """
     booked: dict[int, list[LedgerEntry]] = defaultdict(list)
-    for entry in storage.cashback_entries(conn, shop):
+    for entry in booked_rows:
         booked[entry.order_id or 0].append(entry)
     new: list[LedgerEntry] = []
     for cid in sorted(touched):
@@ -141,6 +156,7 @@ def _issue_cashback(
             if cashback is not None:
                 new.append(cashback)
     storage.insert_entries(conn, shop, run_id, new, now)
+    return new
 
 
 def _expire(conn: Connection, shop: str, run_id: str, days: int, now: datetime) -> None:
@@ -163,6 +179,7 @@ def _store_metrics(
     *,
     history: History,
     timelines: dict[int, tuple[dict[int, Tier | None], Tier | None]],
+    cashback_rows: list[LedgerEntry],
     rules: LoyaltyRules,
     now: datetime,
 ) -> None:
@@ -176,7 +193,7 @@ def _store_metrics(
     points = {cid: int(total or 0) for cid, total in conn.execute(query)}
     # Cashback is summed here, not in SQL: SQLite stores money as exact text.
     credit: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for entry in storage.cashback_entries(conn, shop):
+    for entry in cashback_rows:
         credit[entry.customer_id] += entry.cashback
     accounts = conn.execute(sa.select(a.c.customer_id).where(a.c.shop_domain == shop)).scalars()
     rows = []
