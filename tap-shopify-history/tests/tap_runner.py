@@ -46,12 +46,16 @@ def parse(stdout: bytes) -> TapOutput:
 
 
 def run_tap(
-    config: dict[str, Any], state: dict[str, Any] | None = None, *, expect_error: bool = False
+    config: dict[str, Any],
+    state: dict[str, Any] | None = None,
+    *,
+    expect_error: bool = False,
+    catalog: dict[str, Any] | None = None,
 ) -> TapOutput:
     """Sync every stream in-process; raises what the tap raises unless ``expect_error``."""
     buffer = io.BytesIO()
     text = io.TextIOWrapper(buffer, encoding="utf-8")
-    tap = TapShopifyHistory(config=config, state=state, parse_env_config=False)
+    tap = TapShopifyHistory(config=config, state=state, catalog=catalog, parse_env_config=False)
     error: BaseException | None = None
     with contextlib.redirect_stdout(text):
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from shopify_emulator import StoreBuilder, generate_store
 from tap_runner import run_tap
+from tap_shopify_history.tap import TapShopifyHistory
 from tap_truth import assert_matches_snapshot
 
 
@@ -117,3 +118,20 @@ def test_metafields_are_opt_in_by_namespace(emulator_factory, mode: str) -> None
     }
     assert got == truth
     assert any(got.values())
+
+
+def test_deselected_properties_are_left_out(emulator_factory) -> None:
+    # Records skip the SDK's deselection walk only when nothing is deselected.
+    server = emulator_factory(store=generate_store(seed=4, customers=5, orders=5))
+    config = config_for(server, extraction_mode="paginated")
+    catalog = TapShopifyHistory(config=config, parse_env_config=False).catalog_dict
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            if item["breadcrumb"] in (["properties", "email"], ["properties", "line_items"]):
+                item["metadata"]["selected"] = False
+    output = run_tap(config, catalog=catalog)
+    customers, orders = output.records("customers"), output.records("orders")
+    assert customers
+    assert orders
+    assert all("email" not in r and "first_name" in r for r in customers)
+    assert all("email" not in r and "line_items" not in r and "name" in r for r in orders)

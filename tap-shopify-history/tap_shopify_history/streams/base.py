@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
+import singer_sdk.singerlib as singer
 from singer_sdk import Stream
+from singer_sdk.helpers._typing import conform_record_data_types
+from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
 
@@ -40,6 +43,34 @@ class ShopifyStream(Stream):
     def session(self) -> ShopifySession:
         """The store session shared by all streams of the tap."""
         return self._tap.session  # type: ignore[attr-defined,no-any-return]
+
+    _all_selected: bool | None = None
+
+    def _generate_record_messages(self, record: dict[str, Any]) -> Iterator[singer.RecordMessage]:
+        # The SDK walks every record, copying each nested dict, to drop deselected
+        # properties. When the catalog deselects nothing that walk never changes a record,
+        # so it is skipped; any deselection takes the SDK's own path unchanged.
+        if self._all_selected is None:
+            self._all_selected = all(self.mask.values())
+        if not self._all_selected:
+            yield from super()._generate_record_messages(record)
+            return
+        record = conform_record_data_types(
+            stream_name=self.name,
+            record=record,
+            schema=self.effective_schema,
+            level=self.TYPE_CONFORMANCE_LEVEL,
+            logger=self.logger,
+        )
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=utc_now(),
+                )
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Yield records, turning protocol errors into one fatal error.
