@@ -14,8 +14,9 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, execute_sync, parse, validate
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse, validate
 
+from shopify_emulator import fastexec
 from shopify_emulator.bulk_output import BulkFile, flatten
 from shopify_emulator.model import gid, iso, parse_gid
 from shopify_emulator.schema import served_schema
@@ -255,7 +256,7 @@ class BulkManager:
                 chunk_ctx = replace(
                     ctx, unbounded=True, bulk_slice=(offset, CHUNK), bulk_cache=cache
                 )
-                result = execute_sync(schema, document, context_value=chunk_ctx)
+                result = fastexec.execute(schema, document, chunk_ctx)
                 if result.errors:
                     op.error_code = _error_code_of(result.errors)
                     break
