@@ -11,8 +11,8 @@ import pytest
 from graphql import build_client_schema, parse, validate
 from tap_shopify_history.schemas import schema_path
 from tap_shopify_history.shopify import queries
-from tap_shopify_history.shopify.extract import hydrate_refunds
 from tap_shopify_history.shopify.records import customer_record, order_record, roster_record
+from tap_shopify_history.shopify.refunds import hydrate_refunds
 
 SCHEMA_FILE = (
     Path(__file__).resolve().parents[2]

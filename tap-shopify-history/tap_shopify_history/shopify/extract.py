@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,17 +20,11 @@ from tap_shopify_history.shopify.errors import (
     ShopifyRetriableError,
 )
 from tap_shopify_history.shopify.jsonl import LineCounter, reassemble
-from tap_shopify_history.shopify.queries import (
-    ORDER_LINE_ITEMS_PAGE,
-    REFUNDS_WITH_ALL_LINES,
-    REFUNDS_WITH_MORE_LINES,
-)
+from tap_shopify_history.shopify.queries import ORDER_LINE_ITEMS_PAGE
 
 LOGGER = logging.getLogger("tap_shopify_history.shopify.extract")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-REFUND_BATCH = 9  # orders per query: 9 x ~106 points stays under the 1000 cap
 EXPIRED_RESUBMITS = 2
-LOOKUP_WORKERS = 4
 
 
 def parse_time(value: str) -> datetime:
@@ -207,66 +200,6 @@ def complete_line_items(client: GraphQLClient, order: dict[str, Any]) -> None:
         items.extend(page["nodes"])
         after = page["pageInfo"]["endCursor"] if page["pageInfo"]["hasNextPage"] else None
     order["lineItems"] = items
-
-
-def _refund_lines_cut(order: dict[str, Any]) -> bool:
-    return any(
-        isinstance(r.get("refundLineItems"), dict)
-        and r["refundLineItems"]["pageInfo"]["hasNextPage"]
-        for r in order.get("refunds") or []
-    )
-
-
-def _fetch_refunds(
-    client: GraphQLClient, orders: list[dict[str, Any]], selection: str, batch: int
-) -> None:
-    chunks = [orders[i : i + batch] for i in range(0, len(orders), batch)]
-
-    def fetch(chunk: list[dict[str, Any]]) -> None:
-        fields = "\n".join(
-            f'o{i}: node(id: "{o["id"]}") {{ ... on Order {{ id {selection} }} }}'
-            for i, o in enumerate(chunk)
-        )
-        data = client.execute(f"query OrderRefunds {{\n{fields}\n}}", estimated_cost=950)
-        for i, order in enumerate(chunk):
-            node = data.get(f"o{i}")
-            if node is not None:
-                order["refunds"] = node["refunds"]
-
-    if len(chunks) <= 1:
-        for chunk in chunks:
-            fetch(chunk)
-        return
-    # These lookups are latency-bound; a few in flight at once (the limiter still makes
-    # each one wait for its points) keep a bulk read from stalling on them.
-    with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
-        list(pool.map(fetch, chunks))
-
-
-def hydrate_refunds(
-    client: GraphQLClient, orders: list[dict[str, Any]], *, only_cut: bool = False
-) -> None:
-    """Fetch orders' refunds with their line items (aliased ``node`` lookups, batched).
-
-    Bulk results carry refunds without line items; pages carry the first few lines only.
-    Orders whose refunds have more lines than a batched lookup returns get one more
-    lookup each, with a larger page.
-
-    Args:
-        client: The store's client.
-        orders: Order nodes.
-        only_cut: Only the orders whose refund line items were cut by a page size.
-
-    Raises:
-        BulkOperationError: If a refund has more line items than one lookup can return.
-    """
-    todo = [o for o in orders if o.get("refunds") and (not only_cut or _refund_lines_cut(o))]
-    _fetch_refunds(client, todo, REFUNDS_WITH_MORE_LINES, REFUND_BATCH)
-    cut = [o for o in todo if _refund_lines_cut(o)]
-    _fetch_refunds(client, cut, REFUNDS_WITH_ALL_LINES, 1)
-    if any(_refund_lines_cut(o) for o in cut):
-        msg = "an order has a refund with more line items than the tap can read in one query"
-        raise BulkOperationError(msg)
 
 
 def _download(

@@ -16,7 +16,6 @@ METAFIELD_FIELDS = "id namespace key value type"
 # pages ask for few children and the tap fetches the rest only for the orders that have more.
 CHILD_PAGE_SIZE = 10
 METAFIELD_PAGE_SIZE = 50
-REFUND_LINES_BATCH_PAGE = 20
 REFUND_LINES_SINGLE_PAGE = 180
 
 CUSTOMER_FIELDS = f"""
@@ -72,8 +71,6 @@ def refunds_with_lines(first: int) -> str:
 
 
 REFUNDS_WITH_LINES = refunds_with_lines(CHILD_PAGE_SIZE)
-REFUNDS_WITH_MORE_LINES = refunds_with_lines(REFUND_LINES_BATCH_PAGE)
-REFUNDS_WITH_ALL_LINES = refunds_with_lines(REFUND_LINES_SINGLE_PAGE)
 
 SHOP_INFO = """
 query ShopInfo {

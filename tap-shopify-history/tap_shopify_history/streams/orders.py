@@ -14,11 +14,11 @@ from tap_shopify_history.shopify.extract import (
     Window,
     complete_line_items,
     format_time,
-    hydrate_refunds,
     iter_pages,
 )
 from tap_shopify_history.shopify.ids import gid_to_id
 from tap_shopify_history.shopify.records import order_record
+from tap_shopify_history.shopify.refunds import hydrate_refunds
 from tap_shopify_history.streams.incremental import IncrementalShopifyStream
 
 

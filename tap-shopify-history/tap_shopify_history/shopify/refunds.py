@@ -1,0 +1,226 @@
+"""Refund line items after a bulk read (or a cut page): batched ``node`` lookups sized to cost.
+
+A bulk query cannot nest a connection inside a list, so bulk orders carry refunds without
+their line items. The tap fetches them with aliased ``node`` lookups, as many orders per
+query as the query's requested cost allows:
+
+- each order asks for as many refund lines per refund as the order has line items (a
+  refund names each line item at most once), so small orders cost little;
+- an order none of whose line items lost a unit (``currentQuantity == quantity``) has no
+  refunded units, so its refunds have no line items to fetch and are not looked up;
+- the cost model (Shopify's: objects 1, connections 2 + first x node) is corrected from
+  each answer's ``requestedQueryCost``, and a query Shopify still finds too costly is split.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tap_shopify_history.shopify.client import GraphQLClient
+from tap_shopify_history.shopify.errors import BulkOperationError, QueryCostExceededError
+from tap_shopify_history.shopify.limiter import SINGLE_QUERY_MAX_COST
+from tap_shopify_history.shopify.queries import REFUND_LINES_SINGLE_PAGE, refunds_with_lines
+
+LOOKUP_WORKERS = 4
+# Requested cost of one order lookup: node 1 + refunds 1 + totalRefundedSet 3 (a MoneyBag
+# and its two MoneyV2) + refundLineItems 2, plus per refund line: the line 1 + lineItem 1
+# + subtotalSet 3.
+ORDER_COST = 7.0
+LINE_COST = 5.0
+QUERY_COST = 1.0
+# Bounds of the learned correction to the cost model.
+MIN_SCALE, MAX_SCALE = 0.25, 16.0
+
+
+def _refund_lines_cut(order: Mapping[str, Any]) -> bool:
+    return any(
+        isinstance(r.get("refundLineItems"), dict)
+        and r["refundLineItems"]["pageInfo"]["hasNextPage"]
+        for r in order.get("refunds") or []
+    )
+
+
+def _line_items(order: Mapping[str, Any]) -> list[dict[str, Any]]:
+    value = order.get("lineItems")
+    if isinstance(value, dict):
+        return list(value.get("nodes") or [])
+    return list(value or [])
+
+
+def no_refunded_units(order: Mapping[str, Any]) -> bool:
+    """Whether no line item of a bulk order lost a unit to a refund.
+
+    Shopify's ``quantity`` counts every unit ordered (refunded and removed ones included),
+    ``currentQuantity`` leaves refunded and removed units out: when the two agree on every
+    line, no refund of the order has a line item.
+
+    Args:
+        order: A bulk ``Order`` node (line items as a list).
+
+    Returns:
+        True when the order's refunds certainly have no line items.
+    """
+    items = _line_items(order)
+    return bool(items) and all(
+        isinstance(i.get("quantity"), int) and i.get("currentQuantity") == i["quantity"]
+        for i in items
+    )
+
+
+def lines_first(order: Mapping[str, Any]) -> int:
+    """Refund lines to ask for per refund: the order's line item count, within bounds.
+
+    Args:
+        order: An ``Order`` node.
+
+    Returns:
+        A page size between 1 and ``REFUND_LINES_SINGLE_PAGE``.
+    """
+    return max(1, min(REFUND_LINES_SINGLE_PAGE, len(_line_items(order))))
+
+
+class RefundFetcher:
+    """Batches order lookups to the query cost budget, learning the real cost as it goes."""
+
+    def __init__(self, client: GraphQLClient) -> None:
+        """Bind to a store's client.
+
+        Args:
+            client: The store's client.
+        """
+        self._client = client
+        self._scale = 1.0
+        self._lock = threading.Lock()
+
+    def _budget(self) -> float:
+        limiter = getattr(self._client, "limiter", None)
+        status = limiter.status if limiter is not None else None
+        budget = SINGLE_QUERY_MAX_COST
+        if status is not None:
+            budget = min(budget, status.maximum_available)
+        return budget
+
+    def _cost(self, first: int) -> float:
+        return (ORDER_COST + LINE_COST * first) * self._scale
+
+    def batches(self, orders: list[dict[str, Any]], first: list[int]) -> list[list[int]]:
+        """Group order indexes so each group's estimated cost fits one query's budget.
+
+        Args:
+            orders: The orders to look up.
+            first: Refund lines per refund, one per order.
+
+        Returns:
+            Lists of indexes into ``orders``.
+        """
+        budget = self._budget()
+        groups: list[list[int]] = []
+        current: list[int] = []
+        spent = QUERY_COST
+        for index in range(len(orders)):
+            cost = self._cost(first[index])
+            if current and spent + cost > budget:
+                groups.append(current)
+                current, spent = [], QUERY_COST
+            current.append(index)
+            spent += cost
+        if current:
+            groups.append(current)
+        return groups
+
+    def fetch(self, orders: list[dict[str, Any]], first: list[int]) -> None:
+        """Replace each order's ``refunds`` with a lookup's (refund lines included).
+
+        Args:
+            orders: The orders.
+            first: Refund lines per refund, one per order.
+        """
+        groups = self.batches(orders, first)
+        if len(groups) > 1:
+            # The first answer's requestedQueryCost calibrates the model: plan the rest
+            # with it, so batches grow (or shrink) to what Shopify really charges.
+            self._run(orders, first, groups[0])
+            rest = [i for group in groups[1:] for i in group]
+            sub = [orders[i] for i in rest]
+            groups = [[rest[j] for j in g] for g in self.batches(sub, [first[i] for i in rest])]
+        if len(groups) <= 1:
+            for group in groups:
+                self._run(orders, first, group)
+            return
+        # These lookups are latency-bound; a few in flight at once (the limiter still makes
+        # each one wait for its points) keep a bulk read from stalling on them.
+        with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
+            list(pool.map(lambda group: self._run(orders, first, group), groups))
+
+    def _run(self, orders: list[dict[str, Any]], first: list[int], group: list[int]) -> None:
+        fields = "\n".join(
+            f'o{i}: node(id: "{orders[i]["id"]}") {{ ... on Order {{ id '
+            f"{refunds_with_lines(first[i])} }} }}"
+            for i in group
+        )
+        estimate = QUERY_COST + sum(self._cost(first[i]) for i in group)
+        try:
+            data = self._client.execute(
+                f"query OrderRefunds {{\n{fields}\n}}", estimated_cost=estimate
+            )
+        except QueryCostExceededError:
+            # Shopify prices this batch higher than our model: halve it and learn.
+            if len(group) == 1:
+                raise
+            with self._lock:
+                self._scale *= 2
+            half = len(group) // 2
+            self._run(orders, first, group[:half])
+            self._run(orders, first, group[half:])
+            return
+        self._learn(estimate, data.get("__extensions") or {})
+        for i in group:
+            node = data.get(f"o{i}")
+            if node is not None:
+                orders[i]["refunds"] = node["refunds"]
+
+    def _learn(self, estimate: float, extensions: Mapping[str, Any]) -> None:
+        requested = (extensions.get("cost") or {}).get("requestedQueryCost")
+        if not requested or estimate <= 0:
+            return
+        with self._lock:
+            ratio = self._scale * float(requested) / estimate
+            self._scale = min(MAX_SCALE, max(MIN_SCALE, ratio))
+
+
+def hydrate_refunds(
+    client: GraphQLClient, orders: list[dict[str, Any]], *, only_cut: bool = False
+) -> None:
+    """Fetch orders' refunds with their line items (aliased ``node`` lookups, batched).
+
+    Bulk results carry refunds without line items; pages carry the first few lines only.
+    Orders whose refunds still have more lines than a lookup returned get one more lookup
+    each, with the largest page.
+
+    Args:
+        client: The store's client.
+        orders: Order nodes.
+        only_cut: Only the orders whose refund line items were cut by a page size.
+
+    Raises:
+        BulkOperationError: If a refund has more line items than one lookup can return.
+    """
+    todo = []
+    for order in orders:
+        if not order.get("refunds") or (only_cut and not _refund_lines_cut(order)):
+            continue
+        if not only_cut and no_refunded_units(order):
+            for refund in order["refunds"]:
+                refund["refundLineItems"] = []
+            continue
+        todo.append(order)
+    fetcher = RefundFetcher(client)
+    fetcher.fetch(todo, [lines_first(o) for o in todo])
+    cut = [o for o in todo if _refund_lines_cut(o)]
+    fetcher.fetch(cut, [REFUND_LINES_SINGLE_PAGE] * len(cut))
+    if any(_refund_lines_cut(o) for o in cut):
+        msg = "an order has a refund with more line items than the tap can read in one query"
+        raise BulkOperationError(msg)

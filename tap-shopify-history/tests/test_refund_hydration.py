@@ -1,0 +1,103 @@
+"""Refund hydration after a bulk read: batches sized to cost, lookups only where needed."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from tap_fakes import FakeClock
+from tap_shopify_history.shopify.errors import QueryCostExceededError
+from tap_shopify_history.shopify.limiter import CostLimiter, ThrottleStatus
+from tap_shopify_history.shopify.records import order_record
+from tap_shopify_history.shopify.refunds import hydrate_refunds
+
+ALIAS = re.compile(r'o(\d+): node\(id: "([^"]+)"\).*?refundLineItems\(first: (\d+)\)')
+
+
+class FakeStore:
+    """Answers OrderRefunds lookups from a dict of refund lines per order gid."""
+
+    def __init__(self, lines: dict[str, int], *, max_orders: int | None = None) -> None:
+        clock = FakeClock()
+        self.limiter = CostLimiter(clock=clock, sleep=clock.sleep)
+        self.limiter.observe(ThrottleStatus(2000, 2000, 100), actual_cost=None)
+        self.lines = lines
+        self.max_orders = max_orders
+        self.queries: list[tuple[int, float]] = []
+
+    def execute(self, document: str, variables: Any = None, estimated_cost: float = 0) -> dict:
+        found = ALIAS.findall(document)
+        if self.max_orders is not None and len(found) > self.max_orders:
+            raise QueryCostExceededError("too costly", 5000)
+        self.queries.append((len(found), estimated_cost))
+        data: dict[str, Any] = {"__extensions": {"cost": {"requestedQueryCost": estimated_cost}}}
+        for alias, gid, first in found:
+            count = self.lines[gid]
+            nodes = [
+                {"quantity": 1, "lineItem": {"id": f"gid://shopify/LineItem/{n}"}}
+                for n in range(min(count, int(first)))
+            ]
+            refund = {
+                "id": f"gid://shopify/Refund/{gid.rsplit('/', 1)[1]}",
+                "createdAt": "2024-01-01T00:00:00Z",
+                "refundLineItems": {
+                    "pageInfo": {"hasNextPage": count > int(first), "endCursor": None},
+                    "nodes": nodes,
+                },
+            }
+            data[f"o{alias}"] = {"id": gid, "refunds": [refund]}
+        return data
+
+
+def bulk_order(n: int, items: int, *, refunded: bool) -> dict[str, Any]:
+    line_items = [
+        {"id": f"gid://shopify/LineItem/{i}", "quantity": 2, "currentQuantity": 2}
+        for i in range(items)
+    ]
+    if refunded:
+        line_items[0]["currentQuantity"] = 1
+    return {
+        "id": f"gid://shopify/Order/{n}",
+        "updatedAt": "2024-01-01T00:00:00Z",
+        "lineItems": line_items,
+        "refunds": [{"id": f"gid://shopify/Refund/{n}", "createdAt": "2024-01-01T00:00:00Z"}],
+    }
+
+
+def test_batches_fill_the_query_cost_cap() -> None:
+    orders = [bulk_order(n, 2, refunded=True) for n in range(1, 201)]
+    store = FakeStore({o["id"]: 2 for o in orders})
+    hydrate_refunds(store, orders)  # type: ignore[arg-type]
+    # 7 + 5 x 2 points per order: 58 orders fit under the 1000-point cap, not 9.
+    assert [n for n, _ in store.queries] == [58, 58, 58, 26]
+    assert all(cost <= 1000 for _, cost in store.queries)
+    assert all(len(order_record(o, "s")["refunds"][0]["refund_line_items"]) == 2 for o in orders)
+
+
+def test_orders_without_refunded_units_are_not_looked_up() -> None:
+    untouched = bulk_order(1, 3, refunded=False)
+    refunded = bulk_order(2, 3, refunded=True)
+    plain = {"id": "gid://shopify/Order/3", "lineItems": [], "refunds": []}
+    store = FakeStore({refunded["id"]: 1})
+    hydrate_refunds(store, [untouched, refunded, plain])  # type: ignore[arg-type]
+    assert store.queries == [(1, pytest.approx(1 + 7 + 5 * 3))]
+    assert order_record(untouched, "s")["refunds"][0]["refund_line_items"] == []
+    assert len(order_record(refunded, "s")["refunds"][0]["refund_line_items"]) == 1
+
+
+def test_refunds_with_more_lines_than_the_order_are_fetched_again() -> None:
+    order = bulk_order(1, 2, refunded=True)
+    store = FakeStore({order["id"]: 7})
+    hydrate_refunds(store, [order])  # type: ignore[arg-type]
+    assert len(store.queries) == 2
+    assert len(order_record(order, "s")["refunds"][0]["refund_line_items"]) == 7
+
+
+def test_a_batch_shopify_prices_higher_is_split() -> None:
+    orders = [bulk_order(n, 1, refunded=True) for n in range(1, 41)]
+    store = FakeStore({o["id"]: 1 for o in orders}, max_orders=10)
+    hydrate_refunds(store, orders)  # type: ignore[arg-type]
+    assert all(n <= 10 for n, _ in store.queries)
+    assert sum(n for n, _ in store.queries) == 40
+    assert all(o["refunds"][0]["refundLineItems"]["nodes"] for o in orders)
