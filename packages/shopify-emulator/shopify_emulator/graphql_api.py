@@ -11,11 +11,11 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
-    execute_sync,
     parse,
     validate,
 )
 
+from shopify_emulator import fastexec
 from shopify_emulator.cost import MAX_QUERY_COST, CostCalculator
 from shopify_emulator.deprecations import deprecated_reason
 from shopify_emulator.schema import resolve_version, served_schema
@@ -191,12 +191,8 @@ def _execute(emulator: Emulator, app: App, served: str, request: _Request) -> di
         bulk=emulator.bulk,
         plan=emulator.plan,
     )
-    result = execute_sync(
-        schema,
-        request.document,
-        context_value=ctx,
-        variable_values=request.variables,
-        operation_name=request.operation_name,
+    result = fastexec.execute(
+        schema, request.document, ctx, request.variables, request.operation_name
     )
     actual = calculator.actual(result.data)
     if emulator.rate_limited:
