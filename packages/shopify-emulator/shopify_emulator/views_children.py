@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from graphql import GraphQLResolveInfo
@@ -60,7 +61,9 @@ class LineItemView:
         }
 
 
+@functools.lru_cache(maxsize=4096)
 def _product(product_id: int | None) -> dict[str, Any] | None:
+    # The catalog never changes and nothing mutates these dicts: one per product is enough.
     from shopify_emulator.listing import product_dict  # noqa: PLC0415
 
     return product_dict(product_id) if product_id is not None else None
