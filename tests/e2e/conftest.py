@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import subprocess
 import sys
@@ -23,6 +25,19 @@ def _meltano_env(extra: dict[str, str]) -> dict[str, str]:
     env.update({"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1"})
     env.update(extra)
     return env
+
+
+@contextlib.contextmanager
+def _project_lock() -> Iterator[None]:
+    """One meltano command at a time in the project: they share `.meltano/run/`."""
+    lock_path = REPO_ROOT / ".meltano" / "e2e.lock"
+    lock_path.parent.mkdir(exist_ok=True)
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
