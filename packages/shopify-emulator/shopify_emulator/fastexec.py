@@ -136,6 +136,7 @@ def _non_null(inner: Completer) -> Completer:
             raise _BailError("null in a non-null field")
         return out
 
+    complete.inner = inner  # type: ignore[attr-defined]
     return complete
 
 
@@ -143,7 +144,7 @@ def _list(inner: Completer) -> Completer:
     def complete(value: Any) -> Any:
         if value is None or value is Undefined:
             return None
-        if not isinstance(value, list | tuple):
+        if not isinstance(value, (list, tuple)):  # a tuple is faster than a union
             raise _BailError("not a list")
         return [inner(item) for item in value]
 
@@ -157,6 +158,7 @@ def _leaf(type_: GraphQLScalarType | GraphQLEnumType) -> Completer:
         def identity(value: Any) -> Any:
             return None if value is Undefined else value
 
+        identity.kind = "identity"  # type: ignore[attr-defined]
         return identity
 
     def complete(value: Any) -> Any:
@@ -167,16 +169,70 @@ def _leaf(type_: GraphQLScalarType | GraphQLEnumType) -> Completer:
             raise _BailError("serialize returned null")
         return out
 
+    # String and ID serialize a str, Boolean a bool, as themselves: generated code skips
+    # the call for those and calls ``complete`` for anything else.
+    complete.kind = _SAME_CLASS.get(type_.name)  # type: ignore[attr-defined]
     return complete
+
+
+_SAME_CLASS = {"String": "str", "ID": "str", "Boolean": "bool"}
 
 
 def _object(steps: list[Step]) -> Completer:
-    def complete(value: Any) -> Any:
-        if value is None or value is Undefined:
-            return None
-        return run_steps(steps, value)
+    return generate(steps)
 
-    return complete
+
+def generate(steps: list[Step]) -> Completer:
+    """An object completer for ``steps``, as one generated function without a field loop.
+
+    It does what :func:`run_steps` does, step by step, with the default resolver and the
+    completion of String/ID/Boolean/custom scalars inlined (they are most of the fields).
+    """
+    env: dict[str, Any] = {"UNDEF": Undefined, "Bail": _BailError, "Exc": Exception}
+    body = ["def complete(src):", "    if src is None or src is UNDEF:", "        return None"]
+    body += ["    d = isinstance(src, dict)", "    out = {}"]
+    for i, step in enumerate(steps):
+        body += _step_code(i, step, env)
+    body.append("    return out")
+    exec("\n".join(body), env)  # noqa: S102 - source built above from schema names only
+    return env["complete"]  # type: ignore[no-any-return]
+
+
+def _step_code(i: int, step: Step, env: dict[str, Any]) -> list[str]:
+    key, name, resolve, info, args, complete = step
+    if info is None:  # __typename: a constant
+        env[f"K{i}"] = complete(None)
+        return [f"    out[{key!r}] = K{i}"]
+    env[f"I{i}"], env[f"A{i}"], env[f"C{i}"], env[f"R{i}"] = info, args, complete, resolve
+    extra = f", **A{i}" if args else ""
+    if resolve is not None:
+        lines = [f"    v = R{i}(src, I{i}{extra})"]
+    else:
+        lines = [
+            f"    v = src.get({name!r}) if d else getattr(src, {name!r}, None)",
+            f"    if callable(v): v = v(I{i}{extra})",
+        ]
+    lines.append("    if isinstance(v, Exc): raise Bail('an exception as a value')")
+    inner = getattr(complete, "inner", None)
+    leaf = inner if inner is not None else complete
+    kind = getattr(leaf, "kind", None)
+    env[f"L{i}"] = leaf
+    if kind == "identity":
+        expr = "None if v is UNDEF else v"
+    elif kind in ("str", "bool"):
+        expr = f"v if v.__class__ is {kind} else L{i}(v)"
+    elif inner is not None:
+        expr = f"L{i}(v)"  # the non-null check below saves a call level
+    else:
+        return [*lines, f"    out[{key!r}] = C{i}(v)"]
+    if inner is None:
+        return [*lines, f"    out[{key!r}] = {expr}"]
+    return [
+        *lines,
+        f"    v = {expr}",
+        "    if v is None: raise Bail('null in a non-null field')",
+        f"    out[{key!r}] = v",
+    ]
 
 
 def run_steps(steps: list[Step], source: Any) -> dict[str, Any]:
