@@ -26,19 +26,24 @@ def _nodes(conn: dict[str, Any]) -> list[dict[str, Any]]:
     return [n for n in conn.get("nodes") or [] if n]
 
 
+# One encoder for every line: json.dumps with options builds a new encoder per call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _split(obj: dict[str, Any], parent: str | None) -> list[str]:
     """The line for ``obj`` followed by its children's lines (grouped order)."""
     record: dict[str, Any] = {}
     children: list[str] = []
     for key, value in obj.items():
-        if _is_connection(value):
+        # Cheap class test first: most values are strings, numbers or None.
+        if value.__class__ is dict and _is_connection(value):
             for child in _nodes(value):
                 children.extend(_split(child, obj.get("id")))
         else:
             record[key] = value
     if parent is not None:
         record["__parentId"] = parent
-    return [json.dumps(record, ensure_ascii=False, separators=(",", ":")), *children]
+    return [_encode(record), *children]
 
 
 def flatten(data: dict[str, Any], *, grouped: bool, seed: int) -> tuple[list[str], int]:
