@@ -50,6 +50,7 @@ def test_limiter_waits_exactly_until_the_bucket_can_pay() -> None:
     limiter.acquire(500)  # unknown bucket: no wait
     assert clock.sleeps == []
     limiter.observe(ThrottleStatus(1000, 100, 50), actual_cost=400)
+    limiter.release()
     limiter.acquire(300)  # needs 200 more points at 50/s
     assert clock.sleeps == [pytest.approx(4.0)]
     clock.now += 100  # refilled (capped at maximum)
@@ -64,9 +65,29 @@ def test_limiter_reserves_points_so_back_to_back_requests_queue() -> None:
     limiter.observe(ThrottleStatus(1000, 600, 50), actual_cost=None)
     limiter.acquire(500)  # paid from the 600 available
     assert clock.sleeps == []
+    limiter.release()  # answered, but no new status: the projection stands
     limiter.acquire(500)  # only 100 left after the reservation: wait for 400 more
     assert clock.sleeps == [pytest.approx(8.0)]
     assert limiter.requests == 2
+
+
+def test_limiter_waiter_wakes_when_an_answer_refunds_points() -> None:
+    # Shopify charges the actual cost and gives back the rest of the requested cost: a
+    # request waiting behind one in flight goes as soon as that answer shows the points.
+    clock = FakeClock()
+    limiter = CostLimiter(clock=clock, sleep=clock.sleep)
+    limiter.observe(ThrottleStatus(1000, 600, 50), actual_cost=None)
+    limiter.acquire(500)  # in flight, 100 left as projected
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        limiter.observe(ThrottleStatus(1000, 540, 50), actual_cost=60)  # it cost 60, not 500
+        limiter.release()
+
+    limiter._sleep = sleep
+    limiter.acquire(500)
+    assert clock.sleeps == [pytest.approx(0.25)]  # not the projected 8 s
+    assert limiter.waited_seconds == pytest.approx(0.25)
 
 
 def test_limiter_sizes_pages_to_query_cap_and_bucket() -> None:

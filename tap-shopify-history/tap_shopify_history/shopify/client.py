@@ -144,6 +144,13 @@ class GraphQLClient:
                 self._sleep(delay)
 
     def _send(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            return self._post(payload)
+        finally:
+            # Answered (and its throttle status observed) or failed: no longer in flight.
+            self.limiter.release()
+
+    def _post(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         self.stats.requests += 1
         try:
             response = self._session.post(self.endpoint, json=payload, timeout=self._timeout)

@@ -15,6 +15,10 @@ from typing import Any
 
 SINGLE_QUERY_MAX_COST = 1000.0
 MAX_PAGE_SIZE = 250
+# Seconds between looks at the bucket while other requests are in flight.
+WAIT_SLICE = 0.25
+# Rounding slack, so a wait that has run its course does not end in a 1e-12 s sleep.
+WAIT_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class CostLimiter:
         self.points_spent = 0.0
         self.throttled_count = 0
         self.requests = 0
+        self._in_flight = 0
         self._lock = threading.Lock()
 
     @property
@@ -106,24 +111,41 @@ class CostLimiter:
         return (cost - available) / self._status.restore_rate
 
     def acquire(self, cost: float) -> None:
-        """Block until the bucket can pay ``cost``, then count the request.
+        """Block until the bucket can pay ``cost``, then reserve it and count the request.
+
+        While other requests are in flight, the wait is taken in short slices: their
+        answers report what Shopify really charged (the actual cost, often far below the
+        requested cost that was reserved), so the points may be there sooner than
+        projected. With nothing in flight the projection cannot change: one sleep.
 
         Args:
             cost: The query's requested (estimated) cost.
         """
-        with self._lock:
-            delay = self.wait_time(cost)
-            available = self.available()
-            if self._status is not None and available is not None:
-                # Reserve the points now, so concurrent callers queue behind this request
-                # (the response's throttleStatus replaces the estimate).
-                after = available + delay * self._status.restore_rate - cost
-                self._status = replace(self._status, currently_available=after)
-                self._observed_at = self._clock() + delay
-            self.waited_seconds += delay
-            self.requests += 1
-        if delay > 0:
+        while True:
+            with self._lock:
+                delay = self.wait_time(cost)
+                if delay <= WAIT_TOLERANCE:
+                    self._reserve(cost)
+                    return
+                if self._in_flight:
+                    delay = min(delay, WAIT_SLICE)
+                self.waited_seconds += delay
             self._sleep(delay)
+
+    def _reserve(self, cost: float) -> None:
+        # Take the points now, so concurrent callers queue behind this request (the
+        # response's throttleStatus replaces the estimate).
+        available = self.available()
+        if self._status is not None and available is not None:
+            self._status = replace(self._status, currently_available=available - cost)
+            self._observed_at = self._clock()
+        self.requests += 1
+        self._in_flight += 1
+
+    def release(self) -> None:
+        """Mark a request acquired earlier as answered (or failed)."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
 
     def observe(self, status: ThrottleStatus | None, actual_cost: float | None) -> None:
         """Record a response's throttle status and the points it actually cost.
