@@ -12,7 +12,7 @@ from graphql import build_client_schema, parse, validate
 from tap_shopify_history.schemas import schema_path
 from tap_shopify_history.shopify import queries
 from tap_shopify_history.shopify.records import customer_record, order_record, roster_record
-from tap_shopify_history.shopify.refunds import hydrate_refunds
+from tap_shopify_history.shopify.refunds import hydrate_refunds, lookup_document
 
 SCHEMA_FILE = (
     Path(__file__).resolve().parents[2]
@@ -57,6 +57,9 @@ def documents() -> dict[str, str]:
         "orders_page": queries.orders_page_query(),
         "order_line_items": queries.ORDER_LINE_ITEMS_PAGE,
         "order_refunds": _refund_document(),
+        "order_refunds_full": lookup_document(
+            ["gid://shopify/Order/1", "gid://shopify/Order/2"], [3, 180], full=True
+        ),
         "roster_page": queries.ROSTER_PAGE,
         "customers_bulk": bulk,
         "customers_bulk_plain": queries.customers_bulk_query(None, False),

@@ -18,19 +18,24 @@ ALIAS = re.compile(r'o(\d+): node\(id: "([^"]+)"\).*?refundLineItems\(first: (\d
 class FakeStore:
     """Answers OrderRefunds lookups from a dict of refund lines per order gid."""
 
-    def __init__(self, lines: dict[str, int], *, max_orders: int | None = None) -> None:
+    def __init__(
+        self, lines: dict[str, int], *, max_orders: int | None = None, refunds: int = 1
+    ) -> None:
         clock = FakeClock()
         self.limiter = CostLimiter(clock=clock, sleep=clock.sleep)
         self.limiter.observe(ThrottleStatus(2000, 2000, 100), actual_cost=None)
         self.lines = lines
         self.max_orders = max_orders
+        self.refunds = refunds
         self.queries: list[tuple[int, float]] = []
+        self.documents: list[str] = []
 
     def execute(self, document: str, variables: Any = None, estimated_cost: float = 0) -> dict:
         found = ALIAS.findall(document)
         if self.max_orders is not None and len(found) > self.max_orders:
             raise QueryCostExceededError("too costly", 5000)
         self.queries.append((len(found), estimated_cost))
+        self.documents.append(document)
         data: dict[str, Any] = {"__extensions": {"cost": {"requestedQueryCost": estimated_cost}}}
         for alias, gid, first in found:
             count = self.lines[gid]
@@ -38,15 +43,20 @@ class FakeStore:
                 {"quantity": 1, "lineItem": {"id": f"gid://shopify/LineItem/{n}"}}
                 for n in range(min(count, int(first)))
             ]
-            refund = {
-                "id": f"gid://shopify/Refund/{gid.rsplit('/', 1)[1]}",
-                "createdAt": "2024-01-01T00:00:00Z",
-                "refundLineItems": {
-                    "pageInfo": {"hasNextPage": count > int(first), "endCursor": None},
-                    "nodes": nodes,
-                },
-            }
-            data[f"o{alias}"] = {"id": gid, "refunds": [refund]}
+            number = gid.rsplit("/", 1)[1]
+            refunds = [
+                {
+                    "id": f"gid://shopify/Refund/{number}{'' if r == 0 else f'0{r}'}",
+                    "createdAt": "2024-01-02T00:00:00Z",
+                    "note": "fresh",
+                    "refundLineItems": {
+                        "pageInfo": {"hasNextPage": count > int(first), "endCursor": None},
+                        "nodes": nodes,
+                    },
+                }
+                for r in range(self.refunds)
+            ]
+            data[f"o{alias}"] = {"id": gid, "refunds": refunds}
         return data
 
 
@@ -69,8 +79,8 @@ def test_batches_fill_the_query_cost_cap() -> None:
     orders = [bulk_order(n, 2, refunded=True) for n in range(1, 201)]
     store = FakeStore({o["id"]: 2 for o in orders})
     hydrate_refunds(store, orders)  # type: ignore[arg-type]
-    # 7 + 5 x 2 points per order: 58 orders fit under the 1000-point cap, not 9.
-    assert [n for n, _ in store.queries] == [58, 58, 58, 26]
+    # 4 + 5 x 2 points per order: 71 orders fit under the 1000-point cap, not 9.
+    assert [n for n, _ in store.queries] == [71, 71, 58]
     assert all(cost <= 1000 for _, cost in store.queries)
     assert all(len(order_record(o, "s")["refunds"][0]["refund_line_items"]) == 2 for o in orders)
 
@@ -81,7 +91,7 @@ def test_orders_without_refunded_units_are_not_looked_up() -> None:
     plain = {"id": "gid://shopify/Order/3", "lineItems": [], "refunds": []}
     store = FakeStore({refunded["id"]: 1})
     hydrate_refunds(store, [untouched, refunded, plain])  # type: ignore[arg-type]
-    assert store.queries == [(1, pytest.approx(1 + 7 + 5 * 3))]
+    assert store.queries == [(1, pytest.approx(1 + 4 + 5 * 3))]
     assert order_record(untouched, "s")["refunds"][0]["refund_line_items"] == []
     assert len(order_record(refunded, "s")["refunds"][0]["refund_line_items"]) == 1
 
@@ -101,3 +111,23 @@ def test_a_batch_shopify_prices_higher_is_split() -> None:
     assert all(n <= 10 for n, _ in store.queries)
     assert sum(n for n, _ in store.queries) == 40
     assert all(o["refunds"][0]["refundLineItems"]["nodes"] for o in orders)
+
+
+def test_bulk_refund_fields_are_kept_and_only_lines_fetched() -> None:
+    order = bulk_order(1, 2, refunded=True)
+    store = FakeStore({order["id"]: 2})
+    hydrate_refunds(store, [order])  # type: ignore[arg-type]
+    assert "totalRefundedSet" not in store.documents[0]
+    refund = order["refunds"][0]
+    assert refund["createdAt"] == "2024-01-01T00:00:00Z"  # the bulk row's
+    assert len(refund["refundLineItems"]["nodes"]) == 2
+
+
+def test_a_refund_added_since_the_bulk_job_gets_a_full_lookup() -> None:
+    order = bulk_order(1, 2, refunded=True)
+    store = FakeStore({order["id"]: 2}, refunds=2)
+    hydrate_refunds(store, [order])  # type: ignore[arg-type]
+    assert len(store.documents) == 2
+    assert "totalRefundedSet" in store.documents[1]
+    assert [r["note"] for r in order["refunds"]] == ["fresh", "fresh"]
+    assert len(order_record(order, "s")["refunds"]) == 2

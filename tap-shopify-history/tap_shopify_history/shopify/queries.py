@@ -70,6 +70,21 @@ def refunds_with_lines(first: int) -> str:
     )
 
 
+def refund_lines_only(first: int) -> str:
+    """Only each refund's id and up to ``first`` refund line items (the rest is in bulk rows).
+
+    Args:
+        first: Refund line items per refund.
+
+    Returns:
+        The selection.
+    """
+    return (
+        f"refunds {{ id refundLineItems(first: {first}) "
+        f"{{ {PAGE_INFO} nodes {{ {REFUND_LINE_ITEM_FIELDS} }} }} }}"
+    )
+
+
 REFUNDS_WITH_LINES = refunds_with_lines(CHILD_PAGE_SIZE)
 
 SHOP_INFO = """

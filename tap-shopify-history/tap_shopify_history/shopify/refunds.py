@@ -4,6 +4,8 @@ A bulk query cannot nest a connection inside a list, so bulk orders carry refund
 their line items. The tap fetches them with aliased ``node`` lookups, as many orders per
 query as the query's requested cost allows:
 
+- a lookup asks only for each refund's id and lines and attaches the lines to the refunds
+  the bulk row holds (an order whose refunds changed in between is looked up in full);
 - each order asks for as many refund lines per refund as the order has line items (a
   refund names each line item at most once), so small orders cost little;
 - an order none of whose line items lost a unit (``currentQuantity == quantity``) has no
@@ -22,13 +24,18 @@ from typing import Any
 from tap_shopify_history.shopify.client import GraphQLClient
 from tap_shopify_history.shopify.errors import BulkOperationError, QueryCostExceededError
 from tap_shopify_history.shopify.limiter import SINGLE_QUERY_MAX_COST
-from tap_shopify_history.shopify.queries import REFUND_LINES_SINGLE_PAGE, refunds_with_lines
+from tap_shopify_history.shopify.queries import (
+    REFUND_LINES_SINGLE_PAGE,
+    refund_lines_only,
+    refunds_with_lines,
+)
 
 LOOKUP_WORKERS = 4
-# Requested cost of one order lookup: node 1 + refunds 1 + totalRefundedSet 3 (a MoneyBag
-# and its two MoneyV2) + refundLineItems 2, plus per refund line: the line 1 + lineItem 1
-# + subtotalSet 3.
-ORDER_COST = 7.0
+# Requested cost of one order lookup: node 1 + refunds 1 + refundLineItems 2 (+ 3 for
+# totalRefundedSet, a MoneyBag and its two MoneyV2, in a full lookup), plus per refund
+# line: the line 1 + lineItem 1 + subtotalSet 3.
+ORDER_COST = 4.0
+FULL_ORDER_COST = 7.0
 LINE_COST = 5.0
 QUERY_COST = 1.0
 # Bounds of the learned correction to the cost model.
@@ -82,18 +89,62 @@ def lines_first(order: Mapping[str, Any]) -> int:
     return max(1, min(REFUND_LINES_SINGLE_PAGE, len(_line_items(order))))
 
 
+def lookup_document(ids: list[str], first: list[int], *, full: bool) -> str:
+    """The aliased ``node`` lookups of some orders' refunds.
+
+    Args:
+        ids: Order gids.
+        first: Refund lines per refund, one per order.
+        full: Every refund field, or only the id and the refund lines.
+
+    Returns:
+        The query document (aliases ``o0``, ``o1``, ... in the order of ``ids``).
+    """
+    select = refunds_with_lines if full else refund_lines_only
+    fields = "\n".join(
+        f'o{n}: node(id: "{gid}") {{ ... on Order {{ id {select(lines)} }} }}'
+        for n, (gid, lines) in enumerate(zip(ids, first, strict=True))
+    )
+    return f"query OrderRefunds {{\n{fields}\n}}"
+
+
+def _attach_lines(order: dict[str, Any], fetched: list[dict[str, Any]]) -> bool:
+    # The bulk row already holds every other refund field; a refund added or removed
+    # since the bulk job ran makes the lists disagree: that order is looked up in full.
+    held = {r["id"]: r for r in order.get("refunds") or []}
+    if set(held) != {r["id"] for r in fetched}:
+        return False
+    for refund in fetched:
+        held[refund["id"]]["refundLineItems"] = refund["refundLineItems"]
+    return True
+
+
+def _fetch(client: GraphQLClient, orders: list[dict[str, Any]], first: list[int]) -> None:
+    fetcher = RefundFetcher(client)
+    fetcher.fetch(orders, first)
+    stale = fetcher.stale
+    if stale:
+        lines = {id(o): n for o, n in zip(orders, first, strict=True)}
+        RefundFetcher(client, full=True).fetch(stale, [lines[id(o)] for o in stale])
+
+
 class RefundFetcher:
     """Batches order lookups to the query cost budget, learning the real cost as it goes."""
 
-    def __init__(self, client: GraphQLClient) -> None:
+    def __init__(self, client: GraphQLClient, *, full: bool = False) -> None:
         """Bind to a store's client.
 
         Args:
             client: The store's client.
+            full: Fetch every refund field and replace ``refunds``; otherwise fetch only
+                refund lines and attach them to the refunds the order already holds.
         """
         self._client = client
+        self._full = full
+        self._order_cost = FULL_ORDER_COST if full else ORDER_COST
         self._scale = 1.0
         self._lock = threading.Lock()
+        self.stale: list[dict[str, Any]] = []
 
     def _budget(self) -> float:
         limiter = getattr(self._client, "limiter", None)
@@ -104,7 +155,7 @@ class RefundFetcher:
         return budget
 
     def _cost(self, first: int) -> float:
-        return (ORDER_COST + LINE_COST * first) * self._scale
+        return (self._order_cost + LINE_COST * first) * self._scale
 
     def batches(self, orders: list[dict[str, Any]], first: list[int]) -> list[list[int]]:
         """Group order indexes so each group's estimated cost fits one query's budget.
@@ -156,16 +207,12 @@ class RefundFetcher:
             list(pool.map(lambda group: self._run(orders, first, group), groups))
 
     def _run(self, orders: list[dict[str, Any]], first: list[int], group: list[int]) -> None:
-        fields = "\n".join(
-            f'o{i}: node(id: "{orders[i]["id"]}") {{ ... on Order {{ id '
-            f"{refunds_with_lines(first[i])} }} }}"
-            for i in group
+        document = lookup_document(
+            [orders[i]["id"] for i in group], [first[i] for i in group], full=self._full
         )
         estimate = QUERY_COST + sum(self._cost(first[i]) for i in group)
         try:
-            data = self._client.execute(
-                f"query OrderRefunds {{\n{fields}\n}}", estimated_cost=estimate
-            )
+            data = self._client.execute(document, estimated_cost=estimate)
         except QueryCostExceededError:
             # Shopify prices this batch higher than our model: halve it and learn.
             if len(group) == 1:
@@ -177,10 +224,15 @@ class RefundFetcher:
             self._run(orders, first, group[half:])
             return
         self._learn(estimate, data.get("__extensions") or {})
-        for i in group:
-            node = data.get(f"o{i}")
-            if node is not None:
+        for alias, i in enumerate(group):
+            node = data.get(f"o{alias}")
+            if node is None:
+                continue
+            if self._full:
                 orders[i]["refunds"] = node["refunds"]
+            elif not _attach_lines(orders[i], node["refunds"]):
+                with self._lock:
+                    self.stale.append(orders[i])
 
     def _learn(self, estimate: float, extensions: Mapping[str, Any]) -> None:
         requested = (extensions.get("cost") or {}).get("requestedQueryCost")
@@ -217,10 +269,9 @@ def hydrate_refunds(
                 refund["refundLineItems"] = []
             continue
         todo.append(order)
-    fetcher = RefundFetcher(client)
-    fetcher.fetch(todo, [lines_first(o) for o in todo])
+    _fetch(client, todo, [lines_first(o) for o in todo])
     cut = [o for o in todo if _refund_lines_cut(o)]
-    fetcher.fetch(cut, [REFUND_LINES_SINGLE_PAGE] * len(cut))
+    _fetch(client, cut, [REFUND_LINES_SINGLE_PAGE] * len(cut))
     if any(_refund_lines_cut(o) for o in cut):
         msg = "an order has a refund with more line items than the tap can read in one query"
         raise BulkOperationError(msg)
