@@ -18,6 +18,7 @@ them twice is harmless.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -194,8 +195,23 @@ def generate(steps: list[Step]) -> Completer:
     for i, step in enumerate(steps):
         body += _step_code(i, step, env)
     body.append("    return out")
-    exec("\n".join(body), env)  # noqa: S102 - source built above from schema names only
-    return env["complete"]  # type: ignore[no-any-return]
+    source = "\n".join(body)
+    factory = _FACTORIES.get(source)
+    if factory is None:
+        # Compiling is the costly part (milliseconds), so the code is kept per selection
+        # shape and each request only binds its own infos, arguments and completers.
+        binds = [f"    {name} = E[{name!r}]" for name in sorted(env)]
+        code = "\n".join(["def factory(E):", *binds, textwrap.indent(source, "    ")])
+        namespace: dict[str, Any] = {}
+        exec(code + "\n    return complete", namespace)  # noqa: S102 - built from schema names
+        if len(_FACTORIES) > MAX_FACTORIES:
+            _FACTORIES.clear()
+        factory = _FACTORIES[source] = namespace["factory"]
+    return factory(env)  # type: ignore[no-any-return]
+
+
+MAX_FACTORIES = 1024
+_FACTORIES: dict[str, Callable[[dict[str, Any]], Completer]] = {}
 
 
 def _step_code(i: int, step: Step, env: dict[str, Any]) -> list[str]:
