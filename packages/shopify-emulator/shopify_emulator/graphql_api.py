@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -114,6 +115,24 @@ class _Request:
     operation: OperationDefinitionNode
 
 
+@functools.lru_cache(maxsize=256)
+def _checked(
+    schema: GraphQLSchema, version: str, source: str
+) -> tuple[DocumentNode, tuple[dict[str, Any], ...], str | None]:
+    """(document, validation errors, deprecation reason) of a query text, kept per text.
+
+    Parsing and validating a sync's page query took most of a page's time, and a sync
+    sends the same text over and over; documents are never modified, so sharing is safe.
+    """
+    try:
+        document = parse(source)
+    except GraphQLError as error:
+        raise _Answer(200, {"errors": [error.formatted]}) from error
+    problems = tuple(e.formatted for e in validate(schema, document))
+    reason = None if problems else deprecated_reason(schema, document, version)
+    return document, problems, reason
+
+
 def _parse_request(schema: GraphQLSchema, body: bytes, headers: dict[str, str]) -> _Request:
     """Parse and validate the body; raise _Answer with Shopify's reply when it is unusable."""
     try:
@@ -125,14 +144,9 @@ def _parse_request(schema: GraphQLSchema, body: bytes, headers: dict[str, str]) 
         raise _Answer(
             400, {"errors": {"query": "Required parameter missing or invalid"}}
         ) from error
-    try:
-        document = parse(source)
-    except GraphQLError as error:
-        raise _Answer(200, {"errors": [error.formatted]}) from error
-    problems = validate(schema, document)
+    document, problems, reason = _checked(schema, headers["X-Shopify-API-Version"], source)
     if problems:
-        raise _Answer(200, {"errors": [e.formatted for e in problems]})
-    reason = deprecated_reason(schema, document, headers["X-Shopify-API-Version"])
+        raise _Answer(200, {"errors": list(problems)})
     if reason is not None:
         headers["X-Shopify-API-Deprecated-Reason"] = reason
     operation = _operation(document, payload.get("operationName"))
