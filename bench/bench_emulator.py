@@ -2,9 +2,16 @@
 
 Run: ``.venv/bin/python bench/bench_emulator.py [--orders 1000000] [--seconds 5]``
 
-Every throughput figure is also printed as a ratio against a baseline measured in the same
-run: a small store (10,000 orders) served by the same code, so the ratio shows what scale
-costs independently of the machine. Prints figures; asserts nothing.
+First, executor figures: the tap's own bulk orders query (line items as child lines,
+refunds inline) and its orders page, on a 20,000-order store, served once by graphql-core's
+executor (the reference, ``fastexec.ENABLED = False``, which also parses every request
+anew) and once by the compiled plan: bulk JSONL lines/s and pages/s, with the fast /
+reference ratio.
+
+Then scale figures (skip with ``--no-scale``): every throughput figure is also printed as a
+ratio against a baseline measured in the same run: a small store (10,000 orders) served by
+the same code, so the ratio shows what scale costs independently of the machine. Prints
+figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ import time
 from collections.abc import Callable
 
 import requests
-from shopify_emulator import EmulatorServer, generate_store
+from shopify_emulator import EmulatorServer, fastexec, generate_store
+from tap_shopify_history.shopify.queries import orders_bulk_query, orders_page_query
 
 ORDERS_PAGE = """query($after: String) {
   orders(first: 50, after: $after, sortKey: UPDATED_AT,
@@ -53,20 +61,56 @@ def walk_rate(server: EmulatorServer, query: str, key: str, seconds: float) -> f
     return pages / (time.perf_counter() - started)
 
 
-def bulk_rate(server: EmulatorServer, since: str) -> float:
+def bulk_rate(server: EmulatorServer, since: str, query: str = BULK_QUERY) -> float:
     """Bulk objects (JSONL lines) per second, from the mutation to the downloaded file."""
     session = requests.Session()
     session.headers["X-Shopify-Access-Token"] = server.token
     url = server.graphql_url()
     started = time.perf_counter()
-    session.post(url, json={"query": RUN_BULK, "variables": {"q": BULK_QUERY % since}})
+    session.post(url, json={"query": RUN_BULK, "variables": {"q": query % since}})
     while True:
         op = session.post(url, json={"query": POLL_BULK}).json()["data"]["currentBulkOperation"]
         if op["status"] not in ("CREATED", "RUNNING"):
             break
-        time.sleep(0.2)
+        time.sleep(0.05)
     lines = len(requests.get(op["url"], timeout=600).content.splitlines())
     return lines / (time.perf_counter() - started)
+
+
+def page_rate(server: EmulatorServer, seconds: float) -> float:
+    """Pages per second of the tap's orders page (4 orders: its cost is about 240 each)."""
+    session = requests.Session()
+    session.headers["X-Shopify-Access-Token"] = server.token
+    url, after, pages, started = server.graphql_url(), None, 0, time.perf_counter()
+    while pages == 0 or time.perf_counter() - started < seconds:
+        variables = {"first": 4, "after": after, "query": None}
+        body = session.post(url, json={"query": orders_page_query(), "variables": variables})
+        conn = body.json()["data"]["orders"]
+        pages += 1
+        after = conn["pageInfo"]["endCursor"] if conn["pageInfo"]["hasNextPage"] else None
+    return pages / (time.perf_counter() - started)
+
+
+def compare_executors(orders: int, seconds: float) -> None:
+    """The tap's bulk and page queries: graphql-core's executor against the compiled plan."""
+    store = generate_store(1, orders // 10, orders, now=1_790_000_000)
+    tap_bulk = orders_bulk_query("created_at:>='%s'")
+    figures: dict[str, dict[str, float]] = {}
+    with EmulatorServer(store, rate_limited=False, bulk_seconds=0.1) as server:
+        page_rate(server, 0.0)  # builds the sort index outside the timings
+        for label, enabled in (("reference", False), ("fast", True)):
+            fastexec.ENABLED = enabled
+            figures[label] = {
+                "bulk_lines_per_s": bulk_rate(server, "2000-01-01T00:00:00Z", tap_bulk),
+                "orders_pages_per_s": page_rate(server, seconds),
+            }
+    fastexec.ENABLED = True
+    print(f"\nexecutors on {orders:,} orders (tap's bulk orders query and orders page)")
+    print(f"{'figure':<24}{'reference':>16}{'fast':>16}{'ratio':>10}")
+    for name in ("bulk_lines_per_s", "orders_pages_per_s"):
+        b, v = figures["reference"][name], figures["fast"][name]
+        print(f"{name:<24}{b:>16.1f}{v:>16.1f}{v / b if b else 0:>10.2f}")
+    print()
 
 
 def timed(label: str, action: Callable[[], object]) -> tuple[object, float]:
@@ -109,7 +153,12 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=0, help="default: orders / 5")
     parser.add_argument("--seconds", type=float, default=5.0, help="per throughput figure")
+    parser.add_argument("--compare-orders", type=int, default=20_000, help="executor figures")
+    parser.add_argument("--no-scale", action="store_true", help="executor figures only")
     args = parser.parse_args()
+    compare_executors(args.compare_orders, args.seconds)
+    if args.no_scale:
+        return
     baseline = measure(10_000, 2_000, args.seconds)
     big = measure(args.orders, args.customers or args.orders // 5, args.seconds)
     print()
