@@ -1,4 +1,4 @@
-"""The suite's target contract hooks for target-loyalty (run by tests/contract, not here)."""
+"""The suite's target contract (packages/testkit), run against target-loyalty."""
 
 from __future__ import annotations
 
