@@ -173,6 +173,10 @@ def _leaf(type_: GraphQLScalarType | GraphQLEnumType) -> Completer:
     # String and ID serialize a str, Boolean a bool, as themselves: generated code skips
     # the call for those and calls ``complete`` for anything else.
     complete.kind = _SAME_CLASS.get(type_.name)  # type: ignore[attr-defined]
+    if isinstance(type_, GraphQLEnumType):
+        # What serialize looks up first: internal value -> enum name.
+        complete.kind = "enum"  # type: ignore[attr-defined]
+        complete.names = {v.value: name for name, v in type_.values.items()}  # type: ignore[attr-defined]
     return complete
 
 
@@ -235,6 +239,9 @@ def _step_code(i: int, step: Step, env: dict[str, Any]) -> list[str]:
     env[f"L{i}"] = leaf
     if kind == "identity":
         expr = "None if v is UNDEF else v"
+    elif kind == "enum":
+        env[f"E{i}"] = leaf.names
+        expr = f"E{i}[v] if v in E{i} else L{i}(v)"
     elif kind in ("str", "bool"):
         expr = f"v if v.__class__ is {kind} else L{i}(v)"
     elif inner is not None:
