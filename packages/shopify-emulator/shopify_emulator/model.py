@@ -219,6 +219,8 @@ class Order:
     @property
     def refunded_cents(self) -> int:
         """Sum of all refunds."""
+        if not self.refunds:  # most orders: skip building a generator
+            return 0
         return sum(r.amount_cents for r in self.refunds)
 
     @property
@@ -229,6 +231,8 @@ class Order:
     @property
     def refunded_subtotal_cents(self) -> int:
         """Line subtotals taken back by refunds."""
+        if not self.refunds:
+            return 0
         return sum(rl.subtotal_cents for r in self.refunds for rl in r.lines)
 
     @property
@@ -245,6 +249,8 @@ class Order:
 
     def refunded_quantity(self, line_item_id: int) -> int:
         """How many units of a line have been refunded so far."""
+        if not self.refunds:
+            return 0
         return sum(
             rl.quantity for r in self.refunds for rl in r.lines if rl.line_item_id == line_item_id
         )
