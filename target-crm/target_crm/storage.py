@@ -118,10 +118,16 @@ def _by_keys(
     for first, second in keys:
         by_shop.setdefault(first, set()).add(second)
     rows: list[sa.Row[Any]] = []
+    column = table.c[columns[1]]
     for first, seconds in sorted(by_shop.items()):
         base = sa.select(table).where(table.c[columns[0]] == first)
+        if conn.dialect.name == "postgresql":
+            # One array parameter (`= ANY(:ids)`) rather than hundreds of IN parameters.
+            ids = sa.bindparam("ids", sorted(seconds), type_=postgresql.ARRAY(column.type))
+            rows.extend(conn.execute(base.where(column == sa.func.any(ids))).all())
+            continue
         for chunk in _chunks(sorted(seconds)):
-            rows.extend(conn.execute(base.where(table.c[columns[1]].in_(chunk))).all())
+            rows.extend(conn.execute(base.where(column.in_(chunk))).all())
     return rows
 
 
