@@ -272,6 +272,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -283,7 +284,12 @@ def main() -> None:
             f"feed: {args.customers} customers, {args.orders} orders, {size:.0f} MB, "
             f"cores: {os.cpu_count()}, load average: {load:.1f}"
         )
-        for backend in ("sqlite", *(() if args.skip_postgres else ("postgresql",))):
+        backends = [
+            name
+            for name, skip in (("sqlite", args.skip_sqlite), ("postgresql", args.skip_postgres))
+            if not skip
+        ]
+        for backend in backends:
             measure(backend, feed, args.orders, tmp)
 
 
