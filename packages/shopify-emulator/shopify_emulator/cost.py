@@ -58,6 +58,9 @@ def _is_list(type_: Any) -> bool:
     return isinstance(inner, GraphQLList)
 
 
+_MISSING = object()
+
+
 class CostCalculator:
     """Computes requested and actual cost of one operation."""
 
@@ -72,6 +75,7 @@ class CostCalculator:
         self.schema = schema
         self.operation = operation
         self.variables = variables or {}
+        self._composite: dict[tuple[Any, str], Any] = {}
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
@@ -121,6 +125,16 @@ class CostCalculator:
                 return type_.fields[name]
         return None
 
+    def _composite_field(self, parent: Any, name: str) -> Any:
+        """The field when its type has a selection (objects cost), else None; memoized."""
+        key = (parent, name)
+        found = self._composite.get(key, _MISSING)
+        if found is _MISSING:
+            field = self._type_for(parent, name)
+            composite = field is not None and is_composite_type(get_named_type(field.type))
+            found = self._composite[key] = field if composite else None
+        return found
+
     def _selection_cost(
         self, parent: Any, selection_set: SelectionSetNode | None, data: Any
     ) -> int:
@@ -129,8 +143,8 @@ class CostCalculator:
             name = node.name.value
             if name.startswith("__"):
                 continue
-            field = self._type_for(parent, name)
-            if field is None:
+            field = self._composite_field(parent, name)
+            if field is None:  # unknown, or a scalar/enum field: costs nothing
                 continue
             key = node.alias.value if node.alias else name
             if data is not None:
