@@ -62,7 +62,8 @@ def no_refunded_units(order: Mapping[str, Any]) -> bool:
 
     Shopify's ``quantity`` counts every unit ordered (refunded and removed ones included),
     ``currentQuantity`` leaves refunded and removed units out: when the two agree on every
-    line, no refund of the order has a line item.
+    line, no refund of the order has a line item. (A refund line of zero units would go
+    unfetched; it moves no quantity or money, and Shopify refunds units.)
 
     Args:
         order: A bulk ``Order`` node (line items as a list).
