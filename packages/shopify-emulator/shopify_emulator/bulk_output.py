@@ -30,20 +30,19 @@ def _nodes(conn: dict[str, Any]) -> list[dict[str, Any]]:
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _split(obj: dict[str, Any], parent: str | None) -> list[str]:
-    """The line for ``obj`` followed by its children's lines (grouped order)."""
-    record: dict[str, Any] = {}
-    children: list[str] = []
-    for key, value in obj.items():
-        # Cheap class test first: most values are strings, numbers or None.
-        if value.__class__ is dict and _is_connection(value):
-            for child in _nodes(value):
-                children.extend(_split(child, obj.get("id")))
-        else:
-            record[key] = value
+def _split(obj: dict[str, Any], parent: str | None, out: list[str]) -> None:
+    """Append the line for ``obj``, then its children's lines (grouped order), to ``out``."""
+    # Cheap class test first: most values are strings, numbers or None.
+    nested = [k for k, v in obj.items() if v.__class__ is dict and _is_connection(v)]
+    # ``obj`` is this run's own result, so it becomes the record itself when it has no
+    # connections (no copy); ``__parentId`` lands where a copy would have put it.
+    record = {k: v for k, v in obj.items() if k not in nested} if nested else obj
     if parent is not None:
         record["__parentId"] = parent
-    return [_encode(record), *children]
+    out.append(_encode(record))
+    for key in nested:
+        for child in _nodes(obj[key]):
+            _split(child, obj.get("id"), out)
 
 
 def flatten(data: dict[str, Any], *, grouped: bool, seed: int) -> tuple[list[str], int]:
@@ -58,7 +57,7 @@ def flatten(data: dict[str, Any], *, grouped: bool, seed: int) -> tuple[list[str
             continue
         for node in _nodes(value):
             roots += 1
-            lines.extend(_split(node, None))
+            _split(node, None, lines)
     if not grouped:
         random.Random(seed).shuffle(lines)
     return lines, roots
