@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from graphql import execute_sync, parse
-from shopify_emulator import fastexec, generate_store
+from shopify_emulator import StoreBuilder, fastexec, generate_store
 from shopify_emulator.bulk import BulkManager, BulkOperation
 from shopify_emulator.faults import FaultInjector
 from shopify_emulator.schema import served_schema
@@ -64,6 +64,21 @@ CUSTOMERS_PAGE = (
 @pytest.fixture(scope="module")
 def store():
     return generate_store(3, 80, 600, now=NOW)
+
+
+@pytest.fixture(scope="module")
+def built_store():
+    """Hand-built edge cases: stored Order objects rather than generated ones."""
+    builder = StoreBuilder(seed=1, now=NOW)
+    builder.customer(email=None, phone="+14155550100", tags=["VIP", "Ünïcødé"])
+    builder.customer(first_name='Robert"); DROP TABLE', tags=[])
+    builder.order(refund="partial", currency="EUR", line_items=3)
+    builder.order(refund="full", currency="GBP")
+    builder.order(refund="multiple", line_items=4)
+    builder.order(cancelled=True, created_days_ago=400)
+    builder.order(guest=True, test=True)
+    builder.order(silent_child_change=True)
+    return builder.build()
 
 
 def context(store, **overrides) -> RequestContext:
@@ -165,6 +180,15 @@ def test_bulk_jsonl_equals_the_reference(store, query, grouped, monkeypatch):
     assert roots == (600 if query is ORDERS_BULK else 80)
     assert lines > roots
     assert body.count(b"\n") == lines
+
+
+@pytest.mark.parametrize("query", [ORDERS_BULK, CUSTOMERS_BULK], ids=["orders", "customers"])
+def test_bulk_jsonl_of_edge_cases_equals_the_reference(built_store, query, monkeypatch):
+    fast = run_bulk(built_store, query, grouped=True, enabled=True, monkeypatch=monkeypatch)
+    reference = run_bulk(built_store, query, grouped=True, enabled=False, monkeypatch=monkeypatch)
+    assert fast == reference
+    assert fast[3] is None
+    assert b'"presentmentMoney":{"amount"' in fast[0] or query is CUSTOMERS_BULK
 
 
 def test_bulk_denied_protected_data_fails_as_the_reference(store, monkeypatch):
