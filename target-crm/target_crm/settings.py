@@ -62,8 +62,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         "automation_cutover",
         th.DateTimeType,
         description="Silent-backfill cut-over: events whose Shopify time is after it "
-        "trigger automations. Unset: recorded per shop when its first sync completes "
-        "(the newest Shopify time that sync saw).",
+        "trigger automations. Unset: recorded per shop when its first complete sync ends "
+        "(one that carried the customer roster, which the tap emits last), as the newest "
+        "Shopify time that sync saw. Set it when the roster stream is deselected.",
     ),
     th.Property(
         "metafield_attributes",

@@ -62,6 +62,10 @@ class TargetCRM(Target):
         self._watermarks: dict[str, datetime] = {}
         self._last_emitted: dict[str, Any] | None = None
         self._roster_activated = False
+        # The tap emits the roster last: a run that reconciled one carried a complete sync,
+        # so only such a run ends the silent backfill. A run cut short (and resumed later)
+        # never did, and its resumed remainder stays silent too.
+        self._roster_completed = False
         self._input_complete = False
         self._finished = False
 
@@ -161,6 +165,7 @@ class TargetCRM(Target):
             )
             self.ledger.add_stats(conn, stats)
         self._roster_activated = False
+        self._roster_completed = True
 
     def process_endofpipe(self) -> None:
         """All input read: commit, reconcile a completed roster, record the cut-over."""
@@ -181,7 +186,7 @@ class TargetCRM(Target):
                 at = datetime.fromisoformat(cutover).astimezone(UTC)
                 marks = dict.fromkeys(self.ledger.locked, at)
                 record_cutovers(conn, marks, "config", self.ledger.run_id, overwrite=True)
-            else:
+            elif self._roster_completed:
                 record_cutovers(conn, self._watermarks, "initial_sync", self.ledger.run_id)
         self.ledger.finish("completed", self.now())
         self._finished = True
