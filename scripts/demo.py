@@ -47,6 +47,9 @@ def start_emulator(customers: int, orders: int) -> tuple[subprocess.Popen[bytes]
         str(customers),
         "--orders",
         str(orders),
+        # Plus plan rate limits (1,000 points/s), as a store with this much history has.
+        "--plan",
+        "plus",
         "--store-time",
         DEMO_STORE_TIME,
         "--ready-file",
