@@ -34,6 +34,9 @@ COLUMNS = (
 )
 
 
+DETAIL_KEYS = ("discrepancy_rows", "discrepancies_by_reason")
+
+
 def _plain(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
@@ -59,32 +62,52 @@ def load_report(url: str, shop: str | None, limit: int) -> dict[str, Any]:
                 .limit(1000)
             )
             row["discrepancy_rows"] = [dict(n._mapping) for n in notes]
+            counts = conn.execute(
+                sa.select(d.c.corrected, d.c.stream, d.c.field, d.c.reason, sa.func.count())
+                .where(d.c.run_id == row["run_id"], d.c.shop_domain == row["shop_domain"])
+                .group_by(d.c.corrected, d.c.stream, d.c.field, d.c.reason)
+            )
+            row["discrepancies_by_reason"] = [
+                {"corrected": bool(c), "stream": st, "field": f, "reason": r, "count": n}
+                for c, st, f, r, n in counts
+            ]
     engine.dispose()
     return {
         "runs": [
             {
-                k: _plain(v) if k != "discrepancy_rows" else v
+                k: _plain(v) if k not in DETAIL_KEYS else v
                 for k, v in row.items()
-                if k in COLUMNS or k == "discrepancy_rows"
+                if k in COLUMNS or k in DETAIL_KEYS
             }
             for row in rows
         ]
     }
 
 
-def render_table(report: dict[str, Any]) -> str:
-    """A plain-text table of runs, then each run's discrepancies."""
+def render_table(report: dict[str, Any], details: bool = False) -> str:
+    """A plain-text table of runs, each with its discrepancies counted by reason.
+
+    With ``details`` every discrepancy row is listed too (the JSON format always has them).
+    """
     lines = []
     for run in report["runs"]:
         lines.append(f"Sync {run['run_id']} - {run['shop_domain']} ({run['status']})")
         for column in COLUMNS[3:]:
             value = run[column]
             lines.append(f"  {column.replace('_', ' '):<20} {'' if value is None else value}")
-        for note in run["discrepancy_rows"]:
-            tag = "corrected" if note["corrected"] else "not applied"
-            where = f"{note['stream']} {note['record_key']} {note['field']}"
-            lines.append(f"    - [{tag}] {where}: {note['reason']}")
+        by_reason = sorted(run["discrepancies_by_reason"], key=lambda g: -int(g["count"]))
+        for group in by_reason:
+            where = f"{group['stream']}.{group['field']}"
+            lines.append(f"    {group['count']:>7} x [{_tag(group)}] {where}: {group['reason']}")
+        if details:
+            for note in run["discrepancy_rows"]:
+                where = f"{note['stream']} {note['record_key']} {note['field']}"
+                lines.append(f"    - [{_tag(note)}] {where}: {note['reason']}")
     return "\n".join(lines) if lines else "No syncs recorded."
+
+
+def _tag(note: dict[str, Any]) -> str:
+    return "corrected" if note["corrected"] else "not applied"
 
 
 def main(argv: Sequence[str]) -> int:
@@ -101,10 +124,15 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--shop", help="only this shop_domain")
     parser.add_argument("--format", choices=["table", "json"], default="table")
     parser.add_argument("--limit", type=int, default=20, help="most recent runs to show")
+    parser.add_argument(
+        "--details", action="store_true", help="list every discrepancy, not only counts by reason"
+    )
     args = parser.parse_args(list(argv))
     report = load_report(args.database_url, args.shop, args.limit)
     out = (
-        json.dumps(report, indent=2, default=str) if args.format == "json" else render_table(report)
+        json.dumps(report, indent=2, default=str)
+        if args.format == "json"
+        else render_table(report, details=args.details)
     )
     sys.stdout.write(out + "\n")
     return 0

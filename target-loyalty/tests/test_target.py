@@ -221,4 +221,11 @@ def test_report_command(sqlite_url):
         check=True,
     ).stdout
     assert "orders synced        6" in table
-    assert "[not applied] orders orders:105 test: test order earns nothing" in table
+    assert "1 x [not applied] orders.test: test order earns nothing" in table
+    detailed = subprocess.run(
+        [TARGET_EXE, "report", "--database-url", sqlite_url, "--details"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "[not applied] orders orders:105 test: test order earns nothing" in detailed
