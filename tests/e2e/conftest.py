@@ -43,15 +43,16 @@ def _project_lock() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def meltano_installed() -> Path:
     """`meltano install` in the repository: the plugins get their own venvs, as for users."""
-    result = subprocess.run(
-        [str(MELTANO), "install"],
-        cwd=REPO_ROOT,
-        env=_meltano_env({}),
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    with _project_lock():
+        result = subprocess.run(
+            [str(MELTANO), "install"],
+            cwd=REPO_ROOT,
+            env=_meltano_env({}),
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
     assert result.returncode == 0, result.stderr[-5000:]
     return REPO_ROOT
 
@@ -65,15 +66,16 @@ class MeltanoProject:
 
     def __call__(self, *arguments: str, timeout: float = 600) -> str:
         """Run ``meltano <arguments>`` in the dev environment; fail the test on error."""
-        result = subprocess.run(
-            [str(MELTANO), "--environment=dev", *arguments],
-            cwd=REPO_ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        with _project_lock():
+            result = subprocess.run(
+                [str(MELTANO), "--environment=dev", *arguments],
+                cwd=REPO_ROOT,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
         self.logs.append(result.stderr)
         assert result.returncode == 0, f"meltano {' '.join(arguments)}:\n{result.stderr[-6000:]}"
         return result.stdout
