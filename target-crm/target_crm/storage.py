@@ -364,14 +364,8 @@ def save_snapshots(conn: Connection, snapshots: Iterable[OrderSnapshot]) -> None
 def insert_events(conn: Connection, new_events: Iterable[Event], run_id: str) -> list[Event]:
     """Insert events whose id the store does not hold yet; return those inserted."""
     unique = {e.event_id: e for e in reversed(list(new_events))}
-    ids = list(unique)
-    held: set[str] = set()
-    for chunk in _chunks(ids):
-        held.update(
-            conn.scalars(sa.select(t.events.c.event_id).where(t.events.c.event_id.in_(chunk)))
-        )
-    fresh = [unique[i] for i in ids if i not in held]
-    fresh.reverse()
+    ordered = list(unique.values())
+    ordered.reverse()  # first version of each id, in feed order
     rows = [
         {
             "event_id": e.event_id,
@@ -388,10 +382,24 @@ def insert_events(conn: Connection, new_events: Iterable[Event], run_id: str) ->
             "properties": dict(e.properties),
             "run_id": run_id,
         }
-        for e in fresh
+        for e in ordered
     ]
-    upsert(conn, t.events, rows)
-    return fresh
+    if not rows:
+        return []
+    # The store tells which ids it did not hold: `ON CONFLICT DO NOTHING RETURNING` probes
+    # the primary key per row. A separate `event_id IN (...)` read let PostgreSQL (events
+    # never analysed mid-sync, a generic plan after psycopg prepares it) scan the whole,
+    # growing table once per chunk: quadratic in the store's size.
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(t.events)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(t.events.c.event_id)
+    )
+    inserted: set[str] = set()
+    for start in range(0, len(rows), 5000):
+        inserted.update(conn.execute(stmt, rows[start : start + 5000]).scalars())
+    return [e for e in ordered if e.event_id in inserted]
 
 
 def enqueue(
