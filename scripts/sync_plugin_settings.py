@@ -32,6 +32,8 @@ SDK_BUILTIN_SETTINGS = {
     "faker_config",
     "flattening_enabled",
     "flattening_max_depth",
+    "flattening_max_key_length",
+    "flattening_separator",
     "batch_config",
     "add_record_metadata",
     "load_method",
