@@ -46,7 +46,6 @@ def _columns(urls: dict[str, str], table: str, *names: str) -> list[tuple[Any, .
 
 
 @pytest.mark.e2e
-@pytest.mark.xdist_group("meltano")
 @pytest.mark.parametrize("destination_urls", BACKENDS, indirect=True)
 def test_backfill_rerun_and_incremental_through_meltano(
     meltano_project: MeltanoProject, destination_urls: dict[str, str], emulator_factory: Any
