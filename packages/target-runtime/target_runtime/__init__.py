@@ -1,0 +1,3 @@
+"""Product-neutral plumbing shared by the suite's singer-sdk targets."""
+
+from __future__ import annotations
