@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import backoff
 import requests
 
 from tap_shopify_history.shopify.errors import (
@@ -37,6 +37,31 @@ RETRIABLE_CODES = frozenset({"INTERNAL_SERVER_ERROR", "TIMEOUT", "SERVICE_UNAVAI
 # gets its own, larger allowance than real errors.
 THROTTLED_RETRIES_PER_ERROR_RETRY = 10
 DOWNLOAD_CHUNK = 1 << 20
+RETRY_BASE_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
+
+
+def backoff_delay(attempt: int, jitter: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with full jitter before retry ``attempt`` (0-based).
+
+    The tap computes its own delays rather than importing a backoff library: two
+    distributions (``backoff`` and ``python-backoff``) ship the same ``backoff`` package
+    with different generator semantics, and which one is installed must not decide whether
+    the first retry works.
+
+    Args:
+        attempt: How many retries happened before this one.
+        jitter: Uniform draw in ``[0, 1)``, injected for tests.
+
+    Returns:
+        Seconds to wait: uniform in ``[0, min(30, 0.5 * 2**attempt))``.
+
+    Example:
+        >>> backoff_delay(3, jitter=lambda: 0.5)
+        2.0
+    """
+    ceiling = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2.0 ** min(attempt, 32))
+    return ceiling * jitter()
 
 
 def graphql_endpoint(store_url: str, api_version: str) -> str:
@@ -119,7 +144,6 @@ class GraphQLClient:
         Raises:
             ShopifyRetriableError: When retries are exhausted.
         """
-        waits = backoff.expo(factor=0.5, max_value=30)
         error_retries = 0
         throttled_retries = 0
         payload = {"query": query, "variables": dict(variables or {})}
@@ -139,7 +163,7 @@ class GraphQLClient:
                 if error_retries > self._max_retries:
                     msg = f"{error} (gave up after {self._max_retries} retries)"
                     raise ShopifyRetriableError(msg) from error
-                delay = backoff.full_jitter(next(waits))
+                delay = backoff_delay(error_retries - 1)
                 LOGGER.warning("Retrying Shopify request in %.2fs: %s", delay, error)
                 self._sleep(delay)
 
@@ -230,7 +254,7 @@ class GraphQLClient:
         Returns:
             Seconds to wait.
         """
-        return float(backoff.full_jitter(min(30.0, 0.5 * 2.0**attempt)))
+        return backoff_delay(attempt)
 
     @property
     def max_retries(self) -> int:
