@@ -79,6 +79,15 @@ CONFIG_SCHEMA = th.PropertiesList(
         "for identity resolution.",
     ),
     th.Property(
+        "paid_financial_statuses",
+        th.ArrayType(th.StringType),
+        default=["PAID", "PARTIALLY_REFUNDED", "REFUNDED"],
+        description="Shopify financial statuses whose money counts: only orders in one of "
+        "them add to a contact's `lifetime_value` and `order_count`. Other orders (PENDING, "
+        "AUTHORIZED, PARTIALLY_PAID, VOIDED, EXPIRED, none) still produce `Order Placed` "
+        "but add nothing until a later sync sees them paid.",
+    ),
+    th.Property(
         "destinations",
         th.ArrayType(th.StringType),
         default=[],

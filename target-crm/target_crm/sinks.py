@@ -216,7 +216,9 @@ class OrdersSink(CrmSink):
         skipped: list[tuple[str, str, str]] = []
         for order, outcome in batch.outcomes:
             self.crm.note_source_time(order.shop_domain, order.updated_at)
-            stats[(order.shop_domain, "orders", outcome.outcome, "")] += 1
+            stats[(order.shop_domain, "orders", outcome.outcome, outcome.reason or "")] += 1
+            if outcome.reason:
+                skipped.append(("orders", f"{order.shop_domain}/{order.id}", outcome.reason))
             for reason in outcome.suppressed:
                 stats[(order.shop_domain, "events", "suppressed", reason)] += 1
                 skipped.append(("orders", f"{order.shop_domain}/{order.id}", reason))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import gc
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
@@ -15,7 +15,13 @@ from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 from sqlalchemy.engine import Connection
 
-from target_crm.domain.models import ConsentSource, CrmRules, DuplicatePolicy, Identifier
+from target_crm.domain.models import (
+    PAID_FINANCIAL_STATUSES,
+    ConsentSource,
+    CrmRules,
+    DuplicatePolicy,
+    Identifier,
+)
 from target_crm.exceptions import CrmConfigError, TooManyRejectedRecordsError
 from target_crm.reconcile import reconcile_roster
 from target_crm.runs import RunLedger, load_cutovers, record_cutovers
@@ -34,6 +40,16 @@ UPSTREAM = {"orders": ("customers",), "customer_roster": ("customers", "orders")
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _paid_statuses(config: Mapping[str, Any]) -> frozenset[str]:
+    raw = config.get("paid_financial_statuses")
+    if raw is None:
+        return PAID_FINANCIAL_STATUSES
+    if not isinstance(raw, list) or not all(isinstance(v, str) and v.strip() for v in raw):
+        msg = "paid_financial_statuses must be a list of Shopify financial statuses"
+        raise ValueError(msg)
+    return frozenset(v.strip().upper() for v in raw)
 
 
 class TargetCRM(Target):
@@ -81,6 +97,7 @@ class TargetCRM(Target):
                 event_retention_days=c.get("event_retention_days"),
                 default_calling_code=c.get("default_calling_code"),
                 metafield_attributes=dict(c.get("metafield_attributes") or {}),
+                paid_financial_statuses=_paid_statuses(c),
             )
         except ValueError as error:
             raise CrmConfigError(str(error), errors=[str(error)]) from error

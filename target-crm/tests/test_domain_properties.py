@@ -125,6 +125,8 @@ def orders(draw):
         total_refunded=Decimal("20.00") * n_refunds,
         cancelled_at=draw(st.sampled_from([None, T0 + timedelta(days=3)])),
         fulfillment_status=draw(st.sampled_from(["UNFULFILLED", "FULFILLED"])),
+        financial_status=draw(st.sampled_from(["PAID", "PENDING", "VOIDED", None])),
+        test=draw(st.booleans()),
     )
 
 

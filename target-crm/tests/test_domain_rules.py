@@ -136,6 +136,7 @@ def make_order(**over):
         "total_price": Decimal("100.00"),
         "current_total_price": Decimal("100.00"),
         "total_refunded": Decimal("0"),
+        "financial_status": "PAID",
     }
     base.update(over)
     return Order(**base)
@@ -152,7 +153,7 @@ def make_order(**over):
     ],
 )
 def test_order_value_refunds_and_cancellations_reduce_ltv_and_count(over, counts, net):
-    assert order_value(make_order(**over)) == (counts, net)
+    assert order_value(make_order(**over), CrmRules()) == (counts, net)
 
 
 RULES = CrmRules()

@@ -78,10 +78,16 @@ def expected_backfill(snapshot):
     return with_email, placed
 
 
+PAID = {"PAID", "PARTIALLY_REFUNDED", "REFUNDED"}  # paid_financial_statuses' default
+
+
 def ltv(snapshot, customer_ids):
+    """Lifetime value as the README states it: paid money after refunds, not test/cancelled."""
     total = Decimal(0)
     for o in snapshot["orders"]:
-        if o["customer_id"] in customer_ids and not o["test"] and not o["cancelled_at"]:
+        if o["customer_id"] not in customer_ids or o["test"] or o["cancelled_at"]:
+            continue
+        if o["financial_status"] in PAID:
             total += max(Decimal(0), Decimal(o["total_price"]) - Decimal(o["total_refunded"]))
     return total
 

@@ -13,6 +13,8 @@ from decimal import Decimal
 from enum import StrEnum
 
 ZERO = Decimal("0")
+# Financial statuses whose money counts (rules.md "CRM: what counts"); a setting.
+PAID_FINANCIAL_STATUSES = frozenset({"PAID", "PARTIALLY_REFUNDED", "REFUNDED"})
 
 
 class Identifier(StrEnum):
@@ -247,3 +249,6 @@ class CrmRules:
     event_retention_days: int | None = None
     default_calling_code: str | None = None
     metafield_attributes: Mapping[str, str] = field(default_factory=dict)
+    paid_financial_statuses: frozenset[str] = PAID_FINANCIAL_STATUSES
+    default_country: str | None = None
+    max_roster_deletion_share: Decimal = Decimal("0.05")

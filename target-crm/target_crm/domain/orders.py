@@ -21,8 +21,10 @@ CREATED = "created"
 UPDATED = "updated"
 UNCHANGED = "unchanged"
 OUTSIDE_RETENTION = "outside_retention_window"
+SKIPPED = "skipped"
 GUEST_ORDER = "guest_order"
 NO_CONTACT = "contact_not_loaded"
+TEST_ORDER = "test_order"
 
 
 @dataclass(frozen=True)
@@ -30,24 +32,44 @@ class OrderOutcome:
     """What applying one order version does: the snapshot to keep and the events."""
 
     outcome: str
-    snapshot: OrderSnapshot
+    snapshot: OrderSnapshot | None
     events: tuple[Event, ...] = ()
     suppressed: tuple[str, ...] = ()
+    reason: str | None = None
 
 
-def order_value(order: Order) -> tuple[bool, Decimal]:
-    """What an order adds to its contact: (counts as an order, net value).
-
-    Cancellations remove the whole order; refunds reduce the value, and a full refund
-    removes the order from the count as well (seed 003).
+def is_paid(order: Order, paid_statuses: frozenset[str]) -> bool:
+    """Whether an order's money counts: its financial status is one of the paid statuses.
 
     Args:
         order: The order version.
+        paid_statuses: ``paid_financial_statuses`` (upper-case Shopify statuses).
+
+    Returns:
+        True for a paid (or partially refunded / refunded) order; False for pending,
+        authorized, partially paid, voided, expired, null or unknown statuses.
+    """
+    status = order.financial_status
+    return status is not None and status.upper() in paid_statuses
+
+
+def order_value(order: Order, rules: CrmRules) -> tuple[bool, Decimal]:
+    """What an order adds to its contact: (counts as an order, lifetime value).
+
+    Only paid money counts (``paid_financial_statuses``): the total after refunds, and 0 for
+    a cancelled order. ``order_count`` counts orders that are paid, not cancelled, not fully
+    refunded and not test orders (seed 003, rules.md "CRM: what counts").
+
+    Args:
+        order: The order version.
+        rules: The settings (``paid_financial_statuses``).
 
     Returns:
         Whether it counts in ``order_count`` and its contribution to lifetime value.
     """
-    if order.cancelled_at is not None:
+    if order.test or order.cancelled_at is not None:
+        return False, ZERO
+    if not is_paid(order, rules.paid_financial_statuses):
         return False, ZERO
     net = max(ZERO, order.total_price - order.total_refunded)
     fully_refunded = order.total_price > ZERO and net == ZERO
@@ -78,7 +100,10 @@ def fingerprint(order: Order) -> str:
 
 
 def snapshot_of(
-    order: Order, contact_customer_id: int | None, previous: OrderSnapshot | None
+    order: Order,
+    contact_customer_id: int | None,
+    previous: OrderSnapshot | None,
+    rules: CrmRules,
 ) -> OrderSnapshot:
     """The snapshot the store keeps of an order version.
 
@@ -86,11 +111,12 @@ def snapshot_of(
         order: The order version.
         contact_customer_id: The contact its events and value belong to.
         previous: The earlier snapshot, to remember a customer change (a merge).
+        rules: The settings (which statuses are paid).
 
     Returns:
         The snapshot.
     """
-    counts, net = order_value(order)
+    counts, net = order_value(order, rules)
     moved_from = previous.previous_customer_id if previous else None
     if previous is not None and previous.customer_id not in (None, order.customer_id):
         moved_from = previous.customer_id
@@ -189,9 +215,12 @@ def apply_order(
 ) -> OrderOutcome:
     """Apply one order version: keep its snapshot and derive its events.
 
-    A version no newer than the stored one changes nothing (replays are no-ops). Cancel
-    and refund versions produce those specific events; other real changes an
-    ``Order Updated``. Events outside the retention window are suppressed and counted.
+    A version no newer than the stored one changes nothing (replays are no-ops). A test
+    order (received only with the tap's ``include_test_orders``) is skipped: it counts
+    nowhere and produces no events (``test_order``). Cancel and refund versions produce
+    those specific events; other real changes an ``Order Updated``. Unpaid orders still
+    produce ``Order Placed`` (an order was placed) but add no value. Events outside the
+    retention window are suppressed and counted.
 
     Args:
         previous: The stored snapshot, if any.
@@ -204,9 +233,11 @@ def apply_order(
     Returns:
         The outcome, snapshot, events and the reasons of suppressed events.
     """
+    if order.test:
+        return OrderOutcome(outcome=SKIPPED, snapshot=previous, reason=TEST_ORDER)
     if previous is not None and order.updated_at <= previous.updated_at:
         return OrderOutcome(outcome=UNCHANGED, snapshot=previous)
-    snapshot = snapshot_of(order, contact_customer_id, previous)
+    snapshot = snapshot_of(order, contact_customer_id, previous, rules)
     outcome = CREATED if previous is None else UPDATED
     changes = _changes(order, previous)
     if contact_customer_id is None or order.customer_id is None:
