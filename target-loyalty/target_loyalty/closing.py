@@ -51,9 +51,13 @@ def close_run(
     history = _order_history(conn, shop)
     touched = _touched_customers(conn, shop, registry.run_id)
     scope = set(history) if rules.update_customer_metrics else touched
+    # Only orders that earn count toward tier spend (paid, not test, no skip tag).
     timelines = {
         cid: tier_timeline(
-            [t for t, _ in history.get(cid, [])], rules.tiers, rules.evaluation_period, now
+            [t for t, earns in history.get(cid, []) if earns],
+            rules.tiers,
+            rules.evaluation_period,
+            now,
         )
         for cid in scope
     }
@@ -198,7 +202,7 @@ def _store_metrics(
     accounts = conn.execute(sa.select(a.c.customer_id).where(a.c.shop_domain == shop)).scalars()
     rows = []
     for cid in accounts:
-        spends = [OrderSpend(t.created_at, t.net_amount) for t, _ in history.get(cid, [])]
+        spends = [OrderSpend(t.created_at, t.net_amount) for t, e in history.get(cid, []) if e]
         final = timelines[cid][1] if cid in timelines else evaluate_tier(ZERO, None, rules.tiers)
         rows.append(
             {

@@ -230,4 +230,5 @@ def parse_order(record: Mapping[str, Any]) -> tuple[str, Order]:
         cancelled_at=r.moment("cancelled_at", optional=True),
         tags=frozenset(r.tags()),
         refunds=tuple(_refund(r, raw, i, currency) for i, raw in enumerate(refunds)),
+        financial_status=r.text("financial_status"),
     )

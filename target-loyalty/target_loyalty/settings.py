@@ -8,7 +8,13 @@ from typing import Any
 
 from singer_sdk import typing as th
 
-from target_loyalty.domain.model import EarningBasis, EvaluationPeriod, LoyaltyRules, Tier
+from target_loyalty.domain.model import (
+    DEFAULT_PAID_STATUSES,
+    EarningBasis,
+    EvaluationPeriod,
+    LoyaltyRules,
+    Tier,
+)
 from target_loyalty.domain.tiers import validate_tiers
 from target_loyalty.exceptions import InvalidRulesError
 
@@ -61,6 +67,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.ArrayType(th.StringType),
         default=["skip_loyalty"],
         description="Orders carrying any of these tags earn nothing (counted as discrepancies).",
+    ),
+    th.Property(
+        "paid_financial_statuses",
+        th.ArrayType(th.StringType),
+        default=sorted(DEFAULT_PAID_STATUSES),
+        description="Financial statuses in which an order earns points, counts toward tier "
+        "spend and earns cashback. PENDING, AUTHORIZED and PARTIALLY_PAID orders not listed "
+        "are booked as pending (counted `awaiting_payment`) and earn once a sync sees them "
+        "paid; any other status never earns (`not_paid`); an order that earned and leaves "
+        "these statuses is reversed.",
     ),
     th.Property(
         "signup_bonus_points",
@@ -156,6 +172,14 @@ def _decimal(value: Any, name: str) -> Decimal:
         raise InvalidRulesError(msg) from None
 
 
+def _paid_statuses(config: Mapping[str, Any]) -> frozenset[str]:
+    statuses = config.get("paid_financial_statuses", sorted(DEFAULT_PAID_STATUSES))
+    if not isinstance(statuses, list) or not all(isinstance(v, str) for v in statuses):
+        msg = "setting paid_financial_statuses must be a list of financial statuses"
+        raise InvalidRulesError(msg)
+    return frozenset(v.strip().upper() for v in statuses)
+
+
 def rules_from_config(config: Mapping[str, Any]) -> LoyaltyRules:
     """Build and check the program rules.
 
@@ -188,6 +212,7 @@ def rules_from_config(config: Mapping[str, Any]) -> LoyaltyRules:
         points_per_unit=rate,
         earning_basis=EarningBasis(config.get("earning_basis", "subtotal")),
         skip_tags=frozenset(config.get("skip_tags", ["skip_loyalty"])),
+        paid_financial_statuses=_paid_statuses(config),
         signup_bonus_points=int(config.get("signup_bonus_points", 0)),
         signup_bonus_existing_customers=bool(config.get("signup_bonus_existing_customers", False)),
         allow_negative_balance=bool(config.get("allow_negative_balance", True)),

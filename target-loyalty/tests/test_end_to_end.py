@@ -20,6 +20,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 BIN = Path(sys.executable).parent
 SIGNUP = 100
+PAID = {"PAID", "PARTIALLY_REFUNDED", "REFUNDED"}
 
 
 def sync(tmp_path: Path, server, database_url: str, state: dict | None) -> dict | None:
@@ -68,9 +69,9 @@ def sync(tmp_path: Path, server, database_url: str, state: dict | None) -> dict 
 def expected_balances(snapshot: dict) -> dict[int, int]:
     """The books as the rules say, from Shopify's own data.
 
-    Signup bonus once per live customer; each non-test order that is not cancelled and
-    not tagged skip_loyalty earns one point per dollar of subtotal still kept after
-    line-item refunds, rounded down.
+    Signup bonus once per live customer; each non-test order that is paid (PAID,
+    PARTIALLY_REFUNDED, REFUNDED), not cancelled and not tagged skip_loyalty (any case)
+    earns one point per dollar of subtotal still kept after line-item refunds, rounded down.
     """
     balances = {c["id"]: SIGNUP for c in snapshot["customers"]}
     for o in snapshot["orders"]:
@@ -78,7 +79,8 @@ def expected_balances(snapshot: dict) -> dict[int, int]:
             o["customer_id"] is None
             or o["test"]
             or o["cancelled_at"]
-            or "skip_loyalty" in o["tags"]
+            or o["financial_status"] not in PAID
+            or "skip_loyalty" in {t.lower() for t in o["tags"]}
         ):
             continue
         refunded = sum(
@@ -112,6 +114,7 @@ def pick_orders(snapshot: dict, count: int) -> list[dict]:
         and not o["cancelled_at"]
         and not o["refunds"]
         and o["line_items"]
+        and o["financial_status"] == "PAID"
         and "skip_loyalty" not in o["tags"]
     ]
     return plain[:count]

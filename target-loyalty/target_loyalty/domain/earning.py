@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from decimal import ROUND_FLOOR, Decimal
 
+from target_loyalty.domain.eligibility import refusal as earning_refusal
 from target_loyalty.domain.model import (
     ZERO,
     Discrepancy,
@@ -72,19 +73,6 @@ def net_basis(order: Order, basis: EarningBasis) -> Decimal:
         return ZERO
     refunded = sum((refund_basis(r, basis) for r in order.refunds), ZERO)
     return max(ZERO, order_basis(order, basis) - refunded)
-
-
-def ineligibility(order: Order, rules: LoyaltyRules) -> Discrepancy | None:
-    """Why an order earns nothing, as a discrepancy naming the field; None if it earns."""
-    key = f"orders:{order.order_id}"
-    if order.customer_id is None:
-        return Discrepancy(key, "customer_id", "guest order: no customer to credit")
-    if order.test:
-        return Discrepancy(key, "test", "test order earns nothing")
-    skipped = sorted(order.tags & rules.skip_tags)
-    if skipped:
-        return Discrepancy(key, "tags", f"tagged {skipped[0]!r}: earns nothing")
-    return None
 
 
 def desired_entries(
@@ -212,13 +200,15 @@ def apply_order(order: Order, rules: LoyaltyRules, existing: Sequence[LedgerEntr
         New rows to insert, customers whose rows of this order move to the order's
         customer (a merge moved the order), and discrepancies to record.
     """
-    refusal = ineligibility(order, rules)
+    refused = earning_refusal(order, rules)
+    refusal = refused.note if refused else None
+    skip = refused.reason if refused else None
     notes = [refusal] if refusal else []
     owner = order.customer_id
     if existing and not rules.reconcile_existing_ledger:
-        return _unreconciled(order, rules, existing, notes)
+        return replace(_unreconciled(order, rules, existing, notes), skip_reason=skip)
     if owner is None:
-        return _close_holders(order, existing, notes)
+        return replace(_close_holders(order, existing, notes), skip_reason=skip)
     holders = frozenset(e.customer_id for e in existing) - {owner}
     pool = _dedupe(existing, owner)
     rate = _earn_rate(pool, order, rules)
@@ -237,6 +227,7 @@ def apply_order(order: Order, rules: LoyaltyRules, existing: Sequence[LedgerEntr
         discrepancies=tuple(notes),
         net_basis=net_basis(order, rules.earning_basis),
         eligible=refusal is None,
+        skip_reason=skip,
     )
 
 

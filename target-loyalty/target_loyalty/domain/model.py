@@ -42,6 +42,25 @@ class EvaluationPeriod(enum.StrEnum):
     LIFETIME = "lifetime"
 
 
+#: Shopify's default paid statuses: an order in one of them earns (refunds reverse it).
+DEFAULT_PAID_STATUSES = frozenset({"PAID", "PARTIALLY_REFUNDED", "REFUNDED"})
+#: Statuses that may still become paid: such an order is booked as pending, earning later.
+AWAITING_PAYMENT_STATUSES = frozenset({"PENDING", "AUTHORIZED", "PARTIALLY_PAID"})
+
+
+class SkipReason(enum.StrEnum):
+    """Why a record was received but not applied (the report counts each reason)."""
+
+    GUEST_ORDER = "guest_order"
+    TEST_ORDER = "test_order"
+    SKIP_TAG = "skip_tag"
+    AWAITING_PAYMENT = "awaiting_payment"
+    NOT_PAID = "not_paid"
+    STALE_VERSION = "stale_version"
+    STALE_ROSTER_VERSION = "stale_roster_version"
+    UNKNOWN_STREAM = "unknown_stream"
+
+
 @dataclass(frozen=True)
 class Refund:
     """One Shopify refund, in shop currency.
@@ -74,6 +93,7 @@ class Order:
     cancelled_at: datetime | None = None
     tags: frozenset[str] = frozenset()
     refunds: tuple[Refund, ...] = ()
+    financial_status: str | None = "PAID"
 
 
 @dataclass(frozen=True)
@@ -134,6 +154,7 @@ class LoyaltyRules:
     points_per_unit: Decimal = Decimal(1)
     earning_basis: EarningBasis = EarningBasis.SUBTOTAL
     skip_tags: frozenset[str] = frozenset({"skip_loyalty"})
+    paid_financial_statuses: frozenset[str] = DEFAULT_PAID_STATUSES
     signup_bonus_points: int = 0
     signup_bonus_existing_customers: bool = False
     allow_negative_balance: bool = True
@@ -164,3 +185,4 @@ class OrderOutcome:
     discrepancies: tuple[Discrepancy, ...] = ()
     net_basis: Decimal = ZERO
     eligible: bool = False
+    skip_reason: SkipReason | None = None
