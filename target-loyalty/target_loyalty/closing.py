@@ -145,7 +145,8 @@ def _issue_cashback(
         booked[entry.order_id or 0].append(entry)
     new: list[LedgerEntry] = []
     for cid in sorted(touched):
-        at_order, _final = timelines[cid]
+        # A customer whose only orders are test orders has no spend history at all.
+        at_order, _final = timelines.get(cid, ({}, None))
         for spend, eligible in history.get(cid, []):
             tier = at_order.get(spend.order_id)
             percent = tier.cashback_percent if tier and eligible else ZERO

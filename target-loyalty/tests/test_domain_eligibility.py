@@ -63,6 +63,15 @@ def make_order(**changes: object) -> Order:
         ({"test": True}, RULES, SkipReason.TEST_ORDER, "test"),
         ({"test": True, "financial_status": "PENDING"}, RULES, SkipReason.TEST_ORDER, "test"),
         ({"tags": frozenset({"skip_loyalty"})}, RULES, SkipReason.SKIP_TAG, "tags"),
+        ({"tags": frozenset({"Skip_Loyalty"})}, RULES, SkipReason.SKIP_TAG, "tags"),
+        ({"tags": frozenset({"SKIP_LOYALTY", "vip"})}, RULES, SkipReason.SKIP_TAG, "tags"),
+        (
+            {"tags": frozenset({"no-points"})},
+            replace(RULES, skip_tags=frozenset({"No-Points"})),
+            SkipReason.SKIP_TAG,
+            "tags",
+        ),
+        ({"tags": frozenset({"skip_loyalty_later"})}, RULES, None, None),
     ],
     ids=[
         "paid-earns",
@@ -81,6 +90,10 @@ def make_order(**changes: object) -> Order:
         "test-order",
         "test-before-payment",
         "skip-tag",
+        "skip-tag-mixed-case",
+        "skip-tag-upper-case",
+        "skip-tag-setting-mixed-case",
+        "longer-tag-is-not-the-skip-tag",
     ],
 )
 def test_which_orders_earn(changes, rules, reason, field):

@@ -44,7 +44,9 @@ def refusal(order: Order, rules: LoyaltyRules) -> Refusal | None:
         )
     if order.test:
         return Refusal(SkipReason.TEST_ORDER, Discrepancy(key, "test", "test order earns nothing"))
-    skipped = sorted(order.tags & rules.skip_tags)
+    # Shopify tags are case-insensitive: `Skip_Loyalty` is the `skip_loyalty` tag.
+    tags = {tag.casefold() for tag in order.tags}
+    skipped = sorted(tag for tag in rules.skip_tags if tag.casefold() in tags)
     if skipped:
         return Refusal(
             SkipReason.SKIP_TAG, Discrepancy(key, "tags", f"tagged {skipped[0]!r}: earns nothing")
