@@ -1,10 +1,12 @@
 """A deterministic store generator: realistic distributions plus every sync edge case.
 
 Edge cases always present (given enough records): customers without email, phone-only
-customers, two customers sharing one email, unicode and hostile names and tags, guest
-orders, test orders, cancelled orders, full/partial/multiple refunds, presentment
-currencies other than the shop's, orders older and younger than 60 days, refunds edited
-after their order's updatedAt, and bursts of records sharing one updatedAt second.
+customers, two customers sharing one email, two sharing one phone, unicode and hostile
+names and tags, guest orders, test orders, cancelled orders, full/partial/multiple refunds,
+unpaid orders (PENDING, AUTHORIZED, PARTIALLY_PAID, EXPIRED; VOIDED when cancelled), orders
+tagged ``skip_loyalty`` in any letter case, presentment currencies other than the shop's,
+orders older and younger than 60 days, refunds edited after their order's updatedAt, and
+bursts of records sharing one updatedAt second.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from shopify_emulator.lazy import (
     CANCELLED,
     CLOSED,
     REFUND_FULL,
+    REFUND_MASK,
     REFUND_MULTIPLE,
     REFUND_PARTIAL,
     STALE_CHILDREN,
@@ -34,6 +37,7 @@ from shopify_emulator.lazy import (
     UNPAID,
     LazyOrders,
 )
+from shopify_emulator.lazy import order_id as lazy_order_id
 from shopify_emulator.model import Customer, Metafield
 from shopify_emulator.store import Store
 
@@ -84,10 +88,12 @@ def generate_store(
         store.customers[customer.id] = customer
         contacts[customer.id] = (customer.email, customer.phone)
     store.next_customer_id = CUSTOMER_BASE + customers
+    _shared_phones(store, contacts)
     _fill_orders(rng, lazy, [c.id for c in store.customers.values()], orders, now_s)
     # New orders from the control API must not reuse a generated order's id.
     store.next_order_index = len(lazy)
     _touch_customers_with_recent_orders(store)
+    _order_edge_cases(store)
     return store
 
 
@@ -134,6 +140,22 @@ def _identity(
     elif kind == 17:
         first, last = None, None
     return first, last, email, phone, tags
+
+
+def _shared_phones(store: Store, contacts: dict[int, tuple[str | None, str | None]]) -> None:
+    """Customer j (j % 50 == 23) gets the phone of customer j - 1 (given one if it had none).
+
+    Done after generation, without random draws, so every other record stays as it was.
+    """
+    for cid, customer in store.customers.items():
+        previous = store.customers.get(cid - 1)
+        if (cid - CUSTOMER_BASE) % 50 != 23 or previous is None:
+            continue
+        if previous.phone is None:
+            previous.phone = f"+1415555{(cid - 1 - CUSTOMER_BASE) % 10_000:04d}"
+            contacts[previous.id] = (previous.email, previous.phone)
+        customer.phone = previous.phone
+        contacts[cid] = (customer.email, customer.phone)
 
 
 def _customer(rng: random.Random, j: int, now: int) -> Customer:
@@ -252,3 +274,36 @@ def _touch_customers_with_recent_orders(store: Store) -> None:
         customer = store.customers[cid]
         customer.created_at = min(customer.created_at, at)
         customer.updated_at = max(customer.updated_at, at)
+
+
+# Orders given a rarer state after generation, materialized (the lazy columns have no bit
+# for them). Only the first orders are looked at, so a million-order store stays small.
+EDGE_CASE_ORDERS = 20_000
+_SKIP_TAGS = ("Skip_Loyalty", "SKIP_LOYALTY", "skip_loyalty")
+_UNPAID_STATES = ("PENDING", "AUTHORIZED", "PARTIALLY_PAID", "EXPIRED")
+_PLAIN_MASK = TEST | CANCELLED | REFUND_MASK | UNPAID | STALE_CHILDREN
+
+
+def _order_edge_cases(store: Store) -> None:
+    """Skip-tagged orders (mixed letter case) and more unpaid states, on fixed residues."""
+    lazy = store.lazy
+    if lazy is None:
+        return
+    for i in range(min(len(lazy), EDGE_CASE_ORDERS)):
+        skip, unpaid = i % 53 == 19, i % 37 == 5 and not lazy.flags[i] & _PLAIN_MASK
+        if not (skip or unpaid):
+            continue
+        order = store.materialize(lazy_order_id(i))
+        if order is None:
+            continue
+        if skip:
+            order.tags = [*order.tags, _SKIP_TAGS[(i // 53) % len(_SKIP_TAGS)]]
+        if unpaid:
+            status = _UNPAID_STATES[(i // 37) % len(_UNPAID_STATES)]
+            order.financial_override = status
+            order.fulfillment_status = "UNFULFILLED"
+            sale = order.transactions[0]
+            sale.kind = "SALE" if status == "PARTIALLY_PAID" else "AUTHORIZATION"
+            sale.status = {"PENDING": "PENDING", "EXPIRED": "FAILURE"}.get(status, "SUCCESS")
+            if status == "PARTIALLY_PAID":
+                sale.amount_cents //= 2
