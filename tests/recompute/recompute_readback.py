@@ -84,7 +84,35 @@ def _pending_orders(url: str, shop: str) -> frozenset[int]:
                 f"AND {state_col} IN ('awaiting_payment', 'pending')"
             )
             return frozenset(int(r[0]) for r in rows(url, sql, s=shop))
-    return frozenset({-1})  # no way to read pending orders: shows up as a mismatch
+    return _pending_from_discrepancies(url, shop)
+
+
+def _pending_from_discrepancies(url: str, shop: str) -> frozenset[int]:
+    """No per-order state column: an order not eligible whose latest discrepancy says it
+    awaits payment (the field ``financial_status``) is pending."""
+    latest: dict[int, tuple[str, str]] = {}
+    for key, field_name, reason in rows(
+        url,
+        "SELECT d.record_key, d.field, d.reason FROM loyalty_discrepancies d "
+        "WHERE d.shop_domain = :s AND d.stream = 'orders' ORDER BY d.discrepancy_id",
+        s=shop,
+    ):
+        number = key.rsplit(":", 1)[-1]
+        if number.isdigit():
+            latest[int(number)] = (field_name, reason.lower())
+    not_eligible = {
+        int(r[0])
+        for r in rows(
+            url,
+            "SELECT order_id FROM loyalty_orders WHERE shop_domain = :s AND NOT eligible",
+            s=shop,
+        )
+    }
+    return frozenset(
+        oid
+        for oid, (field_name, reason) in latest.items()
+        if oid in not_eligible and field_name == "financial_status" and "awaiting" in reason
+    )
 
 
 def loyalty_books(url: str, shop: str, snapshot: dict[str, Any]) -> LoyaltyBooks:

@@ -18,6 +18,7 @@ PAID = frozenset({"PAID", "PARTIALLY_REFUNDED", "REFUNDED"})  # paid_financial_s
 AWAITING = frozenset({"PENDING", "AUTHORIZED", "PARTIALLY_PAID"})  # booked as pending
 SKIP_TAGS = frozenset({"skip_loyalty"})  # skip_tags default, matched case-insensitively
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
 
 
 def at(text: str | None) -> datetime | None:
@@ -150,8 +151,10 @@ def loyalty_books(snapshot: dict[str, Any], lineage: Lineage, as_of: datetime) -
         net = order_spend(order)
         if net and at(order["created_at"]) >= window_start:
             spend[cid] += net
-        if net:
-            cashback[order["id"]] = net * rate
+        # Rounding is not documented; points round down, so cashback does, to the cent.
+        credit = (net * rate).quantize(CENT, rounding=ROUND_FLOOR)
+        if credit:
+            cashback[order["id"]] = credit
         if awaiting_payment(order):
             pending.add(order["id"])
     return LoyaltyBooks(
