@@ -198,6 +198,7 @@ def parse_customer(record: Mapping[str, Any]) -> Customer:
         city=f.str_("city", address),
         province=f.str_("province", address),
         country=f.str_("country", address),
+        country_code=f.str_("country_code", address),
         number_of_orders=f.int_("number_of_orders", null=True) or 0,
         amount_spent=(
             f.decimal("amount_spent.amount", spent.get("amount")) if spent else Decimal("0")

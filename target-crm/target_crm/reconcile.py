@@ -12,7 +12,7 @@ from target_crm import schema as t
 from target_crm.domain.models import ContactStatus, CrmRules
 from target_crm.domain.roster import MERGED, Departure, classify_departures
 from target_crm.runs import StatKey, load_cutovers
-from target_crm.storage import enqueue, insert_events, refresh_aggregates, upsert
+from target_crm.storage import enqueue, insert_events, move_contact, refresh_aggregates, upsert
 
 
 def save_roster(conn: Connection, entries: set[tuple[str, int]], run_id: str) -> None:
@@ -54,22 +54,7 @@ def _fold(conn: Connection, d: Departure, now: datetime) -> None:
     )
     if d.fate == MERGED and d.merged_into is not None:
         values = {"status": ContactStatus.MERGED.value, "merged_into": d.merged_into}
-        kept = d.merged_into
-        # Fold the merged contact's events, orders and own merges into the kept one.
-        for table, column in ((t.events, "customer_id"), (t.orders, "contact_customer_id")):
-            conn.execute(
-                table.update()
-                .where(table.c.shop_domain == d.shop_domain, table.c[column] == d.customer_id)
-                .values({column: kept})
-            )
-        conn.execute(
-            t.contacts.update()
-            .where(
-                t.contacts.c.shop_domain == d.shop_domain,
-                t.contacts.c.merged_into == d.customer_id,
-            )
-            .values(merged_into=kept)
-        )
+        move_contact(conn, d.shop_domain, d.customer_id, d.merged_into)
     else:
         values = {"status": ContactStatus.DELETED.value, "deleted_at": now}
     conn.execute(t.contacts.update().where(contact).values(updated_in_store_at=now, **values))

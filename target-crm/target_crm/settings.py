@@ -73,10 +73,18 @@ CONFIG_SCHEMA = th.PropertiesList(
         "Metafields are not copied otherwise.",
     ),
     th.Property(
+        "default_country",
+        th.StringType,
+        description="The shop's country (ISO 3166 alpha-2, `IT`): national phone numbers "
+        "of customers whose default address has no country are read in it. Phones are "
+        "normalised to E.164 with `phonenumbers`; an unparseable phone is kept raw and "
+        "never matches.",
+    ),
+    th.Property(
         "default_calling_code",
         th.StringType,
-        description="Country calling code (`44`) used to normalise national phone numbers "
-        "for identity resolution.",
+        description="Country calling code (`44`), used like `default_country` (which wins) "
+        "to read national phone numbers when the customer's address has no country.",
     ),
     th.Property(
         "paid_financial_statuses",

@@ -18,8 +18,9 @@ from singer_sdk.sinks import BatchSink
 from sqlalchemy.engine import Connection
 
 from target_crm import storage
-from target_crm.domain.batch import fold_customers, fold_orders
-from target_crm.domain.identity import normalize_email, normalize_phone
+from target_crm.domain.batch import CustomerBatch, fold_customers, fold_orders
+from target_crm.domain.identity import customer_phone, normalize_email
+from target_crm.domain.late_orders import join_orders
 from target_crm.domain.models import ConsentAudit, Event, OrderSnapshot
 from target_crm.exceptions import RecordRejectedError
 from target_crm.parsing import parse_customer, parse_order, parse_roster, record_key
@@ -156,10 +157,7 @@ class CustomersSink(CrmSink):
         rules = self.crm.rules
         ids = {(c.shop_domain, c.id) for c in parsed}
         emails = {(c.shop_domain, normalize_email(c.email) or "") for c in parsed}
-        phones = {
-            (c.shop_domain, normalize_phone(c.phone, rules.default_calling_code) or "")
-            for c in parsed
-        }
+        phones = {(c.shop_domain, customer_phone(c, rules) or "") for c in parsed}
         batch = fold_customers(
             storage.load_contacts(conn, ids),
             storage.load_owners(conn, "email_normalized", emails),
@@ -183,12 +181,57 @@ class CustomersSink(CrmSink):
             audits.extend(outcome.audits)
         storage.save_audits(conn, audits, self.crm.ledger.run_id)
         storage.save_duplicates(conn, [o.duplicate for _, o in batch.outcomes if o.duplicate])
+        touched = set(batch.contacts) | self._fold_duplicates(conn, batch)
+        touched |= {
+            (c.shop_domain, c.merged_into) for c in batch.contacts.values() if c.merged_into
+        }
+        events.extend(self._join_late_orders(conn, batch, stats, now))
         self._store_events(conn, events, stats, now)
         self.crm.ledger.list_skipped(conn, skipped, now)
-        # A contact created late (it gained an email) owns orders already stored.
-        storage.refresh_aggregates(conn, batch.contacts)
-        changed = [(s, f"{s}:{c}") for s, c in batch.contacts]
+        storage.refresh_aggregates(conn, touched)
+        changed = [(s, f"{s}:{c}") for s, c in sorted(touched)]
         storage.enqueue(conn, self.crm.destinations, "contact", changed, now)
+
+    @staticmethod
+    def _fold_duplicates(conn: Connection, batch: CustomerBatch) -> set[tuple[str, int]]:
+        """An existing contact merged by an update: its orders and events move over."""
+        kept: set[tuple[str, int]] = set()
+        for _, outcome in batch.outcomes:
+            contact = outcome.contact
+            if outcome.outcome != "updated" or contact is None or outcome.duplicate is None:
+                continue
+            if contact.merged_into is not None:
+                storage.move_contact(
+                    conn, contact.shop_domain, contact.customer_id, contact.merged_into
+                )
+                kept.add((contact.shop_domain, contact.merged_into))
+        return kept
+
+    def _join_late_orders(
+        self, conn: Connection, batch: CustomerBatch, stats: Counter[StatKey], now: datetime
+    ) -> list[Event]:
+        """A contact created late (it gained the identifier) takes over its earlier orders."""
+        created = {(c.shop_domain, c.id) for c, o in batch.outcomes if o.outcome == "created"}
+        orphans: dict[tuple[str, int], list[OrderSnapshot]] = {}
+        for snapshot in storage.load_orphan_orders(conn, created):
+            key = (snapshot.shop_domain, int(snapshot.customer_id or 0))
+            orphans.setdefault(key, []).append(snapshot)
+        cutovers = self.crm.cutovers(conn, {shop for shop, _ in orphans})
+        events: list[Event] = []
+        for key, snapshots in sorted(orphans.items()):
+            contact = batch.contacts[key]
+            joined = join_orders(
+                snapshots,
+                contact.merged_into or contact.customer_id,
+                rules=self.crm.rules,
+                now=now,
+                cutover=cutovers.get(key[0]),
+            )
+            storage.save_snapshots(conn, joined.snapshots)
+            events.extend(joined.events)
+            for reason in joined.suppressed:
+                stats[(key[0], "events", "suppressed", reason)] += 1
+        return events
 
 
 class OrdersSink(CrmSink):

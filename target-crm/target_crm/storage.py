@@ -347,6 +347,27 @@ def load_snapshots(conn: Connection, keys: Iterable[ShopKey]) -> dict[ShopKey, O
     return {(r.shop_domain, r.order_id): snapshot_from_row(r) for r in rows}
 
 
+def load_orphan_orders(conn: Connection, keys: Iterable[ShopKey]) -> list[OrderSnapshot]:
+    """Stored orders of these (shop, customer id) customers that belong to no contact yet."""
+    rows = _by_keys(conn, t.orders, ("shop_domain", "customer_id"), keys)
+    return [snapshot_from_row(r) for r in rows if r.contact_customer_id is None]
+
+
+def move_contact(conn: Connection, shop: str, merged: int, kept: int) -> None:
+    """Fold a merged contact's events, orders and own merges into the kept contact."""
+    for table, column in ((t.events, "customer_id"), (t.orders, "contact_customer_id")):
+        conn.execute(
+            table.update()
+            .where(table.c.shop_domain == shop, table.c[column] == merged)
+            .values({column: kept})
+        )
+    conn.execute(
+        t.contacts.update()
+        .where(t.contacts.c.shop_domain == shop, t.contacts.c.merged_into == merged)
+        .values(merged_into=kept)
+    )
+
+
 def save_snapshots(conn: Connection, snapshots: Iterable[OrderSnapshot]) -> None:
     """Upsert order snapshots by (shop, order id)."""
     rows = []

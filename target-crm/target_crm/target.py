@@ -96,6 +96,7 @@ class TargetCRM(Target):
                 event_name_prefix=c.get("event_name_prefix", ""),
                 event_retention_days=c.get("event_retention_days"),
                 default_calling_code=c.get("default_calling_code"),
+                default_country=c.get("default_country") or None,
                 metafield_attributes=dict(c.get("metafield_attributes") or {}),
                 paid_financial_statuses=_paid_statuses(c),
             )

@@ -82,3 +82,15 @@ class TestTargetCrmContract(TargetContract):
     def quarantined(self, database_url: str) -> list[tuple[str, str]]:
         rows = select_rows(database_url, "SELECT stream, field, reason FROM quarantine")
         return [(stream, f"{field}: {reason}") for stream, field, reason in rows]
+
+    def dead_letters(self, database_url: str) -> list[tuple[int, str]]:
+        rows = select_rows(database_url, "SELECT line_number, reason FROM crm_dead_letters")
+        return [(int(number), str(reason)) for number, reason in rows]
+
+    def quarantined_records(self, database_url: str) -> list[tuple[str, str, str, str]]:
+        rows = select_rows(database_url, "SELECT stream, record_key, field, reason FROM quarantine")
+        return [(str(s), str(k), str(f), str(r)) for s, k, f, r in rows]
+
+    def run_outcomes(self, database_url: str) -> list[str]:
+        rows = select_rows(database_url, "SELECT status FROM sync_runs ORDER BY started_at, run_id")
+        return [str(status) for (status,) in rows]

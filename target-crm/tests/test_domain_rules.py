@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from target_crm.domain.consent import APPLIED, NOT_SOURCE, STALE, decide_consent
 from target_crm.domain.events import triggers_automations, within_retention
-from target_crm.domain.identity import normalize_email, normalize_phone, resolve_contact
+from target_crm.domain.identity import normalize_email, resolve_contact
 from target_crm.domain.models import Consent, ConsentSource, CrmRules, Order, Refund
 from target_crm.domain.orders import apply_order, order_value
 from target_crm.domain.roster import classify_departures
@@ -31,21 +31,6 @@ SHOP = "s.myshopify.com"
 )
 def test_normalize_email(raw, expected):
     assert normalize_email(raw) == expected
-
-
-@pytest.mark.parametrize(
-    ("raw", "code", "expected"),
-    [
-        ("+33 6 12 34 56 78", None, "+33612345678"),
-        ("0033612345678", None, "+33612345678"),
-        ("06 12 34 56 78", "33", "+33612345678"),
-        ("06 12 34 56 78", None, "+0612345678"),
-        ("12-34", None, None),
-        (None, "44", None),
-    ],
-)
-def test_normalize_phone(raw, code, expected):
-    assert normalize_phone(raw, code) == expected
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from target_crm.domain.contacts import ContactOutcome, apply_customer
-from target_crm.domain.identity import normalize_email, normalize_phone, resolve_contact
+from target_crm.domain.identity import (
+    Resolution,
+    customer_phone,
+    normalize_email,
+    resolve_contact,
+)
 from target_crm.domain.models import (
     Contact,
     ContactStatus,
@@ -74,12 +79,7 @@ def fold_customers(
     for customer in customers:
         key = (customer.shop_domain, customer.id)
         existing = contacts.get(key)
-        resolution = resolve_contact(
-            customer.id,
-            {customer.id} if existing else set(),
-            _owner(emails, (customer.shop_domain, _norm_key(customer, "email", rules))),
-            _owner(phones, (customer.shop_domain, _norm_key(customer, "phone", rules))),
-        )
+        resolution = _resolve(customer, existing, emails, phones, rules)
         outcome = apply_customer(
             existing,
             customer,
@@ -98,10 +98,33 @@ def fold_customers(
     return batch
 
 
-def _owner(holders: Mapping[IndexKey, set[int]], key: IndexKey) -> int | None:
+def _resolve(
+    customer: Customer,
+    existing: Contact | None,
+    emails: Mapping[IndexKey, set[int]],
+    phones: Mapping[IndexKey, set[int]],
+    rules: CrmRules,
+) -> Resolution:
+    # Only a value the customer did not already hold can make a new duplicate: a pair
+    # recorded before is not recorded again on every later version.
+    email = _norm_key(customer, "email", rules)
+    phone = _norm_key(customer, "phone", rules)
+    if existing is not None:
+        email = "" if email == (existing.email_normalized or "") else email
+        phone = "" if phone == (existing.phone_normalized or "") else phone
+    shop = customer.shop_domain
+    return resolve_contact(
+        customer.id,
+        set(),
+        _owner(emails, (shop, email), customer.id) if email else None,
+        _owner(phones, (shop, phone), customer.id) if phone else None,
+    )
+
+
+def _owner(holders: Mapping[IndexKey, set[int]], key: IndexKey, asking: int) -> int | None:
     # The lowest customer id holding a value owns it, as the store's lookup does, so
     # the owner does not depend on how the stream was cut into batches.
-    ids = holders.get(key)
+    ids = holders.get(key, set()) - {asking}
     return min(ids) if ids else None
 
 
@@ -123,7 +146,7 @@ def _reindex(
 def _norm_key(customer: Customer, channel: str, rules: CrmRules) -> str:
     if channel == "email":
         return normalize_email(customer.email) or ""
-    return normalize_phone(customer.phone, rules.default_calling_code) or ""
+    return customer_phone(customer, rules) or ""
 
 
 def merge_links(contacts: Iterable[Contact]) -> dict[ShopKey, int | None]:

@@ -9,9 +9,9 @@ from target_crm.domain.consent import decide_consent
 from target_crm.domain.events import CONTACT_CREATED, CONTACT_UPDATED, make_event
 from target_crm.domain.identity import (
     Resolution,
+    customer_phone,
     identifier_value,
     normalize_email,
-    normalize_phone,
 )
 from target_crm.domain.models import (
     Consent,
@@ -87,7 +87,7 @@ def _with_customer(base: Contact, customer: Customer, rules: CrmRules) -> Contac
         email=customer.email,
         email_normalized=normalize_email(customer.email),
         phone=customer.phone,
-        phone_normalized=normalize_phone(customer.phone, rules.default_calling_code),
+        phone_normalized=customer_phone(customer, rules),
         first_name=customer.first_name,
         last_name=customer.last_name,
         city=customer.city,
@@ -173,10 +173,7 @@ def apply_customer(
     Returns:
         Created, updated, unchanged (a replay or an older version) or skipped with a reason.
     """
-    if (
-        existing is None
-        and identifier_value(customer, rules.identifier, rules.default_calling_code) is None
-    ):
+    if existing is None and identifier_value(customer, rules) is None:
         return ContactOutcome(outcome=SKIPPED, reason=f"missing_identifier:{rules.identifier}")
     if existing is not None and customer.updated_at <= existing.shopify_updated_at:
         return ContactOutcome(outcome=UNCHANGED, contact=existing)
@@ -191,12 +188,52 @@ def apply_customer(
         email_consent=consents["email_consent"],
         sms_consent=consents["sms_consent"],
     )
+    # An update that makes this customer share an email or phone with another contact is
+    # a duplicate exactly as at creation (issue 10 item 7).
+    updated, duplicate = (
+        apply_duplicate_policy(updated, resolution, rules, now)
+        if existing.status is ContactStatus.ACTIVE
+        else (updated, None)
+    )
     if _profile(updated) == _profile(existing):
         return ContactOutcome(outcome=UNCHANGED, contact=updated, audits=audits)
     event = _contact_event(
         CONTACT_UPDATED, updated, customer, rules=rules, now=now, cutover=cutover
     )
-    return ContactOutcome(outcome=UPDATED, contact=updated, events=(event,), audits=audits)
+    return ContactOutcome(
+        outcome=UPDATED, contact=updated, events=(event,), audits=audits, duplicate=duplicate
+    )
+
+
+def apply_duplicate_policy(
+    contact: Contact, resolution: Resolution, rules: CrmRules, now: datetime
+) -> tuple[Contact, DuplicatePair | None]:
+    """Record a duplicate pair and, with ``duplicate_policy: merge``, fold the contact in.
+
+    Args:
+        contact: The contact being created or updated.
+        resolution: Identity resolution against the other contacts.
+        rules: The settings.
+        now: The store's clock.
+
+    Returns:
+        The contact (merged into the matched one under ``merge``) and the pair, if any.
+    """
+    if not resolution.is_duplicate or resolution.matched_customer_id is None:
+        return contact, None
+    duplicate = DuplicatePair(
+        shop_domain=contact.shop_domain,
+        customer_id=contact.customer_id,
+        matched_customer_id=resolution.matched_customer_id,
+        rule=str(resolution.rule),
+        policy=rules.duplicate_policy,
+        detected_at=now,
+    )
+    if rules.duplicate_policy is DuplicatePolicy.MERGE:
+        contact = replace(
+            contact, status=ContactStatus.MERGED, merged_into=resolution.matched_customer_id
+        )
+    return contact, duplicate
 
 
 def _create(
@@ -222,20 +259,7 @@ def _create(
         email_consent=consents["email_consent"],
         sms_consent=consents["sms_consent"],
     )
-    duplicate = None
-    if resolution.is_duplicate and resolution.matched_customer_id is not None:
-        duplicate = DuplicatePair(
-            shop_domain=customer.shop_domain,
-            customer_id=customer.id,
-            matched_customer_id=resolution.matched_customer_id,
-            rule=str(resolution.rule),
-            policy=rules.duplicate_policy,
-            detected_at=now,
-        )
-        if rules.duplicate_policy is DuplicatePolicy.MERGE:
-            contact = replace(
-                contact, status=ContactStatus.MERGED, merged_into=resolution.matched_customer_id
-            )
+    contact, duplicate = apply_duplicate_policy(contact, resolution, rules, now)
     event = _contact_event(
         CONTACT_CREATED, contact, customer, rules=rules, now=now, cutover=cutover
     )

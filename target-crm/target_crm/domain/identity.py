@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from target_crm.domain.models import Customer, Identifier
+import phonenumbers
 
-_NON_DIGITS = re.compile(r"\D+")
-_MIN_PHONE_DIGITS = 7
+from target_crm.domain.models import CrmRules, Customer, Identifier
 
 
 def normalize_email(raw: str | None) -> str | None:
@@ -32,48 +30,82 @@ def normalize_email(raw: str | None) -> str | None:
     return value
 
 
-def normalize_phone(raw: str | None, default_calling_code: str | None = None) -> str | None:
-    """Normalise a phone number to E.164-like ``+<digits>`` for matching.
+def normalize_phone(raw: str | None, region: str | None = None) -> str | None:
+    """Normalise a phone number to E.164 with ``phonenumbers``, for matching.
+
+    International numbers (``+44 (0)7700 900123``, ``0033 6 ...``) are read as written;
+    national ones (``06 6982 0000``) in ``region``. A number that cannot be parsed, or
+    whose length no numbering plan allows, is not normalised: it is kept raw on the
+    contact and never matches anyone (a wrong match would merge two people).
 
     Args:
         raw: The phone as Shopify holds it (usually E.164 already).
-        default_calling_code: Country calling code (``"44"``) for national numbers.
+        region: ISO 3166 alpha-2 country (``"IT"``) for national numbers, or None.
 
     Returns:
-        ``+<digits>``, or None when the number is too short to identify anyone.
+        ``+<country code><number>``, or None when the number cannot be normalised.
     """
-    if raw is None:
+    if raw is None or not raw.strip():
         return None
-    value = raw.strip()
-    digits = _NON_DIGITS.sub("", value)
-    if value.startswith("+"):
-        pass
-    elif digits.startswith("00"):
-        digits = digits[2:]
-    elif default_calling_code:
-        digits = default_calling_code + digits.lstrip("0")
-    if len(digits) < _MIN_PHONE_DIGITS:
+    text = raw.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, region.upper() if region else None)
+    except phonenumbers.NumberParseException:
         return None
-    return "+" + digits
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def identifier_value(
-    customer: Customer, identifier: Identifier, default_calling_code: str | None = None
-) -> str | None:
+def phone_region(country_code: str | None, rules: CrmRules) -> str | None:
+    """The country national phone numbers are read in: the address's, else the shop's.
+
+    Args:
+        country_code: The customer's default address country (ISO alpha-2), if any.
+        rules: ``default_country``, then ``default_calling_code`` (``"44"`` -> ``GB``).
+
+    Returns:
+        An ISO alpha-2 region, or None when nothing says which country.
+    """
+    if country_code and country_code.strip():
+        return country_code.strip().upper()
+    if rules.default_country:
+        return rules.default_country.upper()
+    if rules.default_calling_code and rules.default_calling_code.strip().isdigit():
+        region = phonenumbers.region_code_for_country_code(int(rules.default_calling_code))
+        return None if region == phonenumbers.UNKNOWN_REGION else region
+    return None
+
+
+def customer_phone(customer: Customer, rules: CrmRules) -> str | None:
+    """A customer's phone in E.164, read in the customer's (then the shop's) country.
+
+    Args:
+        customer: The Shopify customer.
+        rules: The settings (default country).
+
+    Returns:
+        The normalised phone, or None.
+    """
+    return normalize_phone(customer.phone, phone_region(customer.country_code, rules))
+
+
+def identifier_value(customer: Customer, rules: CrmRules) -> str | None:
     """The value of the chosen identifier for a customer, or None if it has none.
 
     Args:
         customer: The Shopify customer.
-        identifier: The identifier chosen in the settings.
-        default_calling_code: Calling code for national phone numbers.
+        rules: The settings (``identifier``, default country).
 
     Returns:
         The identifying value, or None when the customer cannot be loaded.
     """
-    if identifier is Identifier.EMAIL:
+    if rules.identifier is Identifier.EMAIL:
         return normalize_email(customer.email)
-    if identifier is Identifier.PHONE:
-        return normalize_phone(customer.phone, default_calling_code)
+    if rules.identifier is Identifier.PHONE:
+        return customer_phone(customer, rules)
     return str(customer.id)
 
 

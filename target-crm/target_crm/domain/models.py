@@ -71,6 +71,7 @@ class Customer:
     city: str | None = None
     province: str | None = None
     country: str | None = None
+    country_code: str | None = None
     number_of_orders: int = 0
     amount_spent: Decimal = ZERO
     email_consent: Consent | None = None
