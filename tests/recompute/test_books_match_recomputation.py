@@ -80,9 +80,11 @@ def _sqlite(folder: Path, name: str) -> str:
     return f"sqlite:///{folder / name}.db"
 
 
-def check_store(emulator_factory, seed: int, customers: int, orders: int) -> list[str]:
+def check_store(
+    emulator_factory, seed: int, customers: int, orders: int, base: Path | None = None
+) -> list[str]:
     """Run phases A-E on one generated store; returns every mismatch found."""
-    work = Path(tempfile.mkdtemp(prefix=f"recompute-{seed}-"))
+    work = Path(tempfile.mkdtemp(prefix=f"recompute-{seed}-", dir=base))
     store = generate_store(seed=seed, customers=customers, orders=orders, now=int(time.time()))
     server = emulator_factory(store)
     control, problems = server.control, []
@@ -142,6 +144,6 @@ def check_store(emulator_factory, seed: int, customers: int, orders: int) -> lis
     customers=st.integers(min_value=30, max_value=80),
     orders=st.integers(min_value=150, max_value=400),
 )
-def test_books_match_recomputation(emulator_factory, seed, customers, orders):
-    problems = check_store(emulator_factory, seed, customers, orders)
+def test_books_match_recomputation(emulator_factory, tmp_path, seed, customers, orders):
+    problems = check_store(emulator_factory, seed, customers, orders, tmp_path)
     assert not problems, f"{len(problems)} mismatch(es):\n" + "\n".join(problems)
