@@ -50,3 +50,17 @@ class TestTargetLoyaltyContract(TargetContract):
     def quarantined(self, database_url: str) -> list[tuple[str, str]]:
         rows = query(database_url, "SELECT stream, field, reason FROM loyalty_quarantine")
         return [(stream, f"{field}: {reason}") for stream, field, reason in rows]
+
+    def dead_letters(self, database_url: str) -> list[tuple[int, str]]:
+        rows = query(database_url, "SELECT line_number, reason FROM loyalty_dead_letters")
+        return [(int(number), str(reason)) for number, reason in rows]
+
+    def quarantined_records(self, database_url: str) -> list[tuple[str, str, str, str]]:
+        rows = query(
+            database_url, "SELECT stream, record_key, field, reason FROM loyalty_quarantine"
+        )
+        return [tuple(map(str, row)) for row in rows]  # type: ignore[misc]
+
+    def run_outcomes(self, database_url: str) -> list[str]:
+        rows = query(database_url, "SELECT status FROM sync_runs ORDER BY started_at, run_id")
+        return [str(status) for (status,) in rows]

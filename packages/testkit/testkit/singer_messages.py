@@ -242,3 +242,68 @@ def _record_message(stream: str, record: dict[str, Any]) -> dict[str, Any]:
 def to_lines(messages: list[dict[str, Any]]) -> str:
     """Messages as the JSON lines a target reads on stdin."""
     return "".join(json.dumps(m) + "\n" for m in messages)
+
+
+#: The ``sync_manifest`` schema used when the tap's package does not ship one yet.
+MANIFEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "shop_domain": {"type": "string"},
+        "run_id": {"type": "string"},
+        "stream": {"type": "string"},
+        "part": {"type": "string"},
+        "selection": {"type": "string"},
+        "window_start": {"type": ["string", "null"], "format": "date-time"},
+        "window_end": {"type": ["string", "null"], "format": "date-time"},
+        "shopify_count_before": {"type": "integer"},
+        "shopify_count_after": {"type": "integer"},
+        "emitted": {"type": "integer"},
+        "excluded": {"type": "object"},
+        "started_at": {"type": "string", "format": "date-time"},
+        "finished_at": {"type": "string", "format": "date-time"},
+    },
+}
+
+
+def manifest_messages(
+    messages: list[Any], shop_domain: str, now: datetime, run_id: str = "contract-run"
+) -> list[dict[str, Any]]:
+    """The ``sync_manifest`` a complete tap run would end ``messages`` with.
+
+    Each stream's ``emitted`` (and Shopify's count, before and after) is the number of RECORD
+    messages of that stream among ``messages``; raw lines (bytes or str) are not counted.
+    """
+    try:
+        schema = stream_schema("sync_manifest")
+    except FileNotFoundError:
+        schema = MANIFEST_SCHEMA
+    counts: dict[str, int] = {}
+    for message in messages:
+        if isinstance(message, dict) and message.get("type") == "RECORD":
+            counts[message["stream"]] = counts.get(message["stream"], 0) + 1
+    output: list[dict[str, Any]] = [
+        {
+            "type": "SCHEMA",
+            "stream": "sync_manifest",
+            "schema": schema,
+            "key_properties": ["shop_domain", "run_id", "stream", "part"],
+        }
+    ]
+    for stream, emitted in counts.items():
+        record = {
+            "shop_domain": shop_domain,
+            "run_id": run_id,
+            "stream": stream,
+            "part": "window",
+            "selection": "",
+            "window_start": None,
+            "window_end": None if stream == "customer_roster" else iso(now),
+            "shopify_count_before": emitted,
+            "shopify_count_after": emitted,
+            "emitted": emitted,
+            "excluded": {},
+            "started_at": iso(now),
+            "finished_at": iso(now),
+        }
+        output.append(_record_message("sync_manifest", record))
+    return output

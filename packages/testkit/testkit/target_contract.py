@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 import pytest
 
 from testkit.databases import create_postgres_database, drop_postgres_database
-from testkit.singer_messages import SingerStore, to_lines
+from testkit.hostile_contract import HostileInputContract
+from testkit.singer_messages import SingerStore, manifest_messages, to_lines
 
 
 def _second_database(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
@@ -31,8 +32,18 @@ def _second_database(database_url: str, tmp_path: Path, request: pytest.FixtureR
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-class TargetContract:
-    """Subclass as ``class TestMyTargetContract(TargetContract)`` and fill in the hooks."""
+def complete(messages: list[dict[str, Any]], store: SingerStore) -> list[dict[str, Any]]:
+    """The messages followed by the ``sync_manifest`` a complete tap run ends with."""
+    return messages + manifest_messages(messages, store.shop_domain, store.now)
+
+
+class TargetContract(HostileInputContract):
+    """Subclass as ``class TestMyTargetContract(TargetContract)`` and fill in the hooks.
+
+    Hooks: ``config``, ``observable_state``, ``live_customer_ids``, ``quarantined``, and for
+    the hostile-input part ``dead_letters``, ``quarantined_records`` and ``run_outcomes``
+    (see :class:`testkit.hostile_contract.HostileInputContract`).
+    """
 
     #: The target's console script, looked up beside the running Python.
     executable: ClassVar[str]
@@ -110,16 +121,20 @@ class TargetContract:
     ) -> None:
         """A sync killed and resumed (so split into several runs) ends where one run does."""
         store = self.sample_store()
-        whole = store.messages(roster_version=1)
+        whole = complete(store.messages(roster_version=1), store)
         self.run_target(database_url, whole, tmp_path)
         expected = self.observable_state(database_url, store.shop_domain)
 
         other_url = _second_database(database_url, tmp_path, request)
         schemas = [m for m in whole if m["type"] == "SCHEMA" and m["stream"] != "customer_roster"]
-        records = [m for m in whole if m["type"] == "RECORD" and m["stream"] != "customer_roster"]
+        records = [
+            m
+            for m in whole
+            if m["type"] == "RECORD" and m["stream"] not in {"customer_roster", "sync_manifest"}
+        ]
         for start in range(0, len(records), 5):
             self.run_target(other_url, schemas + records[start : start + 5], tmp_path)
-        roster = store.messages(roster_version=1)
+        roster = complete(store.messages(roster_version=1), store)
         self.run_target(other_url, roster, tmp_path)
         assert self.observable_state(other_url, store.shop_domain) == expected
 
@@ -128,7 +143,7 @@ class TargetContract:
     ) -> None:
         """Shopify offers no deletion feed: the roster is how deletions are seen."""
         store = self.sample_store()
-        self.run_target(database_url, store.messages(roster_version=1), tmp_path)
+        self.run_target(database_url, complete(store.messages(roster_version=1), store), tmp_path)
         assert self.live_customer_ids(database_url, store.shop_domain) == set(range(1, 7))
         remaining = [1, 2, 3, 4, 6]
         roster_only = [
@@ -136,7 +151,8 @@ class TargetContract:
             for m in store.messages(roster_version=2, roster_ids=remaining)
             if m.get("stream") == "customer_roster" or m["type"] == "STATE"
         ]
-        self.run_target(database_url, roster_only, tmp_path)
+        # Deletions wait for the manifest saying the roster is complete.
+        self.run_target(database_url, complete(roster_only, store), tmp_path)
         assert self.live_customer_ids(database_url, store.shop_domain) == set(remaining)
 
     def test_unparseable_records_are_quarantined_and_the_rest_applied(
