@@ -1,0 +1,7 @@
+"""``python -m platform_standins``."""
+
+from __future__ import annotations
+
+from platform_standins.cli import main
+
+main()

@@ -1,0 +1,363 @@
+"""A local MoEngage Data API: bulk import ``POST /v1/transition/{workspace_id}``.
+
+Faithful where a delivery engine can trip: Basic auth plus ``MOE-APPKEY``, the 100 KB
+body limit (413), the per-minute user and event limits (429), MoEngage's 400 envelope for
+structurally broken bodies, and otherwise always 200 "accepted" with no per-record
+feedback and no dedup. Forbidden ``customer_id`` values and future-dated events are
+silently dropped, as the platform does; the control API shows them with the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import secrets
+import string
+from collections import Counter, deque
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, ClassVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from platform_standins.control import BaseControl
+from platform_standins.faults import FaultDecision
+from platform_standins.moengage_rules import (
+    ACCEPTED_MESSAGE,
+    BadRequest,
+    action_verdict,
+    counted,
+    is_forbidden_customer_id,
+    parse_transition,
+)
+from platform_standins.server import StandinServer
+
+WINDOW_SECONDS = 60.0
+AUTH_MISSING = "Authentication Header Required"
+AUTH_MISMATCH = "App Secret key mismatch. Please login to the dashboard to verify key"
+
+
+@dataclass(frozen=True, slots=True)
+class MoEngageLimits:
+    """The workspace's limits (documented defaults; change them with ``configure``)."""
+
+    max_request_bytes: int = 100_000  # "100 KB", read strictly
+    users_per_minute: int = 10_000
+    events_per_minute: int = 30_000
+    future_tolerance_seconds: float = 0.0
+    retry_after_seconds: int | None = None  # MoEngage documents no Retry-After
+    require_appkey_header: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A request answered with an error status; nothing of it is stored."""
+
+    status: int
+    outcome: str
+    payload: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class MoEngageStandin(StandinServer):
+    """A running MoEngage workspace on 127.0.0.1.
+
+    Example:
+        >>> with MoEngageStandin() as moe:  # doctest: +SKIP
+        ...     moe.transition_url  # POST here with Basic workspace_id:api_key
+        ...     moe.control.events()
+    """
+
+    platform = "moengage"
+
+    def __init__(
+        self,
+        *,
+        workspace_id: str = "STANDINWORKSPACE",
+        api_key: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        **limits: Any,
+    ) -> None:
+        """A workspace with these credentials (a random Data API key by default)."""
+        super().__init__(host=host, port=port)
+        self.workspace_id = workspace_id
+        self.api_key = api_key or secrets.token_urlsafe(24)
+        self.limits = replace(MoEngageLimits(), **limits)
+        self.elements: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self._window: deque[tuple[float, int, int]] = deque()
+        self._control = MoEngageControl(self)
+
+    @property
+    def control(self) -> MoEngageControl:
+        """The control API (also served at ``/_standin/<method>``)."""
+        return self._control
+
+    @property
+    def transition_url(self) -> str:
+        """The bulk import URL for this workspace."""
+        return f"{self.base_url}/v1/transition/{self.workspace_id}"
+
+    def auth_headers(self) -> dict[str, str]:
+        """Correct ``Authorization`` and ``MOE-APPKEY`` headers (for tests)."""
+        token = base64.b64encode(f"{self.workspace_id}:{self.api_key}".encode()).decode()
+        return {"Authorization": f"Basic {token}", "MOE-APPKEY": self.workspace_id}
+
+    def new_request_id(self) -> str:
+        """Eight letters, like MoEngage's error ``request_id``."""
+        return "".join(secrets.choice(string.ascii_letters) for _ in range(8))
+
+    def refusal_body(self, decision: FaultDecision, request_id: str) -> dict[str, Any]:
+        """MoEngage's envelope for an injected 401 or 5xx."""
+        if decision.auth_failure:
+            return _fail(AUTH_MISMATCH, "Authentication required", request_id)
+        message = "An unexpected error was encountered while processing this request."
+        return _fail(message, "ServerError", request_id)
+
+    def reset_platform(self) -> None:
+        """Forget elements, events and the rate window."""
+        self.elements.clear()
+        self.events.clear()
+        self._window.clear()
+
+    def platform_routes(self) -> list[Route]:
+        """``POST /v1/transition/{workspace_id}``."""
+
+        async def transition(request: Request) -> Response:
+            body = await request.body()
+            return await run_in_threadpool(self.handle_transition, request, body)
+
+        return [Route("/v1/transition/{workspace_id}", transition, methods=["POST"])]
+
+    # --- the request pipeline, in MoEngage's order ---------------------------------
+
+    def handle_transition(self, request: Request, body: bytes) -> Response:
+        """Auth, size, media type, body, rate limit; then store and answer 200."""
+        with self.lock:
+            request_id = self.new_request_id()
+            checked = self._check(request, body, request_id)
+            if isinstance(checked, Refusal):
+                self.log_request(
+                    request,
+                    body,
+                    request_id=request_id,
+                    status=checked.status,
+                    outcome=checked.outcome,
+                )
+                return JSONResponse(
+                    checked.payload, status_code=checked.status, headers=checked.headers
+                )
+            elements = checked
+            users, events = counted(elements)
+            entry = self.log_request(
+                request,
+                body,
+                request_id=request_id,
+                status=200,
+                outcome="accepted",
+                elements=len(elements),
+                users=users,
+                events=events,
+            )
+            self._window.append((entry["received_at"], users, events))
+            self._store(elements, entry)
+        return JSONResponse({"status": "success", "message": ACCEPTED_MESSAGE})
+
+    def _check(
+        self, request: Request, body: bytes, request_id: str
+    ) -> Refusal | list[dict[str, Any]]:
+        """The request's elements, or the answer refusing it (nothing is stored then)."""
+        auth = self._auth_error(request)
+        if auth is not None:
+            return Refusal(401, "unauthorized", _fail(auth, "Authentication required", request_id))
+        if len(body) > self.limits.max_request_bytes:
+            message = f"Payload size exceeds {self.limits.max_request_bytes} bytes"
+            return Refusal(413, "payload_too_large", _fail(message, "PayloadTooLarge", request_id))
+        if "json" not in request.headers.get("content-type", ""):
+            payload = _fail("Content type is not supported", "Unsupported media type", request_id)
+            return Refusal(415, "unsupported_media_type", payload)
+        try:
+            elements = parse_transition(body)
+        except BadRequest as error:
+            return Refusal(400, "bad_request", error.body(request_id))
+        limited = self._rate_error(*counted(elements))
+        if limited is None:
+            return elements
+        headers = {}
+        if self.limits.retry_after_seconds is not None:
+            headers["Retry-After"] = str(self.limits.retry_after_seconds)
+        payload = _fail(limited, "Rate Limits Exceeded", request_id)
+        return Refusal(429, "rate_limited", payload, headers)
+
+    def _auth_error(self, request: Request) -> str | None:
+        header = request.headers.get("authorization")
+        if not header:
+            return AUTH_MISSING
+        if self.limits.require_appkey_header and not request.headers.get("moe-appkey"):
+            return AUTH_MISSING
+        scheme, _, token = header.partition(" ")
+        try:
+            user, _, password = base64.b64decode(token, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return AUTH_MISMATCH
+        good = (
+            scheme.lower() == "basic"
+            and secrets.compare_digest(user, self.workspace_id)
+            and secrets.compare_digest(password, self.api_key)
+            and request.path_params["workspace_id"] == self.workspace_id
+        )
+        if self.limits.require_appkey_header:
+            good = good and request.headers.get("moe-appkey") == self.workspace_id
+        return None if good else AUTH_MISMATCH
+
+    def _rate_error(self, users: int, events: int) -> str | None:
+        now = self.clock.now()
+        while self._window and self._window[0][0] <= now - WINDOW_SECONDS:
+            self._window.popleft()
+        used_users = sum(u for _, u, _ in self._window)
+        used_events = sum(e for _, _, e in self._window)
+        if used_users + users > self.limits.users_per_minute:
+            return "Rate limits for customers exceeded. Please Try After Some Time"
+        if used_events + events > self.limits.events_per_minute:
+            return "Rate limits for events exceeded. Please Try After Some Time"
+        return None
+
+    def _store(self, elements: list[dict[str, Any]], entry: dict[str, Any]) -> None:
+        now = entry["received_at"]
+        for index, element in enumerate(elements):
+            forbidden = is_forbidden_customer_id(element)
+            record = {
+                "seq": len(self.elements) + 1,
+                "request_id": entry["request_id"],
+                "request_seq": entry["seq"],
+                "index": index,
+                "type": element["type"],
+                "customer_id": element.get("customer_id"),
+                "element": copy.deepcopy(element),
+                "status": "dropped" if forbidden else "stored",
+                "reason": _forbidden_reason(element) if forbidden else None,
+            }
+            self.elements.append(record)
+            if element["type"] == "event":
+                self._store_actions(element, record, now, forbidden)
+
+    def _store_actions(
+        self, element: dict[str, Any], record: dict[str, Any], now: float, forbidden: bool
+    ) -> None:
+        for index, action in enumerate(element["actions"]):
+            reason = record["reason"] if forbidden else None
+            reason = reason or action_verdict(action, now, self.limits.future_tolerance_seconds)
+            self.events.append(
+                {
+                    "seq": len(self.events) + 1,
+                    "request_id": record["request_id"],
+                    "request_seq": record["request_seq"],
+                    "element_seq": record["seq"],
+                    "action_index": index,
+                    "customer_id": element.get("customer_id"),
+                    "user_identifiers": copy.deepcopy(element.get("user_identifiers")),
+                    "action": action["action"],
+                    "attributes": copy.deepcopy(action.get("attributes", {})),
+                    "platform": action.get("platform"),
+                    "current_time": action.get("current_time"),
+                    "status": "dropped" if reason else "stored",
+                    "reason": reason,
+                }
+            )
+
+
+def _fail(message: str, kind: str, request_id: str) -> dict[str, Any]:
+    return {"status": "fail", "error": {"message": message, "type": kind, "request_id": request_id}}
+
+
+def _forbidden_reason(element: dict[str, Any]) -> str:
+    return f"forbidden customer_id {element.get('customer_id')!r}"
+
+
+class MoEngageControl(BaseControl):
+    """What the workspace received, stored and silently dropped."""
+
+    HTTP_METHODS: ClassVar[frozenset[str]] = BaseControl.HTTP_METHODS | {
+        "elements",
+        "customers",
+        "events",
+        "dropped",
+        "profiles",
+        "counts",
+        "configure",
+    }
+    server: MoEngageStandin
+
+    def elements(self, status: str | None = None, type: str | None = None) -> list[dict[str, Any]]:
+        """Every element of every accepted request, duplicates included, in arrival order.
+
+        Each: ``seq``, ``request_id``, ``request_seq``, ``index`` (position in its
+        request), ``type``, ``customer_id``, ``element`` (as sent), ``status``
+        (``stored`` | ``dropped``) and ``reason``.
+        """
+        found = self._copy(self.server.elements)
+        return [
+            e
+            for e in found
+            if (status is None or e["status"] == status) and (type is None or e["type"] == type)
+        ]
+
+    def customers(self, status: str | None = None) -> list[dict[str, Any]]:
+        """The ``customer`` elements (see ``elements``)."""
+        return self.elements(status=status, type="customer")
+
+    def events(self, status: str | None = None, action: str | None = None) -> list[dict[str, Any]]:
+        """One entry per event action received: ``customer_id``, ``action``, ``attributes``,
+        ``platform``, ``current_time`` (as sent), ``status``, ``reason``, ``request_id``..."""
+        found = self._copy(self.server.events)
+        return [
+            e
+            for e in found
+            if (status is None or e["status"] == status)
+            and (action is None or e["action"] == action)
+        ]
+
+    def dropped(self) -> list[dict[str, Any]]:
+        """What MoEngage silently discarded: customer/device elements and event actions."""
+        elements = [e for e in self.elements(status="dropped") if e["type"] != "event"]
+        return elements + self.events(status="dropped")
+
+    def profiles(self) -> dict[str, dict[str, Any]]:
+        """Each stored user's attributes, merged in arrival order (the dashboard's view)."""
+        merged: dict[str, dict[str, Any]] = {}
+        for element in self.customers(status="stored"):
+            key = str(element["customer_id"])
+            merged.setdefault(key, {}).update(element["element"].get("attributes", {}))
+        return merged
+
+    def counts(self) -> dict[str, Any]:
+        """Exact totals: requests by outcome, elements and events stored and dropped."""
+        with self.server.lock:
+            outcomes = Counter(e["outcome"] for e in self.server.request_log)
+            elements = Counter((e["type"], e["status"]) for e in self.server.elements)
+            events = Counter(e["status"] for e in self.server.events)
+        return {
+            "requests": sum(outcomes.values()),
+            "requests_by_outcome": dict(sorted(outcomes.items())),
+            "customers_stored": elements[("customer", "stored")],
+            "customers_dropped": elements[("customer", "dropped")],
+            "devices_stored": elements[("device", "stored")],
+            "event_elements": elements[("event", "stored")] + elements[("event", "dropped")],
+            "events_stored": events["stored"],
+            "events_dropped": events["dropped"],
+        }
+
+    def configure(self, **limits: Any) -> dict[str, Any]:
+        """Change limits (``max_request_bytes``, ``users_per_minute``, ``events_per_minute``,
+        ``future_tolerance_seconds``, ``retry_after_seconds``, ``require_appkey_header``)."""
+        known = {f.name for f in fields(MoEngageLimits)}
+        unknown = sorted(set(limits) - known)
+        if unknown:
+            raise ValueError(f"unknown limit(s) {unknown}; use {sorted(known)}")
+        with self.server.lock:
+            self.server.limits = replace(self.server.limits, **limits)
+            return asdict(self.server.limits)
