@@ -16,6 +16,9 @@ import sqlalchemy as sa
 
 from testkit.databases import create_postgres_database, drop_postgres_database
 
+# MoEngage / Ometria stand-in fixtures: moengage_standin, ometria_standin, standin_factory.
+pytest_plugins = ["testkit.standins"]
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "TESTKIT_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
