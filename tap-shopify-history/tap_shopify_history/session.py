@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -12,6 +12,7 @@ from tap_shopify_history import settings
 from tap_shopify_history.shopify.bulk import BulkRunner
 from tap_shopify_history.shopify.client import GraphQLClient
 from tap_shopify_history.shopify.errors import MissingScopeError
+from tap_shopify_history.shopify.extract import format_time
 from tap_shopify_history.shopify.queries import SHOP_INFO
 
 
@@ -37,6 +38,28 @@ class ShopifySession:
             group_objects=settings.group_objects_for(settings.api_version(config)),
         )
         self.bulk_concurrency = settings.bulk_concurrency_for(settings.api_version(config))
+        self._run_end: str | None = None
+
+    def window_end(self, end_date: str | None = None) -> str:
+        """The exclusive ``updated_at`` end of every window this run reads, fixed once.
+
+        The next whole second of Shopify's clock; the run waits until Shopify's clock has
+        passed it, so no later change can enter a window after its count (a change gets a
+        newer ``updated_at`` and is read by the next run). ``end_date`` lowers it.
+
+        Args:
+            end_date: The ``end_date`` setting, or None.
+
+        Returns:
+            An ISO time.
+        """
+        if self._run_end is None:
+            _ = self.shop_domain  # one answer first, so its Date header gives Shopify's clock
+            now = self.client.server_now()
+            end = now.replace(microsecond=0) + timedelta(seconds=1)
+            self.client.sleep((end - now).total_seconds())
+            self._run_end = format_time(end)
+        return min(self._run_end, end_date) if end_date else self._run_end
 
     @cached_property
     def _shop_info(self) -> dict[str, Any]:

@@ -68,24 +68,44 @@ def api_version(config: Mapping[str, Any]) -> str:
     return str(config.get("api_version") or DEFAULT_API_VERSION)
 
 
-def history_start(config: Mapping[str, Any], now: datetime) -> str | None:
-    """The oldest ``updated_at`` to read on a first run (None: all time).
+def first_read_start(config: Mapping[str, Any]) -> str | None:
+    """The oldest ``updated_at`` a first run reads, for every stream (None: all time).
+
+    ``start_date`` only; a ``sync_range`` preset limits orders by when they were placed
+    (see :func:`range_start`), never the customers.
 
     Args:
         config: The tap config.
-        now: The current time.
 
     Returns:
         An ISO time or None.
     """
     if config.get("start_date"):
         return format_time(parse_time(str(config["start_date"])))
+    return None
+
+
+def range_start(config: Mapping[str, Any], now: datetime) -> str | None:
+    """The preset's range start: orders placed (``created_at``) before it are left out.
+
+    Fixed at the first run (the orders stream keeps it in state), so an order booked once
+    never falls out of the range. None when ``start_date`` is set or for ``all_time``.
+
+    Args:
+        config: The tap config.
+        now: Shopify's current time.
+
+    Returns:
+        An ISO time or None.
+    """
     preset = config.get("sync_range") or "all_time"
     if preset not in SYNC_RANGES:
         msg = f"`sync_range` must be one of {', '.join(SYNC_RANGES)}, got {preset!r}"
         raise SettingsError(msg)
     days = SYNC_RANGES[preset]
-    return None if days is None else format_time(now - timedelta(days=days))
+    if config.get("start_date") or days is None:
+        return None
+    return format_time(now - timedelta(days=days))
 
 
 def history_end(config: Mapping[str, Any]) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from functools import cached_property
 
@@ -9,6 +10,7 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 
 from tap_shopify_history import settings
+from tap_shopify_history.manifest import Manifest
 from tap_shopify_history.session import ShopifySession
 from tap_shopify_history.streams import STREAM_TYPES, OrdersStream
 from tap_shopify_history.writer import BufferedMsgSpecWriter
@@ -145,12 +147,17 @@ class TapShopifyHistory(Tap):
         """The store session shared by the streams (connects lazily)."""
         return ShopifySession(self.config)
 
+    @cached_property
+    def manifest(self) -> Manifest:
+        """This run's ``sync_manifest`` (a fresh UUID per tap run)."""
+        return Manifest(run_id=str(uuid.uuid4()))
+
     @property
     def streams(self) -> dict[str, Stream]:
-        """The streams in contract order: customers, orders, customer_roster.
+        """The streams in contract order: customers, orders, customer_roster, sync_manifest.
 
         The SDK sorts streams by name (customer_roster first); the contract needs the
-        roster last, after the orders that show merges.
+        roster after the orders that show merges, and the manifest last.
 
         Returns:
             Stream name -> stream, in sync order.

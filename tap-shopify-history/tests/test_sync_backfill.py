@@ -58,7 +58,7 @@ def test_test_orders_are_left_out_by_default(emulator_factory) -> None:
 def test_streams_come_in_contract_order_and_roster_closes_a_version(shopify_emulator) -> None:
     output = run_tap(config_for(shopify_emulator, sync_range="last_30_days"))
     order = [m["stream"] for m in output.messages if m["type"] == "SCHEMA"]
-    assert order == ["customers", "orders", "customer_roster"]
+    assert order == ["customers", "orders", "customer_roster", "sync_manifest"]
     roster = output.types("customer_roster")
     # ACTIVATE_VERSION opens the version and, after the last roster record, closes it.
     assert roster[-1] == "ACTIVATE_VERSION"

@@ -8,6 +8,7 @@ import signal
 import time
 
 import pytest
+from manifest_truth import manifest, numbers
 from shopify_emulator import generate_store
 from singer_sdk.singerlib import SingerMessageType
 from tap_runner import parse, run_tap, start_tap_process
@@ -124,3 +125,11 @@ def test_crash_while_emitting_a_bulk_result_resumes_without_loss_or_duplicates(
     truth = sorted(c["id"] for c in server.control.snapshot()["customers"])
     assert sorted(committed + again) == truth  # and nothing is lost
     assert len(bulk_queries(server, "customers")) == 1  # the same job's result was reused
+    # The resumed job's count was taken before it ran; what the crashed run emitted is
+    # accounted for as already emitted.
+    assert numbers(manifest(resumed)[("customers", "window")]) == {
+        "shopify_count_before": 25,
+        "shopify_count_after": 25,
+        "emitted": 15,
+        "excluded": {"already_emitted": 10},
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import secrets
 import socket
@@ -143,6 +144,9 @@ def build_app(emulator: Emulator) -> _Faulty:
             handle_graphql, emulator, request.path_params["version"], token, body
         )
         headers["X-Request-Id"] = secrets.token_hex(8)
+        # Shopify's own clock, to the second, as its HTTP Date header gives it: a sync
+        # fixes its window's upper bound on the store's clock, not the client's.
+        headers["Date"] = email.utils.formatdate(emulator.store.clock.now(), usegmt=True)
         return JSONResponse(payload, status_code=status, headers=headers)
 
     async def bulk_file(request: Request) -> Response:
@@ -233,6 +237,7 @@ class EmulatorServer:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            date_header=False,  # the GraphQL answers carry the store clock's Date instead
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

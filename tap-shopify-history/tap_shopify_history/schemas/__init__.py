@@ -11,7 +11,7 @@ def schema_path(stream_name: str) -> Path:
     """The JSON Schema file of a stream.
 
     Args:
-        stream_name: ``customers``, ``orders`` or ``customer_roster``.
+        stream_name: ``customers``, ``orders``, ``customer_roster`` or ``sync_manifest``.
 
     Returns:
         The file path.

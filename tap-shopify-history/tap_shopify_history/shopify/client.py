@@ -7,6 +7,8 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -123,6 +125,9 @@ class GraphQLClient:
         self._sleep = sleep
         self.limiter = limiter or CostLimiter(clock=clock, sleep=sleep)
         self.stats = ClientStats()
+        self._clock = clock
+        # Shopify's clock from the last answer's Date header, and our clock when it came.
+        self._server_date: tuple[float, float] | None = None
 
     def execute(
         self,
@@ -181,6 +186,7 @@ class GraphQLClient:
         except TRANSPORT_ERRORS as error:
             msg = f"connection error talking to {self.endpoint}: {type(error).__name__}"
             raise ShopifyRetriableError(msg) from None
+        self._observe_date(getattr(response, "headers", None) or {})
         _raise_for_http_status(response, self.endpoint)
         try:
             body = response.json()
@@ -215,6 +221,30 @@ class GraphQLClient:
         data: dict[str, Any] = dict(body.get("data") or {})
         data["__extensions"] = extensions
         return data
+
+    def _observe_date(self, headers: Mapping[str, str]) -> None:
+        raw = headers.get("Date")
+        if not raw:
+            return
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return
+        self._server_date = (when.timestamp(), self._clock())
+
+    def server_now(self) -> datetime:
+        """Shopify's current time, estimated from the last answer's ``Date`` header.
+
+        The header is whole seconds, so the estimate is at most one second behind
+        Shopify's clock, never ahead of it. Before any answer: this machine's clock.
+
+        Returns:
+            An aware UTC datetime.
+        """
+        if self._server_date is None:
+            return datetime.now(UTC)
+        stamp, received = self._server_date
+        return datetime.fromtimestamp(stamp + (self._clock() - received), UTC)
 
     def stream_lines(self, url: str) -> Iterator[bytes]:
         """Stream a bulk result file line by line (no token: the URL is pre-signed).

@@ -114,6 +114,56 @@ def plan_windows(
     return [part for half in halves for part in plan_windows(half, count, max_records, depth + 1)]
 
 
+def count_window(
+    client: GraphQLClient, document: str, field_name: str, search: str | None
+) -> tuple[int, bool]:
+    """One count query (``customersCount`` / ``ordersCount``).
+
+    Args:
+        client: The store's client.
+        document: The count query, with ``$query``.
+        field_name: ``customersCount`` or ``ordersCount``.
+        search: The search filter, or None for everything.
+
+    Returns:
+        The count and whether it is exact (Shopify caps counts, 10,000 by default, and then
+        says ``AT_LEAST``).
+    """
+    data = client.execute(document, {"query": search}, estimated_cost=2)
+    counted = data.get(field_name) or {}
+    return int(counted.get("count") or 0), counted.get("precision") != "AT_LEAST"
+
+
+def count_exactly(
+    count: Callable[[Window], tuple[int, bool]],
+    window: Window,
+    oldest: Callable[[], str],
+    depth: int = 0,
+) -> int:
+    """Count a window exactly: a capped (``AT_LEAST``) count is split in halves and summed.
+
+    Args:
+        count: One count query of a window: (count, exact).
+        window: The window; its start may be open (then ``oldest()`` bounds it).
+        oldest: The oldest ``updated_at`` of the entity (one query, only when needed).
+        depth: Recursion depth (bounded).
+
+    Returns:
+        The exact number of records.
+
+    Raises:
+        BulkOperationError: When one second holds more records than Shopify counts.
+    """
+    total, exact = count(window)
+    if exact:
+        return total
+    halves = Window(window.start or oldest(), window.end).split() if window.end else None
+    if halves is None or depth >= 40:
+        msg = f"Shopify counts at least {total} records in {window} and it cannot be split"
+        raise BulkOperationError(msg)
+    return sum(count_exactly(count, half, oldest, depth + 1) for half in halves)
+
+
 @dataclass
 class PageSizer:
     """Learns a page's cost per node from ``requestedQueryCost`` and sizes the next page."""

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from tap_shopify_history.streams.customers import CustomersStream
+from tap_shopify_history.streams.manifest import SyncManifestStream
 from tap_shopify_history.streams.orders import OrdersStream
 from tap_shopify_history.streams.roster import CustomerRosterStream
 
-STREAM_TYPES = (CustomersStream, OrdersStream, CustomerRosterStream)
+STREAM_TYPES = (CustomersStream, OrdersStream, CustomerRosterStream, SyncManifestStream)
 
-__all__ = ["STREAM_TYPES", "CustomerRosterStream", "CustomersStream", "OrdersStream"]
+__all__ = [
+    "STREAM_TYPES",
+    "CustomerRosterStream",
+    "CustomersStream",
+    "OrdersStream",
+    "SyncManifestStream",
+]

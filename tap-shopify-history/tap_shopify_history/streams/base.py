@@ -7,7 +7,7 @@ The bookmark, the edge set and the running bulk jobs live in the stream's state.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import Any, ClassVar
 
 import singer_sdk.singerlib as singer
@@ -18,14 +18,14 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
 
 from tap_shopify_history.exceptions import ShopifySyncError
+from tap_shopify_history.manifest import PartTally
 from tap_shopify_history.progress import Progress
 from tap_shopify_history.recent import RecentEmissions
 from tap_shopify_history.schemas import schema_path
+from tap_shopify_history.selection import OUTSIDE_WINDOW, SelectionRules, window_exclusion
 from tap_shopify_history.session import ShopifySession
 from tap_shopify_history.shopify.errors import ShopifyError
-from tap_shopify_history.shopify.extract import (
-    Window,
-)
+from tap_shopify_history.shopify.extract import Window, count_window
 
 # Records of one bulk window are held in memory to be sorted and completed.
 DEFAULT_WINDOW = 25_000
@@ -45,8 +45,20 @@ class ShopifyStream(Stream):
         return self._tap.session  # type: ignore[attr-defined,no-any-return]
 
     _all_selected: bool | None = None
+    # The manifest part the records now being emitted belong to.
+    _tally: PartTally | None = None
 
-    def _generate_record_messages(self, record: dict[str, Any]) -> Iterator[singer.RecordMessage]:
+    def _generate_record_messages(
+        self, record: dict[str, Any]
+    ) -> Generator[singer.RecordMessage, None, None]:
+        emitted = False
+        for message in self._record_messages(record):
+            emitted = True
+            yield message
+        if emitted and self._tally is not None:
+            self._tally.emitted += 1
+
+    def _record_messages(self, record: dict[str, Any]) -> Iterator[singer.RecordMessage]:
         # The SDK walks every record, copying each nested dict, to drop deselected
         # properties. When the catalog deselects nothing that walk never changes a record,
         # so it is skipped; any deselection takes the SDK's own path unchanged.
@@ -113,11 +125,18 @@ class EntityStream(ShopifyStream):
         super().__init__(*args, **kwargs)
         self._recent = RecentEmissions(None, 0)
         self._progress: Progress | None = None
+        # Ids already accounted for in a paginated walk (a walk can return one twice).
+        self._seen: set[int] | None = None
+        self._outside_window = 0
 
     # Entity hooks ------------------------------------------------------------------
     def search_terms(self) -> tuple[str, ...]:
-        """Extra search terms (e.g. ``test:false``)."""
+        """Extra search terms shared by the count and the read."""
         return ()
+
+    def selection_rules(self) -> SelectionRules:
+        """What this stream emits of what it reads (orders: test orders, the range)."""
+        return SelectionRules(include_test_orders=True)
 
     def page_document(self) -> str:
         """The paginated query document."""
@@ -152,12 +171,13 @@ class EntityStream(ShopifyStream):
         return default if value is None else int(value)
 
     def _count(self, window: Window) -> int:
-        data = self.session.client.execute(
-            self.count_document, {"query": window.search(self.search_terms())}, estimated_cost=2
+        count, exact = count_window(
+            self.session.client,
+            self.count_document,
+            self.count_field,
+            window.search(self.search_terms()),
         )
-        counted = data.get(self.count_field) or {}
-        count = int(counted.get("count") or 0)
-        if counted.get("precision") == "AT_LEAST":
+        if not exact:
             # Shopify caps counts (10,000 by default): "at least" means "maybe far more",
             # so report it as more than any window may hold and let the planner split.
             return max(count, self._config_int("bulk_window_max_records", DEFAULT_WINDOW) + 1)
@@ -166,19 +186,35 @@ class EntityStream(ShopifyStream):
     def _emit(
         self, nodes: Iterable[dict[str, Any]], window: Window, skip_before: str | None = None
     ) -> Iterator[dict[str, Any]]:
-        include_test = bool(self.config.get("include_test_orders"))
+        rules = self.selection_rules()
         # Shopify's search may match more than asked (customers' `updated_at` can match a
-        # whole day); what lies outside the window was covered by earlier runs.
+        # whole day); what lies before the window was covered by earlier runs.
         lower = max(filter(None, (window.start, skip_before)), default=None)
         for node in nodes:
             record = self.to_record(node)
-            if record.get("test") and not include_test:
-                continue
+            if self._seen is not None:
+                if record["id"] in self._seen:
+                    continue
+                self._seen.add(record["id"])
             updated_at = record["updated_at"]
-            if (lower is not None and updated_at < lower) or (
-                window.end is not None and updated_at >= window.end
-            ):
-                continue
-            if self._recent.already_emitted(record["id"], updated_at):
-                continue
-            yield record
+            reason = rules.exclusion(record) or window_exclusion(
+                updated_at,
+                lower=lower,
+                upper=window.end,
+                emitted_before=self._recent.already_emitted(record["id"], updated_at),
+            )
+            if reason == OUTSIDE_WINDOW:
+                self._outside_window += 1
+                self.logger.warning(
+                    "%s %s: updated_at %s is outside the window %s Shopify was asked for; "
+                    "not emitted (a later run reads it)",
+                    self.name,
+                    record["id"],
+                    updated_at,
+                    window,
+                )
+            elif reason is not None:
+                if self._tally is not None:
+                    self._tally.exclude(reason)
+            else:
+                yield record

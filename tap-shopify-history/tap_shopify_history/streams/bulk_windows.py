@@ -11,9 +11,11 @@ from typing import Any
 
 from tap_shopify_history.exceptions import ShopifySyncError
 from tap_shopify_history.shopify.bulk import BulkOperation
-from tap_shopify_history.shopify.errors import BulkAccessDeniedError
+from tap_shopify_history.shopify.errors import BulkAccessDeniedError, BulkOperationError
 from tap_shopify_history.shopify.extract import (
     Window,
+    count_exactly,
+    count_window,
     format_time,
     parse_time,
     plan_windows,
@@ -46,9 +48,12 @@ class BulkWindowStream(EntityStream):
         # them together, checkpoint every id, then read the results in window order.
         jobs = []
         for window in windows:
+            before = self.exact_count(window)  # counted before the job reads
             query = self.bulk_query(window.search(self.search_terms()))
             operation_id = self.session.bulk.submit(query)
-            jobs.append({"id": operation_id, "start": window.start, "end": window.end})
+            jobs.append(
+                {"id": operation_id, "start": window.start, "end": window.end, "count": before}
+            )
         state["bulk"], state["bulk_queue"] = jobs[0], jobs[1:]
         self.state_manager.is_flushed = False
         self._write_state_message()
@@ -61,7 +66,8 @@ class BulkWindowStream(EntityStream):
 
         Args:
             state: The stream state.
-            jobs: ``{"id", "start", "end"[, "emitted_through"]}`` per job, in window order.
+            jobs: ``{"id", "start", "end", "count"[, "emitted_through"]}`` per job, in window
+                order (``count``: Shopify's count of the window just before the job ran).
 
         Yields:
             Records.
@@ -72,7 +78,11 @@ class BulkWindowStream(EntityStream):
             self.logger.info("%s: reading bulk operation %s", self.name, job["id"])
             window = Window(job.get("start"), job.get("end"))
             yield from self._run_window(
-                state, window, resume_id=job["id"], skip_before=job.get("emitted_through")
+                state,
+                window,
+                resume_id=job["id"],
+                skip_before=job.get("emitted_through"),
+                count_before=job.get("count"),
             )
         state.pop("bulk_queue", None)
 
@@ -90,6 +100,36 @@ class BulkWindowStream(EntityStream):
             # Keep the last window open so records changed while we run are not cut off.
             parts[-1] = Window(parts[-1].start, None)
         return [(part, max_records) for part in parts]
+
+    def exact_count(self, window: Window, extra: tuple[str, ...] = ()) -> int:
+        """Shopify's exact count of a window (capped counts are split and summed).
+
+        Args:
+            window: The ``updated_at`` window.
+            extra: More search terms (the refund sweep's ``created_at`` range).
+
+        Returns:
+            The number of records Shopify holds in it for the stream's search terms.
+        """
+        terms = (*self.search_terms(), *extra)
+
+        def count(part: Window) -> tuple[int, bool]:
+            search = part.search(terms)
+            return count_window(self.session.client, self.count_document, self.count_field, search)
+
+        try:
+            if window.end is None:
+                total, exact = count(window)
+                if exact:
+                    return total
+                # Split at the run's end: the rest after it is small and counted exactly.
+                end = self.session.window_end()
+                head = Window(window.start, end)
+                tail = count_exactly(count, Window(end, None), lambda: end)
+                return tail + count_exactly(count, head, lambda: self._edge_time(reverse=False))
+            return count_exactly(count, window, lambda: self._edge_time(reverse=False))
+        except BulkOperationError as error:
+            raise ShopifySyncError(f"{self.name}: {error}") from error
 
     def _edge_time(self, *, reverse: bool) -> str:
         document = latest_updated_query(self.entity)
@@ -112,7 +152,12 @@ class BulkWindowStream(EntityStream):
         *,
         resume_id: str | None,
         skip_before: str | None,
+        count_before: int | None = None,
     ) -> Iterator[dict[str, Any]]:
+        planned = window
+        # A resumed job's count was taken before it ran (in the run that submitted it).
+        before = self.exact_count(window) if count_before is None else count_before
+        job_count = before
         empty_partials = 0
         while True:
             try:
@@ -122,7 +167,7 @@ class BulkWindowStream(EntityStream):
                     self.bulk_query(window.search(self.search_terms())),
                     self.child_fields,
                     resume_id=resume_id,
-                    on_submit=partial(self._checkpoint_bulk, state, window=window),
+                    on_submit=partial(self._checkpoint_bulk, state, window=window, count=job_count),
                     on_poll=self._on_poll,
                 )
             except BulkAccessDeniedError:
@@ -135,6 +180,7 @@ class BulkWindowStream(EntityStream):
             if not result.partial:
                 yield from self._emit(roots, window, skip_before)
                 state.pop("bulk", None)
+                self._counted(planned, before)
                 return
             if not roots:
                 # Failed before any usable data: run the window again, a bounded number
@@ -152,6 +198,12 @@ class BulkWindowStream(EntityStream):
             state.pop("bulk", None)
             window = Window(format_time(parse_time(last)), window.end)
             resume_id, skip_before = None, None
+            job_count = self.exact_count(window)
+
+    def _counted(self, window: Window, before: int) -> None:
+        # The count after the read: records that changed meanwhile left the window.
+        if self._tally is not None:
+            self._tally.counted(before, self.exact_count(window))
 
     def _probe_access(self, window: Window) -> None:
         # A bulk job only says ACCESS_DENIED; one tiny page names the scope or the
@@ -159,10 +211,17 @@ class BulkWindowStream(EntityStream):
         variables = {"first": 1, "after": None, "query": window.search(self.search_terms())}
         self.session.client.execute(self.page_document(), variables, estimated_cost=100)
 
-    def _checkpoint_bulk(self, state: dict[str, Any], operation_id: str, window: Window) -> None:
+    def _checkpoint_bulk(
+        self, state: dict[str, Any], operation_id: str, window: Window, count: int
+    ) -> None:
         # The job id goes to state at once, so a killed run resumes this job.
         previous = state.get("bulk") or {}
-        state["bulk"] = {"id": operation_id, "start": window.start, "end": window.end}
+        state["bulk"] = {
+            "id": operation_id,
+            "start": window.start,
+            "end": window.end,
+            "count": count,
+        }
         if previous.get("emitted_through"):
             # A resumed job that had to be re-run: what was emitted stays emitted.
             state["bulk"]["emitted_through"] = previous["emitted_through"]

@@ -9,6 +9,7 @@ from typing import Any
 from singer_sdk.helpers.types import Context
 
 from tap_shopify_history import settings
+from tap_shopify_history.manifest import WINDOW
 from tap_shopify_history.progress import Progress
 from tap_shopify_history.recent import RecentEmissions
 from tap_shopify_history.shopify.extract import (
@@ -67,9 +68,21 @@ class IncrementalShopifyStream(BulkWindowStream):
         """
         bookmark = state.get("replication_key_value")
         if not bookmark:
-            return settings.history_start(self.config, now)
+            return self.first_start(state, now)
         lookback = self._config_int("lookback_window_seconds", 60)
         return format_time(parse_time(bookmark) - dt.timedelta(seconds=lookback))
+
+    def first_start(self, state: dict[str, Any], now: dt.datetime) -> str | None:
+        """The oldest ``updated_at`` a first run reads: ``start_date``, else all time.
+
+        Args:
+            state: The stream state.
+            now: Shopify's current time.
+
+        Returns:
+            An ISO time or None.
+        """
+        return settings.first_read_start(self.config)
 
     def read(self, context: Context | None) -> Iterator[dict[str, Any]]:
         """Yield new and changed records since the bookmark.
@@ -81,13 +94,14 @@ class IncrementalShopifyStream(BulkWindowStream):
         lookback = self._config_int("lookback_window_seconds", 60)
         self._recent = RecentEmissions(state.get("recent"), lookback)
         state["recent"] = self._recent.mapping
-        now = dt.datetime.now(dt.UTC)
+        now = self.session.client.server_now()
         self._tap.preflight(now)  # type: ignore[attr-defined]
         bookmark = state.get("replication_key_value")
         start = self.start_for(state, now)
-        end = settings.history_end(self.config)
+        end = self.session.window_end(settings.history_end(self.config))
         self._progress = Progress(self.logger, self.name)
         pending = ([state["bulk"]] if state.get("bulk") else []) + (state.get("bulk_queue") or [])
+        self._open_part(pending[0].get("start") if pending else start, end)
         if pending:
             # A previous run was stopped with bulk jobs running: read those, not new ones.
             self.logger.info(
@@ -95,7 +109,7 @@ class IncrementalShopifyStream(BulkWindowStream):
             )
             yield from self.resume_jobs(state, pending)
             last_end = pending[-1].get("end")
-            if last_end is None or (end is not None and last_end >= end):
+            if last_end is None or last_end >= end:
                 self._finish()
                 return
             start = last_end
@@ -106,7 +120,19 @@ class IncrementalShopifyStream(BulkWindowStream):
             yield from self._read_pages(window)
         self._finish()
 
+    def _open_part(self, start: str | None, end: str) -> None:
+        self._tally = self._tap.manifest.open(  # type: ignore[attr-defined]
+            self.name,
+            WINDOW,
+            selection=Window(start, end).search(self.search_terms()),
+            window_start=start,
+            window_end=end,
+            now=format_time(self.session.client.server_now()),
+        )
+
     def _finish(self) -> None:
+        if self._tally is not None:
+            self._tally.finished_at = format_time(self.session.client.server_now())
         if self._progress is not None:
             self._progress.log(final=True)
         bookmark = self.stream_state.get("replication_key_value")
@@ -124,12 +150,16 @@ class IncrementalShopifyStream(BulkWindowStream):
 
     def _read_pages(self, window: Window) -> Iterator[dict[str, Any]]:
         self.logger.info("%s: paginated read of %s", self.name, window)
+        before = self.exact_count(window)
         if self._progress is not None:
-            self._progress.expected = self._count(window)
+            self._progress.expected = before
         sizer = PageSizer(cost_per_node=self.node_cost_estimate)
         search = window.search(self.search_terms())
+        self._seen = set()
         for nodes in iter_pages(
             self.session.client, self.page_document(), self.entity, search, sizer
         ):
             self.complete_nodes(nodes, bulk=False)
             yield from self._emit(nodes, window)
+        self._seen = None
+        self._counted(window, before)

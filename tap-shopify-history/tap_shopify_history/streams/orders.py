@@ -8,6 +8,13 @@ from typing import Any, ClassVar
 
 from singer_sdk.helpers.types import Context
 
+from tap_shopify_history import settings
+from tap_shopify_history.manifest import REFUND_SWEEP
+from tap_shopify_history.selection import (
+    ALREADY_EMITTED,
+    REFUNDS_UNCHANGED,
+    SelectionRules,
+)
 from tap_shopify_history.shopify import queries
 from tap_shopify_history.shopify.extract import (
     PageSizer,
@@ -17,7 +24,7 @@ from tap_shopify_history.shopify.extract import (
     iter_pages,
 )
 from tap_shopify_history.shopify.ids import gid_to_id
-from tap_shopify_history.shopify.records import order_record
+from tap_shopify_history.shopify.records import order_record, utc_time
 from tap_shopify_history.shopify.refunds import hydrate_refunds
 from tap_shopify_history.streams.incremental import IncrementalShopifyStream
 
@@ -38,9 +45,46 @@ class OrdersStream(IncrementalShopifyStream):
         self._refund_latest: dict[int, str] = {}
         self._emitted_now: set[int] = set()
 
-    def search_terms(self) -> tuple[str, ...]:
-        """Leave test orders out at the source unless they are wanted."""
-        return () if self.config.get("include_test_orders") else ("test:false",)
+    def selection_rules(self) -> SelectionRules:
+        """Test orders (unless wanted) and orders placed before the range are left out.
+
+        Test orders are read, not filtered at the source, so the manifest counts them
+        (``test_order``) under the same selection as Shopify's count.
+        """
+        return SelectionRules(
+            include_test_orders=bool(self.config.get("include_test_orders")),
+            range_start=self.stream_state.get("range_start"),
+        )
+
+    def first_start(self, state: dict[str, Any], now: dt.datetime) -> str | None:
+        """A first run reads orders changed since ``start_date``, else since the range start.
+
+        An order placed in the range was changed in it too, so reading by ``updated_at``
+        from the range start finds every one of them (older orders changed since are read
+        and counted ``outside_sync_range``).
+
+        Args:
+            state: The stream state.
+            now: Shopify's current time.
+
+        Returns:
+            An ISO time or None.
+        """
+        return settings.first_read_start(self.config) or self.fix_range_start(state, now)
+
+    def fix_range_start(self, state: dict[str, Any], now: dt.datetime) -> str | None:
+        """The preset's range start, fixed at the first run and kept in state.
+
+        Args:
+            state: The stream state.
+            now: Shopify's current time.
+
+        Returns:
+            An ISO time or None (no range).
+        """
+        if "range_start" not in state:
+            state["range_start"] = settings.range_start(self.config, now)
+        return state["range_start"]  # type: ignore[no-any-return]
 
     def page_document(self) -> str:
         """The paginated orders query."""
@@ -112,10 +156,11 @@ class OrdersStream(IncrementalShopifyStream):
         """
         state = self.get_context_state(context)
         incremental = bool(state.get("replication_key_value"))
+        self.fix_range_start(state, self.session.client.server_now())
         yield from super().read(context)
         days = self._sweep_days()
         if incremental and days > 0:
-            now = dt.datetime.now(dt.UTC)
+            now = self.session.client.server_now()
             created_from = format_time(now - dt.timedelta(days=days))
             marks = state.setdefault("refund_marks", {})
             # Orders older than the sweep window are never looked at again.
@@ -129,19 +174,51 @@ class OrdersStream(IncrementalShopifyStream):
         # incremental read misses it; re-read recent orders and emit those whose latest
         # refund change is not the one last emitted.
         self.logger.info("orders: refund sweep of orders created since %s", created_from)
-        terms = (*self.search_terms(), f"created_at:>='{created_from}'")
+        end = self.session.window_end()
+        terms = (*self.search_terms(), f"created_at:>='{created_from}'", f"created_at:<'{end}'")
         search = Window(None, None).search(terms)
-        sizer = PageSizer(cost_per_node=self.node_cost_estimate)
+        tally = self._tap.manifest.open(  # type: ignore[attr-defined]
+            self.name,
+            REFUND_SWEEP,
+            selection=search,
+            window_start=None,
+            window_end=None,
+            now=format_time(self.session.client.server_now()),
+        )
+        self._tally = tally
         client = self.session.client
+        sweep = Window(None, None)
+        extra = terms[len(self.search_terms()) :]
+        before = self.exact_count(sweep, extra)
+        sizer = PageSizer(cost_per_node=self.node_cost_estimate)
+        seen: set[int] = set()
+        rules = self.selection_rules()
         for nodes in iter_pages(client, self.page_document(), "orders", search, sizer):
-            changed = [n for n in nodes if self._refunds_changed(n, marks)]
+            changed = []
+            for node in nodes:
+                order_id = int(gid_to_id(node["id"]) or 0)
+                if order_id in seen:
+                    continue
+                seen.add(order_id)
+                facts = {"test": node.get("test"), "created_at": utc_time(node.get("createdAt"))}
+                reason = rules.exclusion(facts) or self._sweep_reason(node, order_id, marks)
+                if reason is None:
+                    changed.append(node)
+                else:
+                    tally.exclude(reason)
             self.complete_nodes(changed, bulk=False)
             for node in changed:
                 yield self.to_record(node)
+        after = self.exact_count(sweep, extra)
+        tally.counted(before, after)
+        tally.finished_at = format_time(client.server_now())
 
-    def _refunds_changed(self, node: dict[str, Any], marks: dict[str, list[str]]) -> bool:
+    def _sweep_reason(
+        self, node: dict[str, Any], order_id: int, marks: dict[str, list[str]]
+    ) -> str | None:
+        if order_id in self._emitted_now:
+            return ALREADY_EMITTED  # this run's window read emitted it
         latest = max((r.get("updatedAt") or "" for r in node.get("refunds") or []), default="")
-        order_id = str(gid_to_id(node["id"]))
-        if not latest or int(order_id) in self._emitted_now:
-            return False
-        return marks.get(order_id, ["", ""])[1] != latest
+        if not latest or marks.get(str(order_id), ["", ""])[1] == latest:
+            return REFUNDS_UNCHANGED
+        return None

@@ -7,11 +7,19 @@ from typing import Any
 
 from singer_sdk.helpers.types import Context
 
+from tap_shopify_history.manifest import WINDOW
 from tap_shopify_history.schemas import schema_path
 from tap_shopify_history.shopify import queries
-from tap_shopify_history.shopify.extract import PageSizer, iter_pages, run_bulk_window
+from tap_shopify_history.shopify.extract import (
+    PageSizer,
+    Window,
+    format_time,
+    iter_pages,
+    run_bulk_window,
+)
 from tap_shopify_history.shopify.records import roster_record
 from tap_shopify_history.streams.base import ShopifyStream
+from tap_shopify_history.streams.bulk_windows import BulkWindowStream
 
 
 class CustomerRosterStream(ShopifyStream):
@@ -37,11 +45,30 @@ class CustomerRosterStream(ShopifyStream):
             context: Stream partition.
         """
         shop = self.session.shop_domain
+        client = self.session.client
+        self._tally = self._tap.manifest.open(  # type: ignore[attr-defined]
+            self.name,
+            WINDOW,
+            selection=None,
+            window_start=None,
+            window_end=None,
+            now=format_time(client.server_now()),
+        )
+        before = self._count_customers()
         for node in self._nodes():
             yield roster_record(node, shop)
+        # Not windowed: a customer created or deleted meanwhile changes the count, and a
+        # target then knows this version is not complete.
+        self._tally.counted(before, self._count_customers())
+        self._tally.finished_at = format_time(client.server_now())
         # The version is complete only now: a target deletes what it did not see.
         if self._stream_version is not None:
             self._write_activate_version_message(self._stream_version)
+
+    def _count_customers(self) -> int:
+        customers = self._tap.streams["customers"]
+        assert isinstance(customers, BulkWindowStream)
+        return customers.exact_count(Window(None, None))
 
     def _nodes(self) -> Iterator[dict[str, Any]]:
         client = self.session.client
