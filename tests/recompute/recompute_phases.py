@@ -41,7 +41,7 @@ def check_run_status(dbs: Databases, shop: str) -> list[str]:
     """Both latest runs recorded as `succeeded` (rules.md "Run outcome")."""
     problems = []
     loyalty = stored.latest_run_status(dbs.loyalty, "loyalty_sync_runs", shop)
-    crm = stored.latest_run_status(dbs.crm, "sync_runs", None)
+    crm = stored.crm_outcome(dbs.crm, shop)
     if loyalty != "succeeded":
         problems.append(f"target-loyalty latest run status: expected succeeded, actual {loyalty}")
     if crm != "succeeded":

@@ -59,6 +59,20 @@ def latest_run_status(url: str, table: str, shop: str | None) -> str | None:
     return found[0][0] if found else None
 
 
+def crm_outcome(url: str, shop: str) -> str | None:
+    """The latest run's outcome for ``shop``: ``crm_run_shops.outcome`` (per shop) when the
+    store has it, else the run's ``sync_runs.status``."""
+    if columns(url, "crm_run_shops"):
+        found = rows(
+            url,
+            "SELECT s.outcome FROM crm_run_shops s JOIN sync_runs r ON r.run_id = s.run_id "
+            "WHERE s.shop_domain = :s ORDER BY r.started_at DESC LIMIT 1",
+            s=shop,
+        )
+        return found[0][0] if found else None
+    return latest_run_status(url, "sync_runs", None)
+
+
 def _order_of_row(source: str, order_id: Any, refund_orders: dict[int, int]) -> int | None:
     if order_id is not None:
         return int(order_id)
