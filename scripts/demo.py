@@ -4,6 +4,12 @@ Starts the emulator (seeded, so every run serves the same store), runs
 ``meltano run tap-shopify-history target-loyalty tap-shopify-history target-crm`` in the
 ``dev`` environment, prints both sync reports and stops the emulator. Run it again and the
 incremental run adds nothing: Meltano kept the state.
+
+Each store size has its own books and its own Meltano state: ``output/<customers>x<orders>/``
+and the state id suffix ``demo-<customers>x<orders>``. The emulator serves every size under
+the same shop domain, so one set of books fed two sizes would see most customers vanish.
+Everything runs under umask 077: Meltano's per-run config files (``.meltano/run/``) hold the
+token and stay behind if the run is killed.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
 DEMO_DIR = ROOT / ".demo"
-OUTPUT_DIR = ROOT / "output"
+OUTPUT_ROOT = ROOT / "output"
+# Files Meltano and the targets write (config with secrets, books) are for this user only.
+PRIVATE_UMASK = 0o077
 # A fixed store clock: every start of the emulator serves the very same demo store, so the
 # second `make demo` shows an incremental run that finds nothing new.
 DEMO_STORE_TIME = "2026-11-01"
@@ -75,50 +83,69 @@ def run(command: list[str], env: dict[str, str]) -> None:
         raise SystemExit(f"{' '.join(command[:3])} ... failed with code {result.returncode}")
 
 
+def demo_paths(customers: int, orders: int, output_dir: Path | None) -> tuple[Path, str]:
+    """Where one store size keeps its books, and the suffix of its Meltano state ids."""
+    size = f"{customers}x{orders}"
+    return (output_dir or OUTPUT_ROOT / size), f"demo-{size}"
+
+
+def sync(env: dict[str, str], state_id_suffix: str) -> None:
+    """``meltano install``, then both pipelines in one ``meltano run`` (one after the other)."""
+    say("installing the Meltano plugins (first run only takes a while)")
+    run([str(BIN / "meltano"), "install"], env)
+    pipeline = ["tap-shopify-history", "target-loyalty", "tap-shopify-history", "target-crm"]
+    say(f"meltano run {' '.join(pipeline)} (state id suffix {state_id_suffix})")
+    started = time.monotonic()
+    run(
+        [
+            str(BIN / "meltano"),
+            "--environment=dev",
+            "run",
+            f"--state-id-suffix={state_id_suffix}",
+            *pipeline,
+        ],
+        env,
+    )
+    say(f"sync finished in {time.monotonic() - started:.1f} s")
+
+
 def main() -> int:
     """Run the demo sync end to end."""
+    os.umask(PRIVATE_UMASK)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=3000)
     parser.add_argument("--orders", type=int, default=20000)
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=None,
+        help="where the books go (default: output/<customers>x<orders>/)",
+    )
     arguments = parser.parse_args()
-    OUTPUT_DIR.mkdir(exist_ok=True)
+    output_dir, state_id_suffix = demo_paths(
+        arguments.customers, arguments.orders, arguments.output_dir
+    )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    databases = {
+        "target-loyalty": f"sqlite:///{output_dir.resolve() / 'loyalty.db'}",
+        "target-crm": f"sqlite:///{output_dir.resolve() / 'crm.db'}",
+    }
     emulator, served = start_emulator(arguments.customers, arguments.orders)
     try:
         say(f"emulator serving {served['shop_domain']} at {served['base_url']}")
+        say(f"books in {output_dir}")
         env = {
             **os.environ,
             "SHOPIFY_STORE_URL": served["base_url"],
             "SHOPIFY_ACCESS_TOKEN": served["token"],
+            "TARGET_LOYALTY_DATABASE_URL": databases["target-loyalty"],
+            "TARGET_CRM_DATABASE_URL": databases["target-crm"],
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
-        say("installing the Meltano plugins (first run only takes a while)")
-        run([str(BIN / "meltano"), "install"], env)
-        say("meltano run tap-shopify-history target-loyalty tap-shopify-history target-crm")
-        started = time.monotonic()
-        run(
-            [
-                str(BIN / "meltano"),
-                "--environment=dev",
-                "run",
-                "tap-shopify-history",
-                "target-loyalty",
-                "tap-shopify-history",
-                "target-crm",
-            ],
-            env,
-        )
-        say(f"sync finished in {time.monotonic() - started:.1f} s")
-        for target, database in (("target-loyalty", "loyalty.db"), ("target-crm", "crm.db")):
+        sync(env, state_id_suffix)
+        for target, database_url in databases.items():
             print(f"\n== {target} report ==", flush=True)
-            run(
-                [
-                    str(BIN / target),
-                    "report",
-                    "--database-url",
-                    f"sqlite:///{OUTPUT_DIR / database}",
-                ],
-                env,
-            )
+            run([str(BIN / target), "report", "--database-url", database_url], env)
     finally:
         emulator.send_signal(signal.SIGTERM)
         emulator.wait(timeout=30)

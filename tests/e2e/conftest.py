@@ -18,9 +18,12 @@ from testkit.databases import create_postgres_database, drop_postgres_database
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MELTANO = Path(sys.executable).parent / "meltano"
+# As the README's commands and the demo run meltano: its per-run config files hold secrets.
+PRIVATE_UMASK = 0o077
 
 
-def _meltano_env(extra: dict[str, str]) -> dict[str, str]:
+def meltano_env(extra: dict[str, str]) -> dict[str, str]:
+    """The caller's environment without its MELTANO_* settings, plus ``extra``."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("MELTANO_")}
     env.update({"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1"})
     env.update(extra)
@@ -28,7 +31,7 @@ def _meltano_env(extra: dict[str, str]) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _project_lock() -> Iterator[None]:
+def project_lock() -> Iterator[None]:
     """One meltano command at a time in the project: they share `.meltano/run/`."""
     lock_path = REPO_ROOT / ".meltano" / "e2e.lock"
     lock_path.parent.mkdir(exist_ok=True)
@@ -43,18 +46,42 @@ def _project_lock() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def meltano_installed() -> Path:
     """`meltano install` in the repository: the plugins get their own venvs, as for users."""
-    with _project_lock():
+    with project_lock():
         result = subprocess.run(
             [str(MELTANO), "install"],
             cwd=REPO_ROOT,
-            env=_meltano_env({}),
+            env=meltano_env({}),
             capture_output=True,
             text=True,
             timeout=900,
             check=False,
+            umask=PRIVATE_UMASK,
         )
     assert result.returncode == 0, result.stderr[-5000:]
     return REPO_ROOT
+
+
+def run_meltano(
+    arguments: tuple[str, ...],
+    env: dict[str, str],
+    *,
+    environment: str = "dev",
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    """``meltano --environment=<environment> <arguments>`` in the repository, as documented.
+
+    The caller holds :func:`project_lock`.
+    """
+    return subprocess.run(
+        [str(MELTANO), f"--environment={environment}", *arguments],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        umask=PRIVATE_UMASK,
+    )
 
 
 @dataclass
@@ -64,19 +91,18 @@ class MeltanoProject:
     env: dict[str, str]
     logs: list[str] = field(default_factory=list)
 
+    def attempt(
+        self, *arguments: str, environment: str = "dev", timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``meltano <arguments>`` and return how it ended, whatever that was."""
+        with project_lock():
+            result = run_meltano(arguments, self.env, environment=environment, timeout=timeout)
+        self.logs.append(result.stderr)
+        return result
+
     def __call__(self, *arguments: str, timeout: float = 600) -> str:
         """Run ``meltano <arguments>`` in the dev environment; fail the test on error."""
-        with _project_lock():
-            result = subprocess.run(
-                [str(MELTANO), "--environment=dev", *arguments],
-                cwd=REPO_ROOT,
-                env=self.env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-        self.logs.append(result.stderr)
+        result = self.attempt(*arguments, timeout=timeout)
         assert result.returncode == 0, f"meltano {' '.join(arguments)}:\n{result.stderr[-6000:]}"
         return result.stdout
 
@@ -111,7 +137,7 @@ def meltano_project(
 ) -> MeltanoProject:
     """A Meltano project whose system database (and so its state) belongs to this test."""
     return MeltanoProject(
-        env=_meltano_env(
+        env=meltano_env(
             {
                 "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
                 "TARGET_LOYALTY_DATABASE_URL": destination_urls["loyalty"],
