@@ -86,7 +86,7 @@ def check_store(
     """Run phases A-E on one generated store; returns every mismatch found."""
     work = Path(tempfile.mkdtemp(prefix=f"recompute-{seed}-", dir=base))
     store = generate_store(seed=seed, customers=customers, orders=orders, now=int(time.time()))
-    server = emulator_factory(store)
+    server = emulator_factory(store, bulk_seconds=0.1)  # the tap polls bulk jobs from 0.2 s
     control, problems = server.control, []
     setup = changes.prepare(server)
 
