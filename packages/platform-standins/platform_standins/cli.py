@@ -66,7 +66,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: {value}")
     print(f"control API: {server.base_url}/_standin/<method>")
     if args.ready_file is not None:
-        args.ready_file.write_text(json.dumps(info))
+        # Write then rename, so a watcher never reads a half-written file.
+        partial = args.ready_file.with_name(args.ready_file.name + ".partial")
+        partial.write_text(json.dumps(info))
+        partial.replace(args.ready_file)
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:

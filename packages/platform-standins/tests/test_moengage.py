@@ -5,13 +5,30 @@ from __future__ import annotations
 import base64
 import json
 import time
+from dataclasses import asdict
 
 import pytest
 import requests
-
+from platform_standins import MoEngageStandin
+from platform_standins.moengage import MoEngageLimits
 from platform_standins.moengage_rules import ACCEPTED_MESSAGE, FORBIDDEN_CUSTOMER_IDS
 
 ACCEPTED = {"status": "success", "message": ACCEPTED_MESSAGE}
+
+
+@pytest.fixture(scope="module")
+def shared_moe():
+    """One server for the module's many table rows (a server start and stop costs ~0.2 s)."""
+    with MoEngageStandin() as moe:
+        yield moe
+
+
+@pytest.fixture
+def moe(shared_moe):
+    """The shared server, reset to an empty workspace with the documented limits."""
+    shared_moe.control.reset()
+    shared_moe.control.configure(**asdict(MoEngageLimits()))
+    return shared_moe
 
 
 def transition(*elements):
@@ -72,8 +89,7 @@ def test_accepted_request_is_stored_with_its_request(moengage_standin):
     assert moe.control.profiles() == {"ann@example.com": {"first_name": "Ann"}}
 
 
-def test_no_dedup_duplicates_are_stored_twice(moengage_standin):
-    moe = moengage_standin
+def test_no_dedup_duplicates_are_stored_twice(moe):
     payload = transition(event("ann@example.com", action(current_time=1_700_000_000)))
     assert post(moe, payload).status_code == 200
     assert post(moe, payload).status_code == 200
@@ -105,19 +121,18 @@ def test_no_dedup_duplicates_are_stored_twice(moengage_standin):
     ],
     ids=["no-authorization", "no-appkey", "wrong-appkey", "wrong-key", "not-basic"],
 )
-def test_bad_auth_is_401_and_stores_nothing(moengage_standin, headers, message):
-    response = post(moengage_standin, transition(customer("a")), headers=headers)
+def test_bad_auth_is_401_and_stores_nothing(moe, headers, message):
+    response = post(moe, transition(customer("a")), headers=headers)
 
     assert response.status_code == 401
     assert response.json()["status"] == "fail"
     assert response.json()["error"]["message"] == message
     assert response.json()["error"]["type"] == "Authentication required"
-    assert moengage_standin.control.elements() == []
-    assert [r["outcome"] for r in moengage_standin.control.requests()] == ["unauthorized"]
+    assert moe.control.elements() == []
+    assert [r["outcome"] for r in moe.control.requests()] == ["unauthorized"]
 
 
-def test_wrong_workspace_in_path_is_401(moengage_standin):
-    moe = moengage_standin
+def test_wrong_workspace_in_path_is_401(moe):
     url = f"{moe.base_url}/v1/transition/OTHERWORKSPACE"
     body = json.dumps(transition(customer("a"))).encode()
     headers = {"Content-Type": "application/json", **moe.auth_headers()}
@@ -125,8 +140,7 @@ def test_wrong_workspace_in_path_is_401(moengage_standin):
     assert moe.control.elements() == []
 
 
-def test_body_limit_is_100_kb_and_over_is_413(moengage_standin):
-    moe = moengage_standin
+def test_body_limit_is_100_kb_and_over_is_413(moe):
     assert post(moe, sized(100_000)).status_code == 200
     response = post(moe, sized(100_001))
 
@@ -136,12 +150,10 @@ def test_body_limit_is_100_kb_and_over_is_413(moengage_standin):
     assert [r["outcome"] for r in moe.control.requests()] == ["accepted", "payload_too_large"]
 
 
-def test_json_content_type_is_required(moengage_standin):
-    response = post(
-        moengage_standin, transition(customer("a")), headers={"Content-Type": "text/plain"}
-    )
+def test_json_content_type_is_required(moe):
+    response = post(moe, transition(customer("a")), headers={"Content-Type": "text/plain"})
     assert response.status_code == 415
-    assert moengage_standin.control.elements() == []
+    assert moe.control.elements() == []
 
 
 @pytest.mark.parametrize(
@@ -169,10 +181,7 @@ def test_json_content_type_is_required(moengage_standin):
         "no-actions",
     ],
 )
-def test_structurally_broken_bodies_are_400_and_store_nothing(
-    moengage_standin, payload, kind, attribute
-):
-    moe = moengage_standin
+def test_structurally_broken_bodies_are_400_and_store_nothing(moe, payload, kind, attribute):
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     response = post(moe, body)
 
@@ -183,20 +192,19 @@ def test_structurally_broken_bodies_are_400_and_store_nothing(
     assert moe.control.elements() == []
 
 
-def test_user_identifiers_stand_in_for_customer_id(moengage_standin):
+def test_user_identifiers_stand_in_for_customer_id(moe):
     payload = transition(
         {"type": "event", "user_identifiers": {"moe_mobile": "+4470"}, "actions": [action()]}
     )
-    assert post(moengage_standin, payload).status_code == 200
-    [stored] = moengage_standin.control.events(status="stored")
+    assert post(moe, payload).status_code == 200
+    [stored] = moe.control.events(status="stored")
     assert stored["user_identifiers"] == {"moe_mobile": "+4470"}
 
 
 @pytest.mark.parametrize(
-    "forbidden", sorted(FORBIDDEN_CUSTOMER_IDS) + ["GUEST", " Unknown "], ids=repr
+    "forbidden", [*sorted(FORBIDDEN_CUSTOMER_IDS), "GUEST", " Unknown "], ids=repr
 )
-def test_forbidden_customer_ids_are_accepted_then_dropped(moengage_standin, forbidden):
-    moe = moengage_standin
+def test_forbidden_customer_ids_are_accepted_then_dropped(moe, forbidden):
     response = post(
         moe, transition(customer(forbidden, first_name="X"), event(forbidden, action(), action()))
     )
@@ -213,13 +221,12 @@ def test_forbidden_customer_ids_are_accepted_then_dropped(moengage_standin, forb
 
 
 @pytest.mark.parametrize("value", [0, 1, True, False, None], ids=repr)
-def test_typed_forbidden_ids_are_dropped_too(moengage_standin, value):
-    assert post(moengage_standin, transition(customer(value))).status_code == 200
-    assert moengage_standin.control.counts()["customers_dropped"] == 1
+def test_typed_forbidden_ids_are_dropped_too(moe, value):
+    assert post(moe, transition(customer(value))).status_code == 200
+    assert moe.control.counts()["customers_dropped"] == 1
 
 
-def test_future_dated_events_are_dropped_silently(moengage_standin):
-    moe = moengage_standin
+def test_future_dated_events_are_dropped_silently(moe):
     now = moe.control.now()
     actions = [
         action("past", current_time=int(now) - 86_400),
@@ -241,8 +248,8 @@ def test_future_dated_events_are_dropped_silently(moengage_standin):
     assert dropped["garbage"].startswith("unreadable current_time")
 
 
-def test_documented_default_limits(moengage_standin):
-    assert moengage_standin.control.configure() == {
+def test_documented_default_limits(moe):
+    assert moe.control.configure() == {
         "max_request_bytes": 100_000,
         "users_per_minute": 10_000,
         "events_per_minute": 30_000,
@@ -252,8 +259,7 @@ def test_documented_default_limits(moengage_standin):
     }
 
 
-def test_ten_thousand_users_per_minute_then_429(moengage_standin):
-    moe = moengage_standin
+def test_ten_thousand_users_per_minute_then_429(moe):
     for batch in range(5):
         users = [{"type": "customer", "customer_id": f"u{batch}-{i}"} for i in range(2_000)]
         assert post(moe, transition(*users)).status_code == 200
@@ -268,8 +274,7 @@ def test_ten_thousand_users_per_minute_then_429(moengage_standin):
     assert moe.control.counts()["customers_stored"] == 10_001
 
 
-def test_thirty_thousand_events_per_minute_then_429(moengage_standin):
-    moe = moengage_standin
+def test_thirty_thousand_events_per_minute_then_429(moe):
     for batch in range(6):
         actions = [{"action": "a"} for _ in range(5_000)]
         assert post(moe, transition(event(f"c{batch}", *actions))).status_code == 200
@@ -281,8 +286,7 @@ def test_thirty_thousand_events_per_minute_then_429(moengage_standin):
     assert moe.control.requests(outcome="rate_limited")[0]["status"] == 429
 
 
-def test_retry_after_can_be_switched_on(moengage_standin):
-    moe = moengage_standin
+def test_retry_after_can_be_switched_on(moe):
     moe.control.configure(users_per_minute=1, retry_after_seconds=7)
     assert post(moe, transition(customer("a"))).status_code == 200
     response = post(moe, transition(customer("b")))
@@ -290,8 +294,7 @@ def test_retry_after_can_be_switched_on(moengage_standin):
     assert response.headers["Retry-After"] == "7"
 
 
-def test_rate_window_slides(moengage_standin):
-    moe = moengage_standin
+def test_rate_window_slides(moe):
     moe.control.configure(users_per_minute=2)
     assert post(moe, transition(customer("a"))).status_code == 200
     moe.control.advance_time(30)
@@ -302,8 +305,7 @@ def test_rate_window_slides(moengage_standin):
     assert post(moe, transition(customer("e"))).status_code == 429
 
 
-def test_profiles_merge_in_arrival_order(moengage_standin):
-    moe = moengage_standin
+def test_profiles_merge_in_arrival_order(moe):
     post(moe, transition(customer("a", first_name="Ann", city="Leeds")))
     post(moe, transition(customer("a", city="York"), customer("b", first_name="Bo")))
     assert moe.control.profiles() == {
@@ -312,8 +314,7 @@ def test_profiles_merge_in_arrival_order(moengage_standin):
     }
 
 
-def test_slow_answer_after_storing(moengage_standin):
-    moe = moengage_standin
+def test_slow_answer_after_storing(moe):
     moe.control.slow_next(1, 0.6)
     with pytest.raises(requests.exceptions.ReadTimeout):
         post(moe, transition(customer("a")), timeout=0.2)
