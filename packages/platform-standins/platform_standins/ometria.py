@@ -204,45 +204,43 @@ class OmetriaStandin(StandinServer):
         with self.lock:
             rid = self.new_request_id()
             now = self.clock.now()
-            if not self._authorised(request):
-                payload = {"status": "ERROR", "message": "Authentication failed"}
-                return self._answer(request, body, rid, 401, "unauthorized", payload=payload)
-            if self._over_rate(now):
-                payload = {"status": "ERROR", "message": "Too many requests"}
-                return self._answer(request, body, rid, 429, "rate_limited", payload=payload)
-            try:
-                records = parse_push(body, self.limits.max_records)
-            except PushRefused as error:
-                return self._answer(request, body, rid, 400, "bad_request", payload=error.body())
-            if len(self.queue) + len(records) > self.limits.queue_limit:
-                payload = {"status": "ERROR", "message": "Too many records waiting to be processed"}
-                return self._answer(request, body, rid, 429, "queue_full", payload=payload)
+            refusal = self._push_refusal(request, body, now)
+            if isinstance(refusal, tuple):
+                status, outcome, message = refusal
+                error = {"status": "ERROR", "message": message}
+                return self._answer(request, body, rid, status, outcome, payload=error)
+            records = refusal
             seq = len(self.request_log) + 1
             rejected = sum(
                 self._receive(record, rid, seq, i, now) for i, record in enumerate(records)
             )
             accepted = len(records) - rejected
-            payload = {
-                "status": "OK",
-                "request_id": rid,
-                "accepted": accepted,
-                "rejected": rejected,
-            }
+            counts = {"accepted": accepted, "rejected": rejected}
+            payload: dict[str, Any] = {"status": "OK", "request_id": rid, **counts}
             return self._answer(
-                request,
-                body,
-                rid,
-                200,
-                "ok",
-                payload=payload,
-                records=len(records),
-                accepted=accepted,
-                rejected=rejected,
+                request, body, rid, 200, "ok", payload=payload, records=len(records), **counts
             )
+
+    def _push_refusal(
+        self, request: Request, body: bytes, now: float
+    ) -> tuple[int, str, str] | list[dict[str, Any]]:
+        """The records of an acceptable call, or (status, outcome, message) refusing it."""
+        if not self._authorised(request):
+            return 401, "unauthorized", "Authentication failed"
+        if self._over_rate(now):
+            return 429, "rate_limited", "Too many requests"
+        try:
+            records = parse_push(body, self.limits.max_records)
+        except PushRefused as error:
+            return 400, "bad_request", error.message
+        if len(self.queue) + len(records) > self.limits.queue_limit:
+            return 429, "queue_full", "Too many records waiting to be processed"
+        return records
 
     def _receive(self, record: dict[str, Any], rid: str, seq: int, index: int, now: float) -> bool:
         """Keep one record's receipt; queue it, or reject it at once when too large."""
-        receipt = {
+        size = record_bytes(record)
+        receipt: dict[str, Any] = {
             "seq": len(self.receipts) + 1,
             "request_id": rid,
             "request_seq": seq,
@@ -251,14 +249,14 @@ class OmetriaStandin(StandinServer):
             "collection": record.get("@collection"),
             "id": record.get("id"),
             "record": copy.deepcopy(record),
-            "bytes": record_bytes(record),
+            "bytes": size,
             "received_at": now,
             "status": "queued",
             "errors": [],
             "processed_at": None,
         }
         self.receipts.append(receipt)
-        if receipt["bytes"] > self.limits.max_record_bytes:
+        if size > self.limits.max_record_bytes:
             receipt.update(status="rejected", processed_at=now)
             receipt["errors"] = [{"error_message": TOO_LARGE, "error_path": "root"}]
             self._add_error(receipt, TOO_LARGE, "root", now)
@@ -338,7 +336,8 @@ class OmetriaControl(BaseControl):
         """Every record error so far, oldest first, with the record it belongs to (the
         HTTP ``/push/_errors`` shows only the latest 100, newest first, without the ids)."""
         self.server.settle()
-        return self._copy(self.server.errors)
+        found: list[dict[str, Any]] = self._copy(self.server.errors)
+        return found
 
     def rejected(self) -> list[dict[str, Any]]:
         """The receipts rejected (too large at once, or failing validation later)."""
