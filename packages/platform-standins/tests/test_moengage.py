@@ -322,3 +322,21 @@ def test_slow_answer_after_storing(moe):
     started = time.monotonic()
     assert post(moe, transition(customer("b"))).status_code == 200
     assert time.monotonic() - started < 0.5
+
+
+def test_device_elements_are_stored_and_counted(moe):
+    device = {
+        "type": "device",
+        "customer_id": "a",
+        "device_id": "d1",
+        "attributes": {"platform": "web"},
+    }
+    assert post(moe, transition(device, customer("a"))).status_code == 200
+    counts = moe.control.counts()
+    assert (counts["devices_stored"], counts["customers_stored"], counts["event_elements"]) == (
+        1,
+        1,
+        0,
+    )
+    over_http = requests.get(f"{moe.base_url}/_standin/elements?type=device", timeout=10).json()
+    assert [e["element"] for e in over_http["result"]] == [device]
