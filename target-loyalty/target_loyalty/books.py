@@ -6,7 +6,7 @@ hand it parsed batches, and it commits each batch (with its statistics) atomical
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -15,16 +15,33 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from target_loyalty import outcome as run_outcome
 from target_loyalty import schema as s
 from target_loyalty import storage
 from target_loyalty.domain.earning import apply_order, clamp_to_balance
 from target_loyalty.domain.lifecycle import plan_merge, signup_entry
-from target_loyalty.domain.model import Discrepancy, LedgerEntry, LoyaltyRules, Order
+from target_loyalty.domain.model import (
+    Discrepancy,
+    LedgerEntry,
+    LoyaltyRules,
+    Order,
+    SkipReason,
+)
 from target_loyalty.exceptions import RecordError
-from target_loyalty.records import Customer
+from target_loyalty.records import Customer, Manifest
 from target_loyalty.runs import RunRegistry
 
 Rejects = Sequence[tuple[RecordError, dict[str, Any]]]
+
+
+def _tally(received: int, rejects: Rejects) -> Counter[str]:
+    """A batch's counters: every record received ends applied, skipped or quarantined."""
+    return Counter({"received": received, "quarantined": len(rejects)})
+
+
+def skipped(reason: SkipReason) -> str:
+    """The counter of records skipped for a reason."""
+    return f"{run_outcome.SKIPPED}{reason.value}"
 
 
 class Books:
@@ -52,18 +69,11 @@ class Books:
         self.run_id = registry.run_id
         self.program_start = program_start
 
-    def reject_only(self, shop: str, stream: str, rejects: Rejects, now: datetime) -> None:
-        """Commit quarantined records of a batch that had nothing else for this shop."""
-        with self.engine.begin() as conn:
-            storage.quarantine(conn, self.run_id, shop, rejects, now)
-            self.registry.heartbeat(
-                conn, shop, now, discrepancies=len(rejects), quarantined=len(rejects)
-            )
-
     def apply_orders(
         self, shop: str, orders: Sequence[Order], rejects: Rejects, now: datetime
     ) -> None:
         """Book a batch of orders (in arrival order) in one transaction."""
+        tally = _tally(len(orders) + len(rejects), rejects)
         with self.engine.begin() as conn:
             existing = storage.entries_for_orders(conn, shop, [o.order_id for o in orders])
             balances = (
@@ -81,9 +91,12 @@ class Books:
                 stale = _stale(order, booked_versions)
                 if stale is not None:
                     notes.append(stale)
+                    tally[skipped(SkipReason.STALE_VERSION)] += 1
                     continue
                 booked_versions[order.order_id] = order.updated_at
                 outcome = apply_order(order, self.rules, existing.get(order.order_id, []))
+                reason = outcome.skip_reason
+                tally[skipped(reason) if reason else "applied"] += 1
                 entries = list(outcome.new_entries)
                 if balances is not None:
                     entries = clamp_to_balance(entries, balances)
@@ -109,6 +122,7 @@ class Books:
                 conn, run_id=self.run_id, shop=shop, stream="orders", notes=notes, now=now
             )
             storage.quarantine(conn, self.run_id, shop, rejects, now)
+            run_outcome.add_counts(conn, self.run_id, shop, "orders", tally)
             self.registry.heartbeat(
                 conn,
                 shop,
@@ -124,6 +138,8 @@ class Books:
     ) -> None:
         """Upsert accounts and book signup bonuses in one transaction."""
         latest = {c.customer_id: c for c in customers}
+        tally = _tally(len(customers) + len(rejects), rejects)
+        tally["applied"] += len(customers)
         with self.engine.begin() as conn:
             start = self.program_start or self._first_synced(conn, shop, now)
             rows = [_account_row(shop, c) for c in latest.values()]
@@ -135,6 +151,7 @@ class Books:
             entries = [b for b in bonuses if b is not None]
             storage.insert_entries(conn, shop, self.run_id, entries, now)
             storage.quarantine(conn, self.run_id, shop, rejects, now)
+            run_outcome.add_counts(conn, self.run_id, shop, "customers", tally)
             self.registry.heartbeat(
                 conn,
                 shop,
@@ -152,6 +169,8 @@ class Books:
         self, shop: str, ids: Sequence[int], version: int, rejects: Rejects, now: datetime
     ) -> None:
         """Record which customers are live in this roster version."""
+        tally = _tally(len(ids) + len(rejects), rejects)
+        tally["applied"] += len(ids)
         with self.engine.begin() as conn:
             rows = [
                 {"shop_domain": shop, "customer_id": cid, "version": version}
@@ -168,6 +187,7 @@ class Books:
                 )
             _restore(conn, shop, sorted(set(ids)))
             storage.quarantine(conn, self.run_id, shop, rejects, now)
+            run_outcome.add_counts(conn, self.run_id, shop, "customer_roster", tally)
             self.registry.heartbeat(
                 conn, shop, now, discrepancies=len(rejects), quarantined=len(rejects)
             )
@@ -184,11 +204,27 @@ class Books:
             )
             for r in records
         ]
+        counts = {"received": len(records), skipped(SkipReason.UNKNOWN_STREAM): len(records)}
         with self.engine.begin() as conn:
             storage.record_discrepancies(
                 conn, run_id=self.run_id, shop=shop, stream=stream, notes=notes, now=now
             )
+            run_outcome.add_counts(conn, self.run_id, shop, stream, counts)
             self.registry.heartbeat(conn, shop, now, discrepancies=len(notes))
+
+    def apply_manifest(
+        self, shop: str, rows: Sequence[Manifest], rejects: Rejects, now: datetime
+    ) -> None:
+        """Keep the tap's manifest rows; the run is reconciled against them at close."""
+        tally = _tally(len(rows) + len(rejects), rejects)
+        tally["applied"] += len(rows)
+        with self.engine.begin() as conn:
+            run_outcome.store_manifest(conn, self.run_id, shop, rows, now)
+            storage.quarantine(conn, self.run_id, shop, rejects, now)
+            run_outcome.add_counts(conn, self.run_id, shop, "sync_manifest", tally)
+            self.registry.heartbeat(
+                conn, shop, now, discrepancies=len(rejects), quarantined=len(rejects)
+            )
 
     def activate_roster(self, shop: str, version: int, now: datetime) -> tuple[int, int]:
         """Soft-delete or merge the shop's customers absent from this roster version.

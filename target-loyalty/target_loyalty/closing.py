@@ -7,6 +7,7 @@ sync's clock (``now``), so a re-run with the same input and clock adds nothing.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,10 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from target_loyalty import outcome as run_outcome
 from target_loyalty import schema as s
 from target_loyalty import storage
 from target_loyalty.domain.lifecycle import expiry_entries
 from target_loyalty.domain.model import ZERO, LedgerEntry, LoyaltyRules, Tier
+from target_loyalty.domain.reconciliation import Check, CheckStatus, RunStatus
 from target_loyalty.domain.tiers import (
     OrderSpend,
     TimedSpend,
@@ -37,7 +40,9 @@ def close_run(
     *,
     now: datetime,
     finished_at: datetime,
-) -> None:
+    extra_checks: Sequence[Check] = (),
+    error: str | None = None,
+) -> tuple[RunStatus, list[Check]]:
     """Recompute metrics, issue cashback and expiry, purge, and finish the run's row.
 
     Args:
@@ -47,6 +52,12 @@ def close_run(
         registry: The run's locks and statistics.
         now: The sync's clock (``as_of``) that tiers, expiry and retention read.
         finished_at: Wall-clock time recorded as the run's end.
+        extra_checks: Checks made before closing (the roster's).
+        error: Set when the run failed before closing (the roster guard): the books are
+            still closed, and the run is recorded ``failed`` with this message.
+
+    Returns:
+        How the run ended for the shop, and its reconciliation checks.
     """
     history = _order_history(conn, shop)
     touched = _touched_customers(conn, shop, registry.run_id)
@@ -87,15 +98,25 @@ def close_run(
     purged = _purge(conn, shop, rules.retention_days, now)
     facts = _run_facts(conn, shop, registry.run_id)
     cashback = storage.cashback_total(conn, shop, registry.run_id)
+    status, checks = run_outcome.settle(conn, registry.run_id, shop, extra_checks)
+    if error is not None:
+        status = RunStatus.FAILED
     registry.finish(
         conn,
         shop,
-        "succeeded",
+        status.value,
         finished_at,
         accounts_purged=purged,
         cashback_issued=cashback,
+        error=error if error is not None else _first_failure(checks),
         **facts,
     )
+    return status, checks
+
+
+def _first_failure(checks: Sequence[Check]) -> str | None:
+    failed = [str(c) for c in checks if c.status is CheckStatus.FAIL]
+    return "; ".join(failed)[:2000] if failed else None
 
 
 History = dict[int, list[tuple[TimedSpend, bool]]]

@@ -31,5 +31,9 @@ class RejectedRecordsLimitError(FatalSyncError):
     """Fatal: more records were quarantined than ``max_rejected_records`` allows."""
 
 
+class UnreconciledRunError(FatalSyncError):
+    """Fatal, after committing: the tap's manifest does not reconcile with what arrived."""
+
+
 class InvalidRulesError(ValueError):
     """Fatal: the loyalty rules in the config are inconsistent."""

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from target_loyalty.domain.model import ZERO, Order, Refund
+from target_loyalty.domain.reconciliation import ManifestPart
 from target_loyalty.exceptions import RecordError
 
 # ISO 4217 codes Shopify accepts as shop or presentment currencies (plus XXX-style
@@ -29,6 +30,8 @@ _CURRENCY_CODES = (
     "UZS VED VES VND VUV WST XAF XCD XOF XPF XXX YER ZAR ZMW "
 )
 CURRENCIES = frozenset(_CURRENCY_CODES.split())
+#: Ids are positive 64-bit integers (BIGINT on both backends).
+MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -231,4 +234,64 @@ def parse_order(record: Mapping[str, Any]) -> tuple[str, Order]:
         tags=frozenset(r.tags()),
         refunds=tuple(_refund(r, raw, i, currency) for i, raw in enumerate(refunds)),
         financial_status=r.text("financial_status"),
+    )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One ``sync_manifest`` row as stored (the domain's part plus where it came from)."""
+
+    tap_run_id: str
+    part: ManifestPart
+    selection: str
+    window_start: datetime | None
+    window_end: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def _count(r: _Reader, field: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
+        raise r.fail(field, f"expected a count (a non-negative integer), got {value!r:.40}")
+    return value
+
+
+def _label(r: _Reader, field: str) -> str:
+    value = r.record.get(field)
+    if not isinstance(value, str) or not value or len(value) > 64:
+        raise r.fail(field, "expected a non-empty string of at most 64 characters")
+    return value
+
+
+def parse_manifest(record: Mapping[str, Any]) -> tuple[str, Manifest]:
+    """Parse a ``sync_manifest`` record.
+
+    Raises:
+        RecordError: The first bad field, named with the record's key.
+    """
+    r = _Reader("sync_manifest", record)
+    r.key = f"{record.get('run_id')!s:.64}/{record.get('stream')!s:.64}/{record.get('part')!s:.32}"
+    shop = r.shop()
+    excluded = record.get("excluded") or {}
+    if not isinstance(excluded, Mapping):
+        raise r.fail("excluded", "expected an object of reason -> count")
+    part = ManifestPart(
+        stream=_label(r, "stream"),
+        part=_label(r, "part"),
+        shopify_count_before=_count(r, "shopify_count_before", record.get("shopify_count_before")),
+        shopify_count_after=_count(r, "shopify_count_after", record.get("shopify_count_after")),
+        emitted=_count(r, "emitted", record.get("emitted")),
+        excluded={str(k)[:64]: _count(r, f"excluded.{k}", v) for k, v in excluded.items()},
+    )
+    selection = record.get("selection") or ""
+    if not isinstance(selection, str):
+        raise r.fail("selection", "expected a string")
+    return shop, Manifest(
+        tap_run_id=_label(r, "run_id"),
+        part=part,
+        selection=selection[:10_000],
+        window_start=r.moment("window_start", optional=True),
+        window_end=r.moment("window_end", optional=True),
+        started_at=r.moment("started_at", optional=True),
+        finished_at=r.moment("finished_at", optional=True),
     )

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from target_loyalty import schema as s
 from target_loyalty import storage
+from target_loyalty.outcome import report_rows
 
 COLUMNS = (
     "run_id",
@@ -34,7 +35,7 @@ COLUMNS = (
 )
 
 
-DETAIL_KEYS = ("discrepancy_rows", "discrepancies_by_reason")
+DETAIL_KEYS = ("discrepancy_rows", "discrepancies_by_reason", "streams", "checks", "dead_letters")
 
 
 def _plain(value: Any) -> Any:
@@ -71,6 +72,7 @@ def load_report(url: str, shop: str | None, limit: int) -> dict[str, Any]:
                 {"corrected": bool(c), "stream": st, "field": f, "reason": r, "count": n}
                 for c, st, f, r, n in counts
             ]
+            row.update(report_rows(conn, row["run_id"], row["shop_domain"]))
     engine.dispose()
     return {
         "runs": [
@@ -95,6 +97,7 @@ def render_table(report: dict[str, Any], details: bool = False) -> str:
         for column in COLUMNS[3:]:
             value = run[column]
             lines.append(f"  {column.replace('_', ' '):<20} {'' if value is None else value}")
+        lines.extend(_stream_lines(run))
         by_reason = sorted(run["discrepancies_by_reason"], key=lambda g: -int(g["count"]))
         for group in by_reason:
             where = f"{group['stream']}.{group['field']}"
@@ -104,6 +107,45 @@ def render_table(report: dict[str, Any], details: bool = False) -> str:
                 where = f"{note['stream']} {note['record_key']} {note['field']}"
                 lines.append(f"    - [{_tag(note)}] {where}: {note['reason']}")
     return "\n".join(lines) if lines else "No syncs recorded."
+
+
+STREAM_COLUMNS = (
+    ("shopify_count_before", "shopify before"),
+    ("shopify_count_after", "shopify after"),
+    ("emitted", "emitted"),
+    ("received", "received"),
+    ("applied", "applied"),
+    ("quarantined", "quarantined"),
+)
+
+
+def _stream_lines(run: dict[str, Any]) -> list[str]:
+    """Per-stream reconciliation: Shopify's counts, the tap's, the target's, the checks."""
+    lines = [f"  {'dead letters':<20} {run['dead_letters']}"]
+    for stream, counts in run["streams"].items():
+        numbers = ", ".join(f"{label} {counts.get(key, '-')}" for key, label in STREAM_COLUMNS)
+        lines.append(f"  stream {stream}: {numbers}")
+        for title, key in (("skipped", "skipped"), ("excluded by the tap", "excluded")):
+            if counts[key]:
+                reasons = ", ".join(f"{r} {n}" for r, n in sorted(counts[key].items()))
+                lines.append(f"    {title}: {reasons}")
+    for check in run["checks"]:
+        lines.append(
+            f"  check {check['stream']} {check['check']}: {check['status']} ({check['detail']})"
+        )
+    return lines
+
+
+def latest_not_succeeded(report: dict[str, Any]) -> list[str]:
+    """Shops whose latest run in the report did not succeed, with that run's status."""
+    latest: dict[str, dict[str, Any]] = {}
+    for run in report["runs"]:  # newest first
+        latest.setdefault(run["shop_domain"], run)
+    return [
+        f"{shop}: latest run {run['run_id']} is {run['status']}"
+        for shop, run in sorted(latest.items())
+        if run["status"] != "succeeded"
+    ]
 
 
 def _tag(note: dict[str, Any]) -> str:
@@ -135,4 +177,7 @@ def main(argv: Sequence[str]) -> int:
         else render_table(report, details=args.details)
     )
     sys.stdout.write(out + "\n")
-    return 0
+    failing = latest_not_succeeded(report)
+    for line in failing:
+        sys.stderr.write(f"not succeeded: {line}\n")
+    return 1 if failing else 0

@@ -56,6 +56,7 @@ class RunRegistry:
         self.stale_after = stale_after
         self.shops: dict[str, datetime] = {}
         self._sessions: dict[str, Connection] = {}
+        self.refused: set[str] = set()
 
     def acquire(self, shop: str, now: datetime) -> None:
         """Take the shop's lock and open this run's statistics row.
@@ -65,18 +66,40 @@ class RunRegistry:
         """
         if shop in self.shops:
             return
-        if self.engine.dialect.name == "postgresql":
-            self._advisory_lock(shop)
         try:
-            self._register(shop, now)
-        except sa.exc.IntegrityError:
-            # Another run inserted its lock row between our read and our insert.
-            with self.engine.connect() as conn:
-                holder = conn.execute(
-                    sa.select(s.sync_locks).where(s.sync_locks.c.shop_domain == shop)
-                ).first()
-            raise SyncAlreadyRunningError(_busy_message(shop, holder)) from None
+            if self.engine.dialect.name == "postgresql":
+                self._advisory_lock(shop)
+            try:
+                self._register(shop, now)
+            except sa.exc.IntegrityError:
+                # Another run inserted its lock row between our read and our insert.
+                with self.engine.connect() as conn:
+                    holder = conn.execute(
+                        sa.select(s.sync_locks).where(s.sync_locks.c.shop_domain == shop)
+                    ).first()
+                raise SyncAlreadyRunningError(_busy_message(shop, holder)) from None
+        except SyncAlreadyRunningError as error:
+            self._record_refused(shop, now, str(error))
+            raise
         self.shops[shop] = now
+
+    def _record_refused(self, shop: str, now: datetime, reason: str) -> None:
+        """A refused run is recorded as refused (never left running), holding no lock."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.insert(s.sync_runs).values(
+                    run_id=self.run_id,
+                    shop_domain=shop,
+                    status="refused",
+                    pid=os.getpid(),
+                    host=HOST,
+                    started_at=now,
+                    heartbeat_at=now,
+                    finished_at=now,
+                    error=reason[:2000],
+                )
+            )
+        self.refused.add(shop)
 
     def _register(self, shop: str, now: datetime) -> None:
         with self.engine.begin() as conn:

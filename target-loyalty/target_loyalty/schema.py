@@ -202,3 +202,72 @@ quarantine = sa.Table(
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("recorded_at", UTCDateTime, nullable=False),
 )
+
+# The tap's own account of each run (docs/record-contract.md, `sync_manifest`).
+sync_manifest = sa.Table(
+    "loyalty_sync_manifest",
+    metadata,
+    sa.Column("shop_domain", sa.String(255), primary_key=True),
+    sa.Column("tap_run_id", sa.String(64), primary_key=True),
+    sa.Column("stream", sa.String(64), primary_key=True),
+    sa.Column("part", sa.String(32), primary_key=True),
+    sa.Column("selection", sa.Text, nullable=False),
+    sa.Column("window_start", UTCDateTime),
+    sa.Column("window_end", UTCDateTime),
+    sa.Column("shopify_count_before", sa.BigInteger, nullable=False),
+    sa.Column("shopify_count_after", sa.BigInteger, nullable=False),
+    sa.Column("emitted", sa.BigInteger, nullable=False),
+    sa.Column("excluded", sa.Text, nullable=False),  # JSON object: reason -> count
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("target_run_id", sa.String(36), nullable=False, index=True),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+# Per target run, shop and stream: received, applied, quarantined, skipped:<reason>, and
+# at close the manifest's emitted / shopify_count_before / shopify_count_after.
+run_counts = sa.Table(
+    "loyalty_run_counts",
+    metadata,
+    sa.Column("run_id", sa.String(36), primary_key=True),
+    sa.Column("shop_domain", sa.String(255), primary_key=True),
+    sa.Column("stream", sa.String(64), primary_key=True),
+    sa.Column("measure", sa.String(64), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
+run_checks = sa.Table(
+    "loyalty_run_checks",
+    metadata,
+    sa.Column("run_id", sa.String(36), primary_key=True),
+    sa.Column("shop_domain", sa.String(255), primary_key=True),
+    sa.Column("stream", sa.String(64), primary_key=True),
+    sa.Column("check_name", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+)
+
+# Input lines that were not valid Singer messages (target_runtime's ResilientSingerReader).
+dead_letters = sa.Table(
+    "loyalty_dead_letters",
+    metadata,
+    sa.Column(
+        "dead_letter_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    ),
+    sa.Column("run_id", sa.String(36), nullable=False, index=True),
+    sa.Column("line_number", sa.BigInteger, nullable=False),
+    sa.Column("raw", sa.Text, nullable=False),
+    sa.Column("truncated", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+# The last roster version applied per shop: an older one is stale and never applied.
+roster_versions = sa.Table(
+    "loyalty_roster_versions",
+    metadata,
+    sa.Column("shop_domain", sa.String(255), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
+    sa.Column("run_id", sa.String(36), nullable=False),
+)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from singer_sdk.sinks import BatchSink
 
 from target_loyalty.exceptions import RecordError
-from target_loyalty.records import parse_customer, parse_order, parse_roster
+from target_loyalty.records import parse_customer, parse_manifest, parse_order, parse_roster
 
 if TYPE_CHECKING:
     from target_loyalty.target import TargetLoyalty
@@ -120,6 +120,16 @@ class CustomerRosterSink(LoyaltySink):
     def activate_version(self, new_version: int) -> None:
         """Customers absent from this version were deleted or merged away."""
         self.loyalty.activate_roster(new_version)
+
+
+class SyncManifestSink(LoyaltySink):
+    """``sync_manifest``: the tap's account of the run, checked at close."""
+
+    parse = staticmethod(parse_manifest)
+
+    def apply(self, shop: str, items: list[Any], rejects: list[Any], now: Any) -> None:
+        """Store the manifest rows."""
+        self.loyalty.books.apply_manifest(shop, items, rejects, now)
 
 
 class IgnoredStreamSink(LoyaltySink):

@@ -13,7 +13,8 @@ from singer_sdk.sinks import Sink
 from target_loyalty import storage
 from target_loyalty.books import Books
 from target_loyalty.closing import close_run
-from target_loyalty.exceptions import RejectedRecordsLimitError
+from target_loyalty.domain.reconciliation import CheckStatus, RunStatus
+from target_loyalty.exceptions import RejectedRecordsLimitError, UnreconciledRunError
 from target_loyalty.records import parse_moment
 from target_loyalty.runs import RunRegistry
 from target_loyalty.settings import CONFIG_SCHEMA, DEFAULT_DATABASE_URL, rules_from_config
@@ -23,12 +24,14 @@ from target_loyalty.sinks import (
     CustomersSink,
     IgnoredStreamSink,
     OrdersSink,
+    SyncManifestSink,
 )
 
 SINKS: dict[str, type[Sink]] = {
     "customers": CustomersSink,
     "orders": OrdersSink,
     "customer_roster": CustomerRosterSink,
+    "sync_manifest": SyncManifestSink,
 }
 
 
@@ -169,20 +172,40 @@ class TargetLoyalty(Target):
         self.registry.release_sessions()
 
     def process_endofpipe(self) -> None:
-        """Drain, then close each shop's run: tiers, cashback, expiry, purge, statistics."""
+        """Drain, then close each shop's run: tiers, cashback, expiry, purge, outcome.
+
+        Raises:
+            UnreconciledRunError: After everything is committed, when a shop's manifest
+                does not reconcile (naming the check, stream and numbers).
+        """
         super().process_endofpipe()
+        problems: list[str] = []
         try:
             for shop in sorted(self.registry.shops):
-                with self.engine.begin() as conn:
-                    close_run(
-                        conn,
-                        shop,
-                        self.rules,
-                        self.registry,
-                        now=self.clock,
-                        finished_at=self.wall_clock(),
-                    )
+                status, checks = self._close_shop(shop)
                 self._finished.add(shop)
+                if status is RunStatus.UNRECONCILED:
+                    failed = "; ".join(str(c) for c in checks if c.status is CheckStatus.FAIL)
+                    problems.append(f"run of {shop} is unreconciled: {failed}")
+                elif status is RunStatus.INCOMPLETE:
+                    self.logger.warning(
+                        "Run of %s is incomplete: the input carried no sync_manifest "
+                        "for every stream it received (the tap did not finish)",
+                        shop,
+                    )
             self._closed = True
         finally:
             self.registry.release_sessions()
+        if problems:
+            raise UnreconciledRunError(" | ".join(problems))
+
+    def _close_shop(self, shop: str) -> tuple[RunStatus, list[Any]]:
+        with self.engine.begin() as conn:
+            return close_run(
+                conn,
+                shop,
+                self.rules,
+                self.registry,
+                now=self.clock,
+                finished_at=self.wall_clock(),
+            )

@@ -258,3 +258,48 @@ def query(url: str, sql: str, **params: Any) -> list[Any]:
         rows = conn.execute(sa.text(sql), params).all()
     engine.dispose()
     return rows
+
+
+def manifest_row(
+    stream: str,
+    emitted: int,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    excluded: dict[str, int] | None = None,
+    part: str = "window",
+    shop: str = SHOP,
+    run_id: str = "tap-run-1",
+) -> dict[str, Any]:
+    """A ``sync_manifest`` record (docs/record-contract.md); counts default to ``emitted``."""
+    counted = emitted + sum((excluded or {}).values())
+    return {
+        "shop_domain": shop,
+        "run_id": run_id,
+        "stream": stream,
+        "part": part,
+        "selection": "",
+        "window_start": None,
+        "window_end": at(1, 6),
+        "shopify_count_before": counted if before is None else before,
+        "shopify_count_after": counted if after is None else after,
+        "emitted": emitted,
+        "excluded": excluded or {},
+        "started_at": at(1, 6),
+        "finished_at": at(1, 6),
+    }
+
+
+def with_manifest(messages: Messages, *rows: dict[str, Any]) -> Messages:
+    """Append the tap's manifest (emitted last, after every other stream)."""
+    return messages.records("sync_manifest", *rows)
+
+
+def manifest_for(messages: Messages, shop: str = SHOP) -> Messages:
+    """Append a manifest that accounts exactly for the records already in ``messages``."""
+    counts: dict[str, int] = {}
+    for line in messages.lines:
+        if line["type"] == "RECORD" and line["record"].get("shop_domain") == shop:
+            counts[line["stream"]] = counts.get(line["stream"], 0) + 1
+    rows = [manifest_row(stream, n, shop=shop) for stream, n in sorted(counts.items())]
+    return with_manifest(messages, *rows)

@@ -100,7 +100,7 @@ def test_state_is_emitted_only_for_committed_data_and_kill9_replays(database_url
     run_target({"database_url": reference}, Messages().records("orders", *orders(1, 80)))
     assert ledger(database_url) == ledger(reference)
     statuses = sorted(r[0] for r in query(database_url, "SELECT status FROM loyalty_sync_runs"))
-    assert statuses == ["abandoned", "succeeded"]
+    assert statuses == ["abandoned", "incomplete"]  # no sync_manifest: the tap never finished
 
 
 def test_one_sync_at_a_time_per_shop(database_url, tmp_path):
@@ -135,7 +135,10 @@ def test_one_sync_at_a_time_per_shop(database_url, tmp_path):
         )
     )
     assert rows[run_id] == "abandoned"
-    assert sorted(rows.values()) == ["abandoned", "succeeded"]  # the refused run left no row
+    # The refused run is recorded as refused; the runs without a manifest are incomplete.
+    assert sorted(rows.values()) == ["abandoned", "incomplete", "refused"]
+    [(error,)] = query(database_url, "SELECT error FROM loyalty_sync_runs WHERE status = 'refused'")
+    assert error == message
     assert query(database_url, "SELECT * FROM loyalty_sync_locks") == []
 
 

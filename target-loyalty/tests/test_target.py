@@ -15,6 +15,7 @@ from loyalty_records import (
     balances,
     customer,
     ledger,
+    manifest_for,
     order,
     query,
     refund,
@@ -59,7 +60,7 @@ def store_messages() -> Messages:
     m.records("orders", bad)
     m.state({"bookmarks": {"orders": {"replication_key_value": at(1)}}})
     m.roster(1000, 1, 2, 3)
-    return m
+    return manifest_for(m)
 
 
 def test_the_books_follow_the_rules(database_url):
