@@ -61,8 +61,14 @@ class RunResult:
         return (
             f"exit {self.returncode}; outcomes {self.outcomes}; dead letters "
             f"{self.dead_letters[:5]}; quarantined {[q[:3] for q in self.quarantined[:5]]}; "
-            f"hook errors {self.hook_errors}; stderr tail: {self.stderr[-1500:]}"
+            f"hook errors {self.hook_errors}; last error: {self.last_error()}"
         )
+
+    def last_error(self) -> str:
+        """The last line of stderr that names an error (the exception of a traceback)."""
+        lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
+        errors = [line for line in lines if "Error" in line or "Exception" in line]
+        return (errors or lines or [""])[-1][:600]
 
 
 class HostileInputContract:

@@ -266,7 +266,10 @@ MANIFEST_SCHEMA: dict[str, Any] = {
 
 
 def manifest_messages(
-    messages: list[Any], shop_domain: str, now: datetime, run_id: str = "contract-run"
+    messages: list[Any],
+    shop_domain: str,
+    now: datetime,
+    run_id: str = "00000000-0000-4000-8000-00000000c0de",
 ) -> list[dict[str, Any]]:
     """The ``sync_manifest`` a complete tap run would end ``messages`` with.
 
