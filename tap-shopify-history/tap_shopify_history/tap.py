@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from datetime import datetime
 from functools import cached_property
+from types import FrameType
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
@@ -101,6 +103,26 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "bulk_max_attempts",
+        th.IntegerType,
+        default=3,
+        description=(
+            "Times one window's bulk job is run when its result cannot be used (truncated "
+            "file, rows not matching objectCount, FAILED, EXPIRED, a passing ACCESS_DENIED) "
+            "before the run fails; an unusable job is dropped from state at once, so a "
+            "re-run never resumes it."
+        ),
+    ),
+    th.Property(
+        "bulk_max_wait_seconds",
+        th.IntegerType,
+        default=3600,
+        description=(
+            "Longest time one window's bulk jobs may take, all attempts included; then the "
+            "job is canceled, dropped from state, and the run fails saying so."
+        ),
+    ),
+    th.Property(
         "refund_sweep_days",
         th.IntegerType,
         default=0,
@@ -165,6 +187,25 @@ class TapShopifyHistory(Tap):
         loaded = super().streams
         order = [cls.name for cls in STREAM_TYPES]
         return dict(sorted(loaded.items(), key=lambda item: order.index(item[0])))
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """Checkpoint on SIGTERM/SIGINT, then exit ``128 + signal`` (143 for SIGTERM).
+
+        singer-sdk writes the state and exits 0, so an orchestrator would record a stopped
+        run as a success; the SDK's hook is the one place to change that.
+
+        Args:
+            signum: The signal number.
+            frame: The interrupted frame.
+        """
+        try:
+            super()._handle_termination(signum, frame)  # writes the state, then exits 0
+        except SystemExit:
+            pass
+        finally:
+            sys.stdout.flush()
+        self.logger.warning("Stopped by signal %d after checkpointing", signum)
+        sys.exit(128 + signum)
 
     def preflight(self, now: datetime) -> None:
         """Checks that must pass before any stream emits (run once, by the first stream).

@@ -45,20 +45,57 @@ def test_expired_bulk_operation_is_run_again(small) -> None:
     assert_matches_snapshot(output, small.control.snapshot())
 
 
-def test_truncated_bulk_file_is_an_error_and_state_does_not_advance(small) -> None:
-    small.control.set_faults(bulk="TRUNCATED", bulk_next=1)
-    output = run_tap(config_for(small, extraction_mode="bulk"), expect_error=True)
-    assert isinstance(output.error, ShopifySyncError)
-    assert "customers" in str(output.error)
-    assert output.records("customers") == []
-    bookmarks = [s["bookmarks"].get("customers", {}) for s in output.states]
-    assert all("replication_key_value" not in b for b in bookmarks)
+@pytest.mark.parametrize("outcome", ["TRUNCATED", "ACCESS_DENIED", "EXPIRED"])
+def test_an_unusable_bulk_result_once_is_run_again_and_the_run_completes(small, outcome) -> None:
+    small.control.set_faults(bulk=outcome, bulk_next=1)
+    output = run_tap(config_for(small, extraction_mode="bulk"))
+    assert_matches_snapshot(output, small.control.snapshot())
+    customers_jobs = [op for op in small.emulator.bulk.ops.values() if "customers(" in op.query]
+    assert len([j for j in customers_jobs if "UPDATED_AT" in j.query]) == 2
 
 
-def test_bulk_access_denied_is_reported_with_its_cause(small) -> None:
-    small.control.set_faults(bulk="ACCESS_DENIED", bulk_next=1)
-    output = run_tap(config_for(small, extraction_mode="bulk"), expect_error=True)
-    assert "ACCESS_DENIED" in str(output.error)
+def job_ids(output) -> list[str]:
+    return [
+        job["id"]
+        for s in output.states
+        for stream in s["bookmarks"].values()
+        for job in [stream.get("bulk") or {}, *stream.get("bulk_queue", [])]
+        if job.get("id")
+    ]
+
+
+@pytest.mark.parametrize("outcome", ["TRUNCATED", "ACCESS_DENIED", "EXPIRED", "FAILED"])
+def test_a_bulk_job_that_always_fails_is_bounded_and_a_rerun_recovers(small, outcome) -> None:
+    small.control.set_faults(bulk=outcome)  # every bulk operation
+    config = config_for(small, extraction_mode="bulk", bulk_max_attempts=2)
+    failed = run_tap(config, expect_error=True)
+    message = str(failed.error)
+    assert isinstance(failed.error, ShopifySyncError)
+    assert "customers" in message
+    assert "bulk_max_attempts=2" in message
+    assert "running the sync again" in message
+    state = failed.final_state
+    assert "id" not in (state["bookmarks"]["customers"].get("bulk") or {})  # no poisoned job
+    jobs = [op for op in small.emulator.bulk.ops.values() if "UPDATED_AT" in op.query]
+    if outcome != "FAILED":  # FAILED brings partial data: each attempt makes progress
+        assert len(jobs) == 2
+    small.control.clear_faults()
+    rerun = run_tap(config, state=state)
+    emitted_before = failed.ids("customers")
+    assert not set(emitted_before) & set(rerun.ids("customers"))  # nothing twice
+    combined = type(rerun)(failed.messages + rerun.messages)
+    assert_matches_snapshot(combined, small.control.snapshot())  # nothing lost
+
+
+def test_a_bulk_job_running_too_long_is_canceled_and_the_run_fails_clearly(
+    emulator_factory,
+) -> None:
+    server = emulator_factory(store=generate_store(seed=42, customers=5, orders=5), bulk_seconds=30)
+    config = config_for(server, extraction_mode="bulk", bulk_max_wait_seconds=1)
+    failed = run_tap(config, expect_error=True)
+    assert "bulk_max_wait_seconds=1" in str(failed.error)
+    assert "id" not in (failed.final_state["bookmarks"]["customers"].get("bulk") or {})
+    assert [op.canceled_at is not None for op in server.emulator.bulk.ops.values()] == [True]
 
 
 def test_persistent_server_errors_fail_after_max_retries(small) -> None:

@@ -7,8 +7,9 @@ handler says whether to keep polling, return the result, or raise.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -17,6 +18,7 @@ from tap_shopify_history.shopify.errors import (
     BulkAccessDeniedError,
     BulkOperationError,
     BulkOperationExpiredError,
+    BulkOperationTimeoutError,
     GraphQLQueryError,
 )
 from tap_shopify_history.shopify.queries import (
@@ -120,6 +122,7 @@ class BulkRunner:
         group_objects: bool | None = None,
         schedule: Callable[[], PollSchedule] = PollSchedule,
         max_polls: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Configure the runner.
 
@@ -129,8 +132,10 @@ class BulkRunner:
             group_objects: Value of ``groupObjects`` (API 2025-07+); None to omit it.
             schedule: Factory of poll schedules.
             max_polls: Safety bound on polls of one operation.
+            clock: Monotonic clock (deadlines), injected for tests.
         """
         self._client = client
+        self.clock = clock
         self._sleep = sleep
         self._group_objects = group_objects
         self._schedule = schedule
@@ -201,19 +206,31 @@ class BulkRunner:
         return BulkOperation.from_node(node)
 
     def wait(
-        self, operation_id: str, on_poll: Callable[[BulkOperation], None] | None = None
+        self,
+        operation_id: str,
+        on_poll: Callable[[BulkOperation], None] | None = None,
+        deadline: float | None = None,
     ) -> BulkResult:
         """Poll until the operation reaches a final status and dispatch on it.
 
         Args:
             operation_id: The operation gid.
             on_poll: Called with every poll (progress logging).
+            deadline: ``clock()`` value after which the operation is canceled and
+                :class:`BulkOperationTimeoutError` raised.
 
         Returns:
             The result to download.
+
+        Raises:
+            BulkOperationTimeoutError: When the deadline passed first.
         """
         schedule = self._schedule()
         for _ in range(self._max_polls):
+            if deadline is not None and self.clock() >= deadline:
+                self.cancel(operation_id)
+                msg = f"bulk operation {operation_id} did not finish in the time allowed"
+                raise BulkOperationTimeoutError(msg)
             operation = self.poll(operation_id)
             if on_poll is not None:
                 on_poll(operation)
@@ -267,4 +284,49 @@ class BulkRunner:
         raise BulkOperationExpiredError(msg)
 
 
-__all__ = ["BULK_OPERATION_FIELDS", "BulkOperation", "BulkResult", "BulkRunner", "BulkStatus"]
+@dataclass
+class BulkAttempts:
+    """How many times, and for how long, one window's bulk job may be run again.
+
+    Every unusable result (truncated file, rows that do not match ``objectCount``, a job
+    that failed, expired or was denied once) counts one attempt; an attempt that brought
+    usable data resets the count. Time counts from the first submission.
+    """
+
+    max_attempts: int
+    max_wait_seconds: float
+    clock: Callable[[], float]
+    failures: int = 0
+    started: float = field(default=0.0)
+
+    def __post_init__(self) -> None:
+        """Start the clock."""
+        self.started = self.clock()
+
+    @property
+    def deadline(self) -> float:
+        """``clock()`` value after which no job of this window may still run."""
+        return self.started + self.max_wait_seconds
+
+    def give_up(self) -> bool:
+        """Count one unusable result.
+
+        Returns:
+            True when no attempt is left (count or time).
+        """
+        self.failures += 1
+        return self.failures >= self.max_attempts or self.clock() >= self.deadline
+
+    def progressed(self) -> None:
+        """An attempt brought usable data: the count starts again."""
+        self.failures = 0
+
+
+__all__ = [
+    "BULK_OPERATION_FIELDS",
+    "BulkAttempts",
+    "BulkOperation",
+    "BulkResult",
+    "BulkRunner",
+    "BulkStatus",
+]

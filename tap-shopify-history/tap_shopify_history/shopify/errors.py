@@ -73,6 +73,10 @@ class BulkAccessDeniedError(BulkOperationError):
     """A bulk operation failed with ACCESS_DENIED (a scope or protected data is missing)."""
 
 
+class BulkOperationTimeoutError(BulkOperationError):
+    """A bulk operation ran longer than the time allowed (``bulk_max_wait_seconds``)."""
+
+
 class BulkOperationExpiredError(ShopifyError):
     """The bulk operation (or its result URL) expired; the caller submits it again."""
 

@@ -289,6 +289,8 @@ def run_bulk_window(
     resume_id: str | None,
     on_submit: Callable[[str], None],
     on_poll: Callable[[BulkOperation], None] | None = None,
+    deadline: float | None = None,
+    resubmits: int = EXPIRED_RESUBMITS,
 ) -> BulkWindowResult:
     """Run (or resume) one bulk job and read its result, reconciled against objectCount.
 
@@ -300,6 +302,8 @@ def run_bulk_window(
         resume_id: An operation id from state to resume instead of submitting.
         on_submit: Called with a newly submitted operation's id (to checkpoint it).
         on_poll: Called on every poll.
+        deadline: ``runner.clock()`` value by which the job must have finished.
+        resubmits: How many times an expired job is submitted again here.
 
     Returns:
         The roots and whether they are partial.
@@ -308,18 +312,18 @@ def run_bulk_window(
         BulkOperationError: When the rows parsed differ from objectCount.
     """
     operation_id = resume_id
-    for attempt in range(EXPIRED_RESUBMITS + 1):
+    for attempt in range(resubmits + 1):
         if operation_id is None:
             operation_id = runner.submit(query)
             on_submit(operation_id)
         try:
-            result = runner.wait(operation_id, on_poll=on_poll)
+            result = runner.wait(operation_id, on_poll=on_poll, deadline=deadline)
             counter, roots = _download(client, result.url, child_fields)
             break
         except BulkOperationExpiredError as error:
             # A job from state that is gone, expired, canceled, or whose URL expired:
             # nothing of this window was emitted past the bookmark, so re-running is safe.
-            if attempt == EXPIRED_RESUBMITS:
+            if attempt == resubmits:
                 raise BulkOperationError(str(error)) from error
             LOGGER.warning("%s; submitting the query again", error)
             operation_id = None

@@ -10,9 +10,15 @@ from functools import partial
 from typing import Any
 
 from tap_shopify_history.exceptions import ShopifySyncError
-from tap_shopify_history.shopify.bulk import BulkOperation
-from tap_shopify_history.shopify.errors import BulkAccessDeniedError, BulkOperationError
+from tap_shopify_history.shopify.bulk import BulkAttempts, BulkOperation
+from tap_shopify_history.shopify.errors import (
+    BulkAccessDeniedError,
+    BulkOperationError,
+    BulkOperationExpiredError,
+    BulkOperationTimeoutError,
+)
 from tap_shopify_history.shopify.extract import (
+    BulkWindowResult,
     Window,
     count_exactly,
     count_window,
@@ -24,7 +30,8 @@ from tap_shopify_history.shopify.extract import (
 from tap_shopify_history.shopify.queries import latest_updated_query
 from tap_shopify_history.streams.base import DEFAULT_WINDOW, EntityStream
 
-EMPTY_PARTIAL_RETRIES = 2
+DEFAULT_BULK_ATTEMPTS = 3
+DEFAULT_BULK_WAIT = 3600
 
 
 class BulkWindowStream(EntityStream):
@@ -75,12 +82,13 @@ class BulkWindowStream(EntityStream):
         for index, job in enumerate(jobs):
             state["bulk"] = job
             state["bulk_queue"] = jobs[index + 1 :]
-            self.logger.info("%s: reading bulk operation %s", self.name, job["id"])
+            # A job dropped from state as unusable leaves its window: submitted afresh.
+            self.logger.info("%s: reading bulk operation %s", self.name, job.get("id"))
             window = Window(job.get("start"), job.get("end"))
             yield from self._run_window(
                 state,
                 window,
-                resume_id=job["id"],
+                resume_id=job.get("id"),
                 skip_before=job.get("emitted_through"),
                 count_before=job.get("count"),
             )
@@ -158,21 +166,12 @@ class BulkWindowStream(EntityStream):
         # A resumed job's count was taken before it ran (in the run that submitted it).
         before = self.exact_count(window) if count_before is None else count_before
         job_count = before
-        empty_partials = 0
+        attempts = self._attempts()
         while True:
-            try:
-                result = run_bulk_window(
-                    self.session.bulk,
-                    self.session.client,
-                    self.bulk_query(window.search(self.search_terms())),
-                    self.child_fields,
-                    resume_id=resume_id,
-                    on_submit=partial(self._checkpoint_bulk, state, window=window, count=job_count),
-                    on_poll=self._on_poll,
-                )
-            except BulkAccessDeniedError:
-                self._probe_access(window)
-                raise
+            result = self._attempt(state, window, resume_id, job_count, attempts)
+            resume_id = None
+            if result is None:
+                continue  # unusable, dropped from state: run the window again
             roots = sorted(result.roots, key=lambda n: (n["updatedAt"], n["id"]))
             self.complete_nodes(roots, bulk=True)
             if self._progress is not None:
@@ -183,22 +182,96 @@ class BulkWindowStream(EntityStream):
                 self._counted(planned, before)
                 return
             if not roots:
-                # Failed before any usable data: run the window again, a bounded number
-                # of times.
-                empty_partials += 1
-                if empty_partials > EMPTY_PARTIAL_RETRIES:
-                    msg = f"bulk operation {result.operation.id} failed with no usable data"
-                    raise ShopifySyncError(msg)
-                resume_id = None
+                # Failed before any usable data: run the window again, bounded.
+                self._unusable(
+                    state,
+                    attempts,
+                    f"bulk operation {result.operation.id} failed "
+                    f"({result.operation.error_code}) with no usable data",
+                )
                 continue
             # Partial data is a prefix in updatedAt order; the last second may be cut
             # short, so emit what is before it and re-request from it.
             last = roots[-1]["updatedAt"]
             yield from self._emit((n for n in roots if n["updatedAt"] < last), window, skip_before)
+            rest = Window(format_time(parse_time(last)), window.end)
+            if rest.start == window.start:
+                # All of it in the window's first second: no progress, one attempt used.
+                reason = f"bulk operation {result.operation.id} brought nothing new"
+                self._unusable(state, attempts, reason)
+            else:
+                attempts.progressed()
             state.pop("bulk", None)
-            window = Window(format_time(parse_time(last)), window.end)
-            resume_id, skip_before = None, None
+            window, skip_before = rest, None
             job_count = self.exact_count(window)
+
+    def _attempts(self) -> BulkAttempts:
+        return BulkAttempts(
+            max_attempts=max(1, self._config_int("bulk_max_attempts", DEFAULT_BULK_ATTEMPTS)),
+            max_wait_seconds=self._config_int("bulk_max_wait_seconds", DEFAULT_BULK_WAIT),
+            clock=self.session.bulk.clock,
+        )
+
+    def _attempt(
+        self,
+        state: dict[str, Any],
+        window: Window,
+        resume_id: str | None,
+        job_count: int,
+        attempts: BulkAttempts,
+    ) -> BulkWindowResult | None:
+        try:
+            return run_bulk_window(
+                self.session.bulk,
+                self.session.client,
+                self.bulk_query(window.search(self.search_terms())),
+                self.child_fields,
+                resume_id=resume_id,
+                on_submit=partial(self._checkpoint_bulk, state, window=window, count=job_count),
+                on_poll=self._on_poll,
+                deadline=attempts.deadline,
+                resubmits=0,
+            )
+        except BulkOperationTimeoutError as error:
+            self._discard_job(state)
+            msg = (
+                f"{self.name}: {error} (bulk_max_wait_seconds="
+                f"{attempts.max_wait_seconds:g}); it was canceled and dropped from state, so "
+                "running the sync again starts it afresh. Set bulk_max_wait_seconds higher "
+                "for a large store, or bulk_window_max_records lower for smaller jobs."
+            )
+            raise ShopifySyncError(msg) from error
+        except BulkAccessDeniedError as error:
+            self._discard_job(state)
+            self._probe_access(window)  # raises the clearer error if access is denied
+            self._unusable(state, attempts, str(error))
+        except (BulkOperationError, BulkOperationExpiredError) as error:
+            self._unusable(state, attempts, str(error))
+        return None
+
+    def _unusable(self, state: dict[str, Any], attempts: BulkAttempts, reason: str) -> None:
+        # The job's result cannot be used: it leaves state at once, so neither this run
+        # nor a re-run resumes it, and the window is run again a bounded number of times.
+        self._discard_job(state)
+        if attempts.give_up():
+            msg = (
+                f"{self.name}: a bulk operation's result could not be used after "
+                f"{attempts.failures} attempt(s) (bulk_max_attempts={attempts.max_attempts}, "
+                f"bulk_max_wait_seconds={attempts.max_wait_seconds:g}); last: {reason}. "
+                "The job was dropped from state and nothing past the last checkpoint was "
+                "kept, so running the sync again retries it cleanly. If it keeps failing, "
+                "check Shopify's status page and the app's access scopes, or set "
+                "extraction_mode to paginated."
+            )
+            raise ShopifySyncError(msg)
+        self.logger.warning("%s: %s; running the window again", self.name, reason)
+
+    def _discard_job(self, state: dict[str, Any]) -> None:
+        job = state.get("bulk")
+        if job and job.pop("id", None):
+            # The window (and how far it was emitted) stays, the job does not.
+            self.state_manager.is_flushed = False
+            self._write_state_message()
 
     def _counted(self, window: Window, before: int) -> None:
         # The count after the read: records that changed meanwhile left the window.

@@ -105,7 +105,7 @@ class IncrementalShopifyStream(BulkWindowStream):
         if pending:
             # A previous run was stopped with bulk jobs running: read those, not new ones.
             self.logger.info(
-                "%s: resuming bulk operation %s from state", self.name, pending[0]["id"]
+                "%s: resuming bulk operation %s from state", self.name, pending[0].get("id")
             )
             yield from self.resume_jobs(state, pending)
             last_end = pending[-1].get("end")
