@@ -50,7 +50,10 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "start_date",
         th.DateTimeType,
-        description="Oldest `updated_at` to read on the first run (overrides `sync_range`).",
+        description=(
+            "Oldest `updated_at` read on the first run, for customers and orders (overrides "
+            "`sync_range`)."
+        ),
     ),
     th.Property(
         "end_date",
@@ -62,7 +65,12 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.StringType,
         default="all_time",
         allowed_values=list(settings.SYNC_RANGES),
-        description="History window preset used when `start_date` is not set.",
+        description=(
+            "Order history preset used when `start_date` is not set: orders placed "
+            "(`created_at`) since the range start; customers and the roster are always read "
+            "in full. The range start is fixed at the first run (kept in state); later changes "
+            "to orders placed before it are counted `outside_sync_range`, not emitted."
+        ),
     ),
     th.Property(
         "lookback_window_seconds",
@@ -133,7 +141,13 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
-        "include_test_orders", th.BooleanType, default=False, description="Emit test orders too."
+        "include_test_orders",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Emit test orders too; when off they are read but not emitted, and counted "
+            "`test_order` in the `sync_manifest`."
+        ),
     ),
     th.Property(
         "metafield_namespaces",
