@@ -27,7 +27,8 @@ from target_loyalty.domain.model import (
     Order,
     SkipReason,
 )
-from target_loyalty.exceptions import RecordError
+from target_loyalty.domain.roster import deletion_refusal
+from target_loyalty.exceptions import RecordError, RosterDeletionRefusedError
 from target_loyalty.records import Customer, Manifest
 from target_loyalty.runs import RunRegistry
 
@@ -168,10 +169,21 @@ class Books:
     def apply_roster(
         self, shop: str, ids: Sequence[int], version: int, rejects: Rejects, now: datetime
     ) -> None:
-        """Record which customers are live in this roster version."""
+        """Record which customers are live in this roster version.
+
+        A version older than the one last applied is stale: counted, never stored, so it
+        can neither restore nor delete anyone.
+        """
         tally = _tally(len(ids) + len(rejects), rejects)
-        tally["applied"] += len(ids)
         with self.engine.begin() as conn:
+            applied = _applied_version(conn, shop)
+            if applied is not None and version < applied:
+                tally[skipped(SkipReason.STALE_ROSTER_VERSION)] += len(ids)
+                storage.quarantine(conn, self.run_id, shop, rejects, now)
+                run_outcome.add_counts(conn, self.run_id, shop, "customer_roster", tally)
+                self.registry.heartbeat(conn, shop, now, quarantined=len(rejects))
+                return
+            tally["applied"] += len(ids)
             rows = [
                 {"shop_domain": shop, "customer_id": cid, "version": version}
                 for cid in sorted(set(ids))
@@ -226,30 +238,46 @@ class Books:
                 conn, shop, now, discrepancies=len(rejects), quarantined=len(rejects)
             )
 
-    def activate_roster(self, shop: str, version: int, now: datetime) -> tuple[int, int]:
+    def last_roster_version(self, shop: str) -> int | None:
+        """The newest roster version applied for the shop, if any."""
+        with self.engine.connect() as conn:
+            return _applied_version(conn, shop)
+
+    def activate_roster(
+        self, shop: str, version: int, now: datetime, max_share: float
+    ) -> tuple[int, int]:
         """Soft-delete or merge the shop's customers absent from this roster version.
 
         Returns:
             (customers soft-deleted, customers merged away).
+
+        Raises:
+            RosterDeletionRefusedError: It would delete more than ``max_share`` of the
+                shop's live accounts; nothing is applied.
         """
         with self.engine.begin() as conn:
             live = sa.select(s.roster.c.customer_id).where(
                 s.roster.c.shop_domain == shop, s.roster.c.version == version
             )
+            if not conn.execute(sa.select(live.exists())).scalar():
+                return 0, 0  # no roster rows of this version for the shop: nothing is known
+            active = [s.accounts.c.shop_domain == shop, s.accounts.c.status == "active"]
             missing = (
                 conn.execute(
                     sa.select(s.accounts.c.customer_id).where(
-                        s.accounts.c.shop_domain == shop,
-                        s.accounts.c.status == "active",
-                        s.accounts.c.customer_id.not_in(live),
+                        *active, s.accounts.c.customer_id.not_in(live)
                     )
                 )
                 .scalars()
                 .all()
             )
+            accounts = conn.execute(
+                sa.select(sa.func.count()).select_from(s.accounts).where(*active)
+            ).scalar()
+            refusal = deletion_refusal(shop, len(missing), int(accounts or 0), max_share)
+            if refusal is not None:
+                raise RosterDeletionRefusedError(refusal)
             deleted = merged = 0
-            if not conn.execute(sa.select(live.exists())).scalar():
-                return 0, 0  # no roster rows of this version for the shop: nothing is known
             for loser in missing:
                 kept = _merge_target(conn, shop, loser)
                 if kept is None:
@@ -258,10 +286,22 @@ class Books:
                 else:
                     self._merge(conn, shop, loser, kept, now)
                     merged += 1
+            self._remember_version(conn, shop, version, now)
             self.registry.heartbeat(
                 conn, shop, now, customers_deleted=deleted, customers_merged=merged
             )
         return deleted, merged
+
+    def _remember_version(self, conn: Connection, shop: str, version: int, now: datetime) -> None:
+        row = {"shop_domain": shop, "version": version, "applied_at": now, "run_id": self.run_id}
+        stmt = storage.upsert(conn, s.roster_versions)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["shop_domain"],
+                set_={c: stmt.excluded[c] for c in ("version", "applied_at", "run_id")},
+            ),
+            [row],
+        )
 
     def _merge(self, conn: Connection, shop: str, loser: int, kept: int, now: datetime) -> None:
         held = storage.entries_for_customers(conn, shop, [loser, kept])
@@ -269,6 +309,12 @@ class Books:
         storage.move_entries(conn, shop, loser, kept)
         storage.insert_entries(conn, shop, self.run_id, [plan.audit], now)
         _soft_delete(conn, shop, loser, now, status="merged", merged_into=kept)
+
+
+def _applied_version(conn: Connection, shop: str) -> int | None:
+    query = sa.select(s.roster_versions.c.version).where(s.roster_versions.c.shop_domain == shop)
+    version = conn.execute(query).scalar()
+    return None if version is None else int(version)
 
 
 def _stale(order: Order, booked: dict[int, datetime]) -> Discrepancy | None:

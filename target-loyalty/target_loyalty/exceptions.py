@@ -35,5 +35,9 @@ class UnreconciledRunError(FatalSyncError):
     """Fatal, after committing: the tap's manifest does not reconcile with what arrived."""
 
 
+class RosterDeletionRefusedError(FatalSyncError):
+    """Fatal: a roster would delete more than ``max_roster_deletion_share`` of live accounts."""
+
+
 class InvalidRulesError(ValueError):
     """Fatal: the loyalty rules in the config are inconsistent."""

@@ -138,6 +138,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         "ledger rows only.",
     ),
     th.Property(
+        "max_roster_deletion_share",
+        th.NumberType,
+        default=0.05,
+        description="Largest share (0 to 1) of a shop's live accounts one roster version may "
+        "soft-delete or merge away; a roster that would delete more is not applied and the "
+        "run fails naming the numbers. Raise it to allow a large clean-up.",
+    ),
+    th.Property(
         "max_rejected_records",
         th.IntegerType,
         default=1000,
@@ -204,6 +212,10 @@ def rules_from_config(config: Mapping[str, Any]) -> LoyaltyRules:
         validate_tiers(tiers)
     except ValueError as error:
         raise InvalidRulesError(str(error)) from None
+    share = config.get("max_roster_deletion_share", 0.05)
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+        msg = f"setting max_roster_deletion_share must be a number from 0 to 1, got {share!r}"
+        raise InvalidRulesError(msg)
     rate = _decimal(config.get("points_per_currency_unit", "1"), "points_per_currency_unit")
     if rate < 0:
         msg = "setting points_per_currency_unit must not be negative"

@@ -116,6 +116,7 @@ class CustomerRosterSink(LoyaltySink):
         """Store the roster rows under the current version."""
         version = self.loyalty.roster_version or 0  # no version: never activated
         self.loyalty.books.apply_roster(shop, items, version, rejects, now)
+        self.loyalty.roster_received[shop, version] += len(items)
 
     def activate_version(self, new_version: int) -> None:
         """Customers absent from this version were deleted or merged away."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,8 +14,14 @@ from singer_sdk.sinks import Sink
 from target_loyalty import storage
 from target_loyalty.books import Books
 from target_loyalty.closing import close_run
-from target_loyalty.domain.reconciliation import CheckStatus, RunStatus
-from target_loyalty.exceptions import RejectedRecordsLimitError, UnreconciledRunError
+from target_loyalty.domain.reconciliation import Check, CheckStatus, RunStatus
+from target_loyalty.domain.roster import RosterVersion, roster_check
+from target_loyalty.exceptions import (
+    RejectedRecordsLimitError,
+    RosterDeletionRefusedError,
+    UnreconciledRunError,
+)
+from target_loyalty.outcome import run_manifest
 from target_loyalty.records import parse_moment
 from target_loyalty.runs import RunRegistry
 from target_loyalty.settings import CONFIG_SCHEMA, DEFAULT_DATABASE_URL, rules_from_config
@@ -68,6 +75,9 @@ class TargetLoyalty(Target):
         self.books = Books(self.engine, self.rules, self.registry, start)
         self.roster_version: int | None = None
         self._roster_versions: set[int] = set()
+        self.roster_received: Counter[tuple[str, int]] = Counter()
+        self._closed_rosters: set[int] = set()
+        self.max_roster_deletion_share = float(self.config.get("max_roster_deletion_share", 0.05))
         self._rejected = 0
         self._emitted_state: dict[str, Any] | None = None
         self._closed = False
@@ -133,17 +143,50 @@ class TargetLoyalty(Target):
             self._emitted_state = state
 
     def activate_roster(self, version: int) -> None:
-        """Soft-delete or merge, per shop, the customers absent from a roster version."""
-        for shop in sorted(self.registry.shops):
-            if shop != UNKNOWN_SHOP:
-                deleted, merged = self.books.activate_roster(shop, version, self.clock)
-                self.logger.info(
-                    "Roster %s of %s: %d customers soft-deleted, %d merged away",
-                    version,
-                    shop,
-                    deleted,
-                    merged,
-                )
+        """A roster version ended: its deletions wait for the manifest that follows it."""
+        self._closed_rosters.add(version)
+
+    def _apply_roster(self, shop: str) -> tuple[list[Check], str | None]:
+        """Apply the shop's newest closed roster version if its manifest says complete.
+
+        Returns:
+            The roster's check (none when no roster closed) and the guard's refusal.
+        """
+        versions = [v for (s, v) in self.roster_received if s == shop and v in self._closed_rosters]
+        if not versions or shop == UNKNOWN_SHOP:
+            return [], None
+        version = max(versions)
+        with self.engine.connect() as conn:
+            parts = [
+                p for p in run_manifest(conn, self.run_id, shop) if p.stream == "customer_roster"
+            ]
+        roster = RosterVersion(
+            version=version,
+            received=self.roster_received[shop, version],
+            manifest=parts[0] if len(parts) == 1 else None,
+            last_applied=self.books.last_roster_version(shop),
+        )
+        check = roster_check(roster)
+        if check.status is not CheckStatus.OK:
+            self.logger.warning("Roster of %s: %s", shop, check.detail)
+            return [check], None
+        try:
+            deleted, merged = self.books.activate_roster(
+                shop, version, self.clock, self.max_roster_deletion_share
+            )
+        except RosterDeletionRefusedError as refused:
+            self.logger.error("%s", refused)
+            return [Check(check.stream, "roster_deletions", CheckStatus.FAIL, str(refused))], str(
+                refused
+            )
+        self.logger.info(
+            "Roster %s of %s: %d customers soft-deleted, %d merged away",
+            version,
+            shop,
+            deleted,
+            merged,
+        )
+        return [check], None
 
     def listen(self, file_input: Any = None) -> None:  # type: ignore[misc]
         """Read all input; on failure, mark this run's shops failed and release them."""
@@ -180,11 +223,15 @@ class TargetLoyalty(Target):
         """
         super().process_endofpipe()
         problems: list[str] = []
+        refusals: list[str] = []
         try:
             for shop in sorted(self.registry.shops):
-                status, checks = self._close_shop(shop)
+                roster_checks, refusal = self._apply_roster(shop)
+                status, checks = self._close_shop(shop, roster_checks, refusal)
                 self._finished.add(shop)
-                if status is RunStatus.UNRECONCILED:
+                if refusal is not None:
+                    refusals.append(refusal)
+                elif status is RunStatus.UNRECONCILED:
                     failed = "; ".join(str(c) for c in checks if c.status is CheckStatus.FAIL)
                     problems.append(f"run of {shop} is unreconciled: {failed}")
                 elif status is RunStatus.INCOMPLETE:
@@ -196,10 +243,14 @@ class TargetLoyalty(Target):
             self._closed = True
         finally:
             self.registry.release_sessions()
+        if refusals:
+            raise RosterDeletionRefusedError(" | ".join(refusals))
         if problems:
             raise UnreconciledRunError(" | ".join(problems))
 
-    def _close_shop(self, shop: str) -> tuple[RunStatus, list[Any]]:
+    def _close_shop(
+        self, shop: str, roster_checks: list[Check], refusal: str | None
+    ) -> tuple[RunStatus, list[Check]]:
         with self.engine.begin() as conn:
             return close_run(
                 conn,
@@ -208,4 +259,6 @@ class TargetLoyalty(Target):
                 self.registry,
                 now=self.clock,
                 finished_at=self.wall_clock(),
+                extra_checks=roster_checks,
+                error=refusal,
             )

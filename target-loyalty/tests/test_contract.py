@@ -62,5 +62,7 @@ class TestTargetLoyaltyContract(TargetContract):
         return [tuple(map(str, row)) for row in rows]  # type: ignore[misc]
 
     def run_outcomes(self, database_url: str) -> list[str]:
-        rows = query(database_url, "SELECT status FROM sync_runs ORDER BY started_at, run_id")
+        rows = query(
+            database_url, "SELECT status FROM loyalty_sync_runs ORDER BY started_at, run_id"
+        )
         return [str(status) for (status,) in rows]

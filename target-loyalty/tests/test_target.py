@@ -127,7 +127,7 @@ def test_refunds_cancellations_deletion_and_merge(database_url):
         order(102, 2, "60.00", updated=at(10), refunds=[refund(9001, "20.00", shipping="5.00")]),
     )
     later.roster(2000, 2)  # 1 merged away, 3 deleted
-    run_target(config(database_url), later)
+    run_target(config(database_url, max_roster_deletion_share=1), manifest_for(later))
     assert balances(database_url) == {2: 25 + 70 + 40, 3: 25}
     accounts = {
         r[0]: (r[1], r[2])
