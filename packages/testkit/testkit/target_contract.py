@@ -9,9 +9,6 @@ quarantined with a reason while the rest is applied, and STATE is passed on.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -68,26 +65,21 @@ class TargetContract(HostileInputContract):
     # -- running the target ------------------------------------------------------------
 
     def run_target(
-        self, database_url: str, messages: list[dict[str, Any]], tmp_path: Path
+        self,
+        database_url: str,
+        messages: list[dict[str, Any]],
+        tmp_path: Path,
+        overrides: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Run the target's executable on the messages; returns the states it printed.
 
         A Singer target prints each state value (not a STATE message) once everything
-        before it is safely stored.
+        before it is safely stored. ``overrides`` are merged into the config.
         """
-        config_file = tmp_path / f"{self.executable}-config.json"
-        config_file.write_text(json.dumps(self.config(database_url)))
-        binary = Path(sys.executable).parent / self.executable
-        result = subprocess.run(
-            [str(binary), "--config", str(config_file)],
-            input=to_lines(messages),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        lines = to_lines(messages).encode().splitlines()
+        result = self.run_lines(database_url, lines, tmp_path, overrides, read_back=False)
         assert result.returncode == 0, result.stderr[-4000:]
-        return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+        return result.states
 
     @staticmethod
     def sample_store() -> SingerStore:
@@ -151,9 +143,29 @@ class TargetContract(HostileInputContract):
             for m in store.messages(roster_version=2, roster_ids=remaining)
             if m.get("stream") == "customer_roster" or m["type"] == "STATE"
         ]
-        # Deletions wait for the manifest saying the roster is complete.
-        self.run_target(database_url, complete(roster_only, store), tmp_path)
+        # Deletions wait for the manifest saying the roster is complete; 1 of 6 is more than
+        # the default max_roster_deletion_share, so this run allows it.
+        allow = {"max_roster_deletion_share": 0.5}
+        self.run_target(database_url, complete(roster_only, store), tmp_path, allow)
         assert self.live_customer_ids(database_url, store.shop_domain) == set(remaining)
+
+    def test_a_roster_deleting_more_than_the_allowed_share_applies_nothing(
+        self, database_url: str, tmp_path: Path
+    ) -> None:
+        """A roster that would delete 1 of 6 accounts (16.7% > the default 5%) is refused."""
+        store = self.sample_store()
+        self.run_target(database_url, complete(store.messages(roster_version=1), store), tmp_path)
+        roster_only = [
+            m
+            for m in store.messages(roster_version=2, roster_ids=[1, 2, 3, 4, 6])
+            if m.get("stream") == "customer_roster" or m["type"] == "STATE"
+        ]
+        lines = to_lines(complete(roster_only, store)).encode().splitlines()
+        result = self.run_lines(database_url, lines, tmp_path)
+        assert result.returncode != 0, result.explain()
+        assert "max_roster_deletion_share" in result.stderr, result.last_error()
+        assert self.live_customer_ids(database_url, store.shop_domain) == set(range(1, 7))
+        assert result.outcomes[-1:] == ["failed"], result.explain()
 
     def test_unparseable_records_are_quarantined_and_the_rest_applied(
         self, database_url: str, tmp_path: Path
