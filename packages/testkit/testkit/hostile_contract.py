@@ -42,6 +42,11 @@ def fresh_database(
     return admin_url.rsplit("/", 1)[0] + f"/{created}"
 
 
+def _names(record_key: str, key: int | None) -> bool:
+    """Whether a quarantine row's key names the record with this id."""
+    return record_key == str(key) or record_key.endswith((f"/{key}", f":{key}", f" {key}"))
+
+
 @dataclass
 class RunResult:
     """What one target run left behind, read back right after it."""
@@ -96,8 +101,8 @@ class HostileInputContract:
     def quarantined_records(self, database_url: str) -> list[tuple[str, str, str, str]]:
         """``(stream, record_key, field, reason)`` for each quarantined record.
 
-        ``record_key`` is the target's key of the record as a string; it must contain the
-        record's id (``"1001"``, ``"shop.myshopify.com/1001"`` both do).
+        ``record_key`` is the target's key of the record as a string: the record's id, or
+        ending in ``/<id>`` (``"1001"``, ``"shop.myshopify.com/1001"``).
         """
         raise NotImplementedError
 
