@@ -28,6 +28,14 @@ class TooManyRejectedRecordsError(RuntimeError):
     """Fatal: more records were quarantined than ``max_rejected_records`` allows."""
 
 
+class RunUnreconciledError(RuntimeError):
+    """Fatal, after committing: the run's manifest does not reconcile (names the check)."""
+
+
+class RosterDeletionGuardError(RuntimeError):
+    """Fatal: a roster would delete more of a shop's contacts than the setting allows."""
+
+
 class SyncAlreadyRunningError(RuntimeError):
     """Fatal: another sync for the same shop and store is running."""
 

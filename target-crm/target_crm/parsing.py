@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from target_crm.domain.models import Consent, Customer, LineItem, Order, Refund
+from target_crm.domain.reconciliation import CONTRACT_STREAMS, ManifestPart
 from target_crm.exceptions import RecordRejectedError
 
 _ZERO = Decimal(0)
@@ -294,3 +295,53 @@ def parse_roster(record: Mapping[str, Any]) -> tuple[str, int]:
     """
     f = _Fields("customer_roster", record)
     return f.shop(), int(f.int_("id"))
+
+
+MANIFEST_PARTS = ("window", "refund_sweep")
+
+
+def _count(f: _Fields, field: str, source: Mapping[str, Any] | None = None) -> int:
+    value = int(f.int_(field, source))
+    if value < 0:
+        raise f.fail(field, f"negative count {value}")
+    return value
+
+
+def parse_manifest(record: Mapping[str, Any]) -> ManifestPart:
+    """Parse a `sync_manifest` record (docs/record-contract.md).
+
+    Args:
+        record: The raw record.
+
+    Returns:
+        The manifest part.
+
+    Raises:
+        RecordRejectedError: naming the field that cannot be read.
+    """
+    f = _Fields("sync_manifest", record)
+    f.key = "/".join(str(record.get(k, "?")) for k in ("shop_domain", "run_id", "stream", "part"))
+    shop, run_id = f.shop(), str(f.str_("run_id", null=False))
+    stream, part = str(f.str_("stream", null=False)), str(f.str_("part", null=False))
+    if stream not in CONTRACT_STREAMS:
+        raise f.fail("stream", f"not a contract stream: {stream!r}")
+    if part not in MANIFEST_PARTS:
+        raise f.fail("part", f"not a manifest part: {part!r}")
+    excluded = f.obj("excluded") or {}
+    return ManifestPart(
+        shop_domain=shop,
+        run_id=run_id,
+        stream=stream,
+        part=part,
+        selection=str(f.str_("selection") or ""),
+        window_start=f.time("window_start", null=True),
+        window_end=f.time("window_end", null=True),
+        shopify_count_before=_count(f, "shopify_count_before"),
+        shopify_count_after=_count(f, "shopify_count_after"),
+        emitted=_count(f, "emitted"),
+        excluded={
+            str(k): _count(f, f"excluded.{k}", {f"excluded.{k}": v}) for k, v in excluded.items()
+        },
+        started_at=f.time("started_at"),
+        finished_at=f.time("finished_at"),
+    )

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from target_crm import schema as t
+from target_crm.closing import load_manifest
+from target_crm.domain.reconciliation import tally_streams
 from target_crm.storage import create_store
 
 # Outcomes that account for a received record (every record gets exactly one).
@@ -19,11 +21,19 @@ RECORD_OUTCOMES = {"created", "updated", "unchanged", "skipped", "rejected", "li
 
 
 def _latest_run(conn: Connection, shop: str | None) -> str | None:
-    query = sa.select(t.sync_runs.c.run_id).order_by(t.sync_runs.c.started_at.desc())
+    # A refused run changed nothing: the latest data run is the one before it.
+    query = (
+        sa.select(t.sync_runs.c.run_id)
+        .where(t.sync_runs.c.status != "refused")
+        .order_by(t.sync_runs.c.started_at.desc())
+    )
     if shop:
         query = query.where(
             t.sync_runs.c.run_id.in_(
                 sa.select(t.run_stats.c.run_id).where(t.run_stats.c.shop_domain == shop)
+            )
+            | t.sync_runs.c.run_id.in_(
+                sa.select(t.run_shops.c.run_id).where(t.run_shops.c.shop_domain == shop)
             )
         )
     return conn.scalars(query.limit(1)).first()
@@ -52,32 +62,127 @@ def _check(name: str, shop: str, expected: int, actual: int) -> dict[str, Any]:
     return {
         "check": name,
         "shop_domain": shop,
+        "stream": "",
+        "part": "",
         "expected": expected,
         "actual": actual,
         "ok": expected == actual,
+        "detail": f"expected {expected}, found {actual}",
     }
 
 
-def _checks(conn: Connection, run_id: str, stats: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every received record accounted for; the store holds what the run says it created."""
-    received, accounted, created = _tally(stats)
-    checks = [
-        _check(f"{stream} records accounted for", shop, n, accounted[(shop, stream)])
-        for (shop, stream), n in sorted(received.items())
+def _manifest_checks(conn: Connection, run_id: str, shop: str | None) -> list[dict[str, Any]]:
+    c = t.run_checks
+    query = sa.select(c).where(c.c.run_id == run_id).order_by(c.c.shop_domain)
+    if shop:
+        query = query.where(c.c.shop_domain == shop)
+    return [
+        {
+            "check": row.check_name,
+            "shop_domain": row.shop_domain,
+            "stream": row.stream,
+            "part": row.part,
+            "expected": int(row.expected),
+            "actual": int(row.actual),
+            "ok": bool(row.ok),
+            "detail": row.detail,
+        }
+        for row in conn.execute(query)
     ]
-    for shop in sorted({s for s, _ in received} | {s for s, _ in created}):
-        events = _count(conn, t.events, t.events.c.run_id == run_id, t.events.c.shop_domain == shop)
+
+
+def _outcomes(conn: Connection, run_id: str, shop: str | None) -> dict[str, dict[str, str]]:
+    query = sa.select(t.run_shops).where(t.run_shops.c.run_id == run_id)
+    if shop:
+        query = query.where(t.run_shops.c.shop_domain == shop)
+    return {
+        r.shop_domain: {"outcome": r.outcome, "message": r.message} for r in conn.execute(query)
+    }
+
+
+def _streams(
+    conn: Connection, run_id: str, stats: list[dict[str, Any]], shop: str | None
+) -> list[dict[str, Any]]:
+    """Per shop and stream: Shopify's counts, emitted, received, applied, skipped, quarantined."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    by_shop: dict[str, list[tuple[str, str, str, int]]] = defaultdict(list)
+    for s in stats:
+        by_shop[s["shop_domain"]].append((s["stream"], s["outcome"], s["reason"], s["count"]))
+    for name, shop_rows in by_shop.items():
+        for stream, tally in tally_streams(shop_rows).items():
+            if stream == "events":
+                continue
+            rows[(name, stream)] = {
+                "shop_domain": name,
+                "stream": stream,
+                "received": tally.received,
+                "applied": tally.applied,
+                "skipped": dict(sorted(tally.skipped.items())),
+                "quarantined": tally.quarantined,
+            }
+    for name in {n for n, _ in rows} | set(_manifest_shops(conn, run_id, shop)):
+        for part in load_manifest(conn, run_id, name):
+            row = rows.setdefault(
+                (name, part.stream),
+                {
+                    "shop_domain": name,
+                    "stream": part.stream,
+                    "received": 0,
+                    "applied": 0,
+                    "skipped": {},
+                    "quarantined": 0,
+                },
+            )
+            for key, value in (
+                ("shopify_count_before", part.shopify_count_before),
+                ("shopify_count_after", part.shopify_count_after),
+                ("emitted", part.emitted),
+            ):
+                row[key] = row.get(key, 0) + value
+    return [rows[k] for k in sorted(rows)]
+
+
+def _manifest_shops(conn: Connection, run_id: str, shop: str | None) -> list[str]:
+    m = t.sync_manifest
+    query = sa.select(m.c.shop_domain).where(m.c.target_run_id == run_id).distinct()
+    if shop:
+        query = query.where(m.c.shop_domain == shop)
+    return list(conn.scalars(query))
+
+
+def _checks(
+    conn: Connection, run_id: str, stats: list[dict[str, Any]], shop: str | None
+) -> list[dict[str, Any]]:
+    """The run's manifest checks, every received record accounted for, and the store
+    holding what the run says it created."""
+    received, accounted, created = _tally(stats)
+    checks = _manifest_checks(conn, run_id, shop)
+    checks += [
+        _check(f"{stream} records accounted for", name, n, accounted[(name, stream)])
+        for (name, stream), n in sorted(received.items())
+    ]
+    for shop_domain in sorted({s for s, _ in received} | {s for s, _ in created}):
+        events = _count(
+            conn, t.events, t.events.c.run_id == run_id, t.events.c.shop_domain == shop_domain
+        )
         contacts = _count(
             conn,
             t.contacts,
             t.contacts.c.created_run_id == run_id,
-            t.contacts.c.shop_domain == shop,
+            t.contacts.c.shop_domain == shop_domain,
         )
         checks.append(
-            _check("events created in the store", shop, created[(shop, "events")], events)
+            _check(
+                "events created in the store", shop_domain, created[(shop_domain, "events")], events
+            )
         )
         checks.append(
-            _check("contacts created in the store", shop, created[(shop, "customers")], contacts)
+            _check(
+                "contacts created in the store",
+                shop_domain,
+                created[(shop_domain, "customers")],
+                contacts,
+            )
         )
     return checks
 
@@ -99,24 +204,42 @@ def build_report(
     with engine.connect() as conn:
         run_id = run_id or _latest_run(conn, shop)
         if run_id is None:
-            return {"run": None, "statistics": [], "reconciliation": [], "store": {}, "ok": True}
+            return {
+                "run": None,
+                "outcome": None,
+                "shops": {},
+                "streams": [],
+                "dead_letters": 0,
+                "statistics": [],
+                "reconciliation": [],
+                "store": {},
+                "ok": True,
+            }
         run = conn.execute(sa.select(t.sync_runs).where(t.sync_runs.c.run_id == run_id)).one()
         query = sa.select(t.run_stats).where(t.run_stats.c.run_id == run_id)
         if shop:
             query = query.where(t.run_stats.c.shop_domain == shop)
         stats = [dict(r._mapping) for r in conn.execute(query.order_by(*t.run_stats.c))]
-        checks = _checks(conn, run_id, stats)
+        checks = _checks(conn, run_id, stats, shop)
+        outcomes = _outcomes(conn, run_id, shop)
+        streams = _streams(conn, run_id, stats, shop)
+        dead = _count(conn, t.dead_letters, t.dead_letters.c.run_id == run_id)
         store = _store_totals(conn, shop)
     engine.dispose()
     run_info = {
         k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in run._mapping.items()
     }
+    status = outcomes[shop]["outcome"] if shop in outcomes else run_info["status"]
     return {
         "run": run_info,
+        "outcome": status,
+        "shops": outcomes,
+        "streams": streams,
+        "dead_letters": dead,
         "statistics": stats,
         "reconciliation": checks,
         "store": store,
-        "ok": all(c["ok"] for c in checks),
+        "ok": status == "succeeded" and all(c["ok"] for c in checks),
     }
 
 
@@ -144,11 +267,23 @@ def render_table(report: dict[str, Any]) -> str:
     if run is None:
         return "No runs recorded.\n"
     lines = [
-        f"Run {run['run_id']}  status={run['status']}  started={run['started_at']}  "
+        f"Run {run['run_id']}  outcome={report['outcome']}  started={run['started_at']}  "
         f"finished={run['finished_at']}",
-        "",
-        f"{'shop':<32} {'stream':<16} {'outcome':<12} {'reason':<28} {'count':>8}",
     ]
+    if run.get("error"):
+        lines.append(f"  {run['error']}")
+    for name, shop in sorted(report["shops"].items()):
+        lines.append(f"  {name}: {shop['outcome']}")
+    lines += ["", _STREAM_HEADER]
+    for s in report["streams"]:
+        skipped = ", ".join(f"{k or '-'}={v}" for k, v in s["skipped"].items()) or "0"
+        lines.append(
+            f"{s['shop_domain']:<32} {s['stream']:<16} {_n(s, 'shopify_count_before'):>7}/"
+            f"{_n(s, 'shopify_count_after'):<7} {_n(s, 'emitted'):>8} {s['received']:>8} "
+            f"{s['applied']:>8} {s['quarantined']:>8}  {skipped}"
+        )
+    lines.append(f"Dead letters: {report['dead_letters']}")
+    lines += ["", f"{'shop':<32} {'stream':<16} {'outcome':<12} {'reason':<28} {'count':>8}"]
     for s in report["statistics"]:
         lines.append(
             f"{s['shop_domain']:<32} {s['stream']:<16} {s['outcome']:<12} "
@@ -157,19 +292,27 @@ def render_table(report: dict[str, Any]) -> str:
     lines += ["", "Reconciliation:"]
     for c in report["reconciliation"]:
         mark = "OK  " if c["ok"] else "FAIL"
-        lines.append(
-            f"  {mark} {c['shop_domain']}: {c['check']}: expected {c['expected']}, "
-            f"found {c['actual']}"
-        )
+        where = f"{c['stream']}{'/' + c['part'] if c['part'] else ''}: " if c["stream"] else ""
+        lines.append(f"  {mark} {c['shop_domain']}: {where}{c['check']}: {c['detail']}")
     lines += ["", "Store: " + json.dumps(report["store"], sort_keys=True)]
     return "\n".join(lines) + "\n"
+
+
+_STREAM_HEADER = (
+    f"{'shop':<32} {'stream':<16} {'shopify':>15} {'emitted':>8} {'received':>8} "
+    f"{'applied':>8} {'quarant.':>8}  skipped"
+)
+
+
+def _n(row: dict[str, Any], key: str) -> str:
+    return str(row[key]) if key in row else "-"
 
 
 def main(argv: list[str]) -> int:
     """`target-crm report --database-url URL [--shop S] [--run ID] [--format table|json]`.
 
     Returns:
-        0 when the reconciliation holds, 1 when it does not.
+        0 when the run succeeded and every check holds, 1 otherwise.
     """
     parser = argparse.ArgumentParser(prog="target-crm report", description=__doc__)
     parser.add_argument("--database-url", required=True, help="SQLAlchemy URL of the store")

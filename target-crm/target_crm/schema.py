@@ -250,3 +250,58 @@ roster_seen = sa.Table(
     sa.Column("customer_id", sa.BigInteger, primary_key=True),
     sa.Column("run_id", sa.String(64), nullable=False),
 )
+
+sync_manifest = sa.Table(
+    "crm_sync_manifest",
+    metadata,
+    sa.Column("target_run_id", sa.String(64), primary_key=True),
+    _shop(),
+    sa.Column("tap_run_id", sa.String(64), primary_key=True),
+    sa.Column("stream", sa.String(64), primary_key=True),
+    sa.Column("part", sa.String(32), primary_key=True),
+    sa.Column("selection", sa.Text, nullable=False),
+    sa.Column("window_start", UtcDateTime),
+    sa.Column("window_end", UtcDateTime),
+    sa.Column("shopify_count_before", sa.BigInteger, nullable=False),
+    sa.Column("shopify_count_after", sa.BigInteger, nullable=False),
+    sa.Column("emitted", sa.BigInteger, nullable=False),
+    sa.Column("excluded", sa.JSON, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+)
+
+run_shops = sa.Table(
+    "crm_run_shops",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    _shop(),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=False),
+)
+
+run_checks = sa.Table(
+    "crm_run_checks",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    _shop(),
+    sa.Column("stream", sa.String(64), primary_key=True),
+    sa.Column("part", sa.String(32), primary_key=True),
+    sa.Column("check_name", sa.String(128), primary_key=True),
+    sa.Column("expected", sa.BigInteger, nullable=False),
+    sa.Column("actual", sa.BigInteger, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+)
+
+dead_letters = sa.Table(
+    "crm_dead_letters",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("line_number", sa.BigInteger, primary_key=True),
+    sa.Column("raw", sa.Text, nullable=False),
+    sa.Column("truncated", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+)

@@ -18,12 +18,19 @@ from singer_sdk.sinks import BatchSink
 from sqlalchemy.engine import Connection
 
 from target_crm import storage
+from target_crm.closing import save_manifest
 from target_crm.domain.batch import CustomerBatch, fold_customers, fold_orders
 from target_crm.domain.identity import customer_phone, normalize_email
 from target_crm.domain.late_orders import join_orders
 from target_crm.domain.models import ConsentAudit, Event, OrderSnapshot
-from target_crm.exceptions import RecordRejectedError
-from target_crm.parsing import parse_customer, parse_order, parse_roster, record_key
+from target_crm.exceptions import RecordRejectedError, SyncAlreadyRunningError
+from target_crm.parsing import (
+    parse_customer,
+    parse_manifest,
+    parse_order,
+    parse_roster,
+    record_key,
+)
 from target_crm.reconcile import save_roster
 from target_crm.runs import StatKey
 
@@ -76,7 +83,11 @@ class CrmSink(BatchSink):
         """Take the shop's sync lock on its first record, then buffer the record."""
         shop = record.get("shop_domain")
         if isinstance(shop, str) and shop not in self.crm.ledger.locked:
-            self.crm.ledger.acquire(shop, self.crm.now())
+            try:
+                self.crm.ledger.acquire(shop, self.crm.now())
+            except SyncAlreadyRunningError as error:
+                self.crm.refuse(error)
+                raise
         context.setdefault("records", []).append(record)
 
     def _parse(
@@ -311,6 +322,20 @@ class RosterSink(CrmSink):
         self.crm.roster_activated(new_version)
 
 
+class ManifestSink(CrmSink):
+    """`sync_manifest`: the tap's own account of the run, kept to prove it at the end."""
+
+    parser = staticmethod(parse_manifest)
+
+    def apply(
+        self, conn: Connection, parsed: list[Any], stats: Counter[StatKey], now: datetime
+    ) -> None:
+        """Store the manifest rows; the run's outcome is decided when the input ends."""
+        save_manifest(conn, parsed, self.crm.ledger.run_id, now)
+        for part in parsed:
+            stats[(part.shop_domain, "sync_manifest", "listed", "")] += 1
+
+
 class UnsupportedStreamSink(CrmSink):
     """Any other stream: nothing to apply, but every record is counted as skipped."""
 
@@ -337,4 +362,11 @@ class UnsupportedStreamSink(CrmSink):
         BatchSink._singer_validate_message(self, record)
 
 
-__all__ = ["CustomersSink", "OrdersSink", "RosterSink", "UnsupportedStreamSink", "record_key"]
+__all__ = [
+    "CustomersSink",
+    "ManifestSink",
+    "OrdersSink",
+    "RosterSink",
+    "UnsupportedStreamSink",
+    "record_key",
+]

@@ -15,6 +15,7 @@ from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 from sqlalchemy.engine import Connection
 
+from target_crm.closing import load_manifest, run_shops, save_assessment, shop_stats
 from target_crm.domain.models import (
     PAID_FINANCIAL_STATUSES,
     ConsentSource,
@@ -22,20 +23,43 @@ from target_crm.domain.models import (
     DuplicatePolicy,
     Identifier,
 )
-from target_crm.exceptions import CrmConfigError, TooManyRejectedRecordsError
+from target_crm.domain.reconciliation import (
+    Assessment,
+    RunOutcome,
+    assess_run,
+    tally_streams,
+    worst,
+)
+from target_crm.exceptions import (
+    CrmConfigError,
+    RunUnreconciledError,
+    TooManyRejectedRecordsError,
+)
 from target_crm.reconcile import reconcile_roster
 from target_crm.runs import RunLedger, load_cutovers, record_cutovers
 from target_crm.settings import CONFIG_SCHEMA
-from target_crm.sinks import CrmSink, CustomersSink, OrdersSink, RosterSink, UnsupportedStreamSink
+from target_crm.sinks import (
+    CrmSink,
+    CustomersSink,
+    ManifestSink,
+    OrdersSink,
+    RosterSink,
+    UnsupportedStreamSink,
+)
 from target_crm.storage import create_store
 
 SINKS: dict[str, type[CrmSink]] = {
     "customers": CustomersSink,
     "orders": OrdersSink,
     "customer_roster": RosterSink,
+    "sync_manifest": ManifestSink,
 }
 # A stream's batch needs these streams' buffered records committed first.
-UPSTREAM = {"orders": ("customers",), "customer_roster": ("customers", "orders")}
+UPSTREAM = {
+    "orders": ("customers",),
+    "customer_roster": ("customers", "orders"),
+    "sync_manifest": ("customers", "orders", "customer_roster"),
+}
 
 
 def _utcnow() -> datetime:
@@ -186,28 +210,58 @@ class TargetCRM(Target):
         self._roster_completed = True
 
     def process_endofpipe(self) -> None:
-        """All input read: commit, reconcile a completed roster, record the cut-over."""
+        """All input read: commit, reconcile, decide each shop's outcome, record the end.
+
+        Raises:
+            RunUnreconciledError: after committing, when a manifest check fails.
+        """
         self._input_complete = True
         try:
             super().process_endofpipe()
             if self._roster_activated:
                 self._reconcile()
-            self._complete()
+            outcome, message = self._complete()
         except Exception as error:
             self.fail(error)
             raise
+        if outcome is RunOutcome.UNRECONCILED:
+            raise RunUnreconciledError(message)
+        if outcome is RunOutcome.INCOMPLETE:
+            self.logger.warning("Run %s incomplete: %s", self.ledger.run_id, message)
 
-    def _complete(self) -> None:
-        cutover = self.config.get("automation_cutover")
+    def _complete(self) -> tuple[RunOutcome, str]:
+        now = self.now()
+        run_id = self.ledger.run_id
         with self.engine.begin() as conn:
-            if cutover:
-                at = datetime.fromisoformat(cutover).astimezone(UTC)
-                marks = dict.fromkeys(self.ledger.locked, at)
-                record_cutovers(conn, marks, "config", self.ledger.run_id, overwrite=True)
-            elif self._roster_completed:
-                record_cutovers(conn, self._watermarks, "initial_sync", self.ledger.run_id)
-        self.ledger.finish("completed", self.now())
+            assessments: dict[str, Assessment] = {}
+            for shop in run_shops(conn, run_id):
+                stats = tally_streams(shop_stats(conn, run_id, shop))
+                assessment = assess_run(shop, load_manifest(conn, run_id, shop), stats)
+                save_assessment(conn, run_id, shop, assessment, now)
+                assessments[shop] = assessment
+            self._record_cutovers(conn)
+        outcome = worst(a.outcome for a in assessments.values())
+        message = " | ".join(a.message for a in assessments.values() if a.message)
+        if not assessments:
+            message = "the input carried no records and no sync_manifest"
+        self.ledger.finish(outcome.value, now, message or None)
         self._finished = True
+        return outcome, message
+
+    def _record_cutovers(self, conn: Connection) -> None:
+        cutover = self.config.get("automation_cutover")
+        if cutover:
+            at = datetime.fromisoformat(cutover).astimezone(UTC)
+            marks = dict.fromkeys(self.ledger.locked, at)
+            record_cutovers(conn, marks, "config", self.ledger.run_id, overwrite=True)
+        elif self._roster_completed:
+            record_cutovers(conn, self._watermarks, "initial_sync", self.ledger.run_id)
+
+    def refuse(self, error: BaseException) -> None:
+        """Record the run as refused (another run holds a shop's lock), never `running`."""
+        if not self._finished:
+            self._finished = True
+            self.ledger.finish(RunOutcome.REFUSED.value, self.now(), str(error))
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         # singer-sdk drains (committing and emitting STATE), then exits; record the end.
@@ -216,10 +270,14 @@ class TargetCRM(Target):
         finally:
             if not self._finished:
                 self._finished = True
-                self.ledger.finish("terminated", self.now(), f"signal {signum}")
+                self.ledger.finish(
+                    RunOutcome.INCOMPLETE.value, self.now(), f"stopped by signal {signum}"
+                )
 
     def fail(self, error: BaseException) -> None:
         """Record the run as failed (once) and release its locks."""
         if not self._finished:
             self._finished = True
-            self.ledger.finish("failed", self.now(), f"{type(error).__name__}: {error}")
+            self.ledger.finish(
+                RunOutcome.FAILED.value, self.now(), f"{type(error).__name__}: {error}"
+            )

@@ -31,6 +31,8 @@ def money(amount: str, currency: str = "USD") -> dict[str, Any]:
 
 def schema_for(stream: str) -> dict[str, Any]:
     path = SCHEMAS / f"{stream}.json"
+    if stream == "sync_manifest":
+        return {"type": "object", "properties": {}}
     if path.exists():
         return json.loads(path.read_text())
     return {
@@ -165,6 +167,7 @@ class Feed:
 
     lines: list[str] = field(default_factory=list)
     announced: set[str] = field(default_factory=set)
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def _schema(self, stream: str) -> None:
         if stream not in self.announced:
@@ -173,12 +176,21 @@ class Feed:
                 "type": "SCHEMA",
                 "stream": stream,
                 "schema": schema_for(stream),
-                "key_properties": ["shop_domain", "id"],
+                "key_properties": (
+                    ["shop_domain", "run_id", "stream", "part"]
+                    if stream == "sync_manifest"
+                    else ["shop_domain", "id"]
+                ),
             }
             self.lines.append(json.dumps(msg))
 
+    def _count(self, shop: Any, stream: str) -> None:
+        key = (str(shop), stream)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
     def record(self, stream: str, record: dict[str, Any]) -> Feed:
         self._schema(stream)
+        self._count(record.get("shop_domain"), stream)
         self.lines.append(json.dumps({"type": "RECORD", "stream": stream, "record": record}))
         return self
 
@@ -195,6 +207,7 @@ class Feed:
     def roster(self, ids: list[int], *, shop: str = SHOP, version: int = 1) -> Feed:
         self._schema("customer_roster")
         for cid in ids:
+            self._count(shop, "customer_roster")
             rec = {
                 "shop_domain": shop,
                 "id": cid,
@@ -216,6 +229,44 @@ class Feed:
                 {"type": "ACTIVATE_VERSION", "stream": "customer_roster", "version": version}
             )
         )
+        return self
+
+    def manifest(
+        self,
+        *,
+        shop: str = SHOP,
+        streams: tuple[str, ...] = ("customers", "orders", "customer_roster"),
+        window_end: datetime | None = None,
+        run_id: str = "tap-run-1",
+        **over: dict[str, Any],
+    ) -> Feed:
+        """The tap's closing `sync_manifest`: one `window` part per stream, counts = records fed.
+
+        ``over`` maps a stream to fields that replace the computed ones (``emitted``,
+        ``shopify_count_before``...).
+        """
+        end = window_end or (T0 + timedelta(days=30))
+        for stream in streams:
+            emitted = self.counts.get((shop, stream), 0)
+            record = {
+                "shop_domain": shop,
+                "run_id": run_id,
+                "stream": stream,
+                "part": "window",
+                "selection": "",
+                "window_start": None
+                if stream == "customer_roster"
+                else iso(T0 - timedelta(days=365)),
+                "window_end": None if stream == "customer_roster" else iso(end),
+                "shopify_count_before": emitted,
+                "shopify_count_after": emitted,
+                "emitted": emitted,
+                "excluded": {},
+                "started_at": iso(end),
+                "finished_at": iso(end),
+            }
+            record.update(over.get(stream, {}))
+            self.record("sync_manifest", record)
         return self
 
     def state(self, value: dict[str, Any]) -> Feed:

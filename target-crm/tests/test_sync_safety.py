@@ -76,6 +76,11 @@ def test_one_sync_per_shop_and_store(tmp_path, database_url):
         assert second.returncode != 0
         assert "another sync is running for shop demo-store.myshopify.com" in second.stderr
         assert run_id in second.stderr
+        refused = q(
+            database_url,
+            "select status from sync_runs where run_id != :r".replace(":r", f"'{run_id}'"),
+        )
+        assert refused == [("refused",)]  # recorded, never left running
         other_shop = Feed().customers(customer(3, shop="other.myshopify.com")).text()
         third = subprocess.run(  # noqa: PLW1510 - the exit code is asserted
             [TARGET, "--config", str(config)],
@@ -178,7 +183,9 @@ def test_sigterm_commits_emits_state_and_records_the_end(tmp_path, sqlite_url):
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
     assert [json.loads(line) for line in out.splitlines()] == [{"at": 2}]
-    assert q(sqlite_url, "select status from sync_runs") == [("terminated",)]
+    assert q(sqlite_url, "select status, error from sync_runs") == [
+        ("incomplete", "stopped by signal 15")
+    ]
     # customer 3 is committed if the reader had taken it before the signal; never half-done
     assert q(sqlite_url, "select count(*) from contacts") in ([(2,)], [(3,)])
     assert q(sqlite_url, "select count(*) from sync_locks") == [(0,)]

@@ -31,6 +31,7 @@ def backfill_feed():
         .orders(order(101, 1), order(102, 2, total="50.00"), order(103, None))
         .state({"bookmark": 2})
         .roster([1, 2, 3])
+        .manifest()
     )
 
 
@@ -85,6 +86,7 @@ def test_changes_after_cutover_produce_exact_events(database_url):
             order(102, 1, updated=later(6), cancelled_at=later(6)),  # 2 merged into 1
         )
         .roster([1, 3, 4])
+        .manifest()
     )
     run_target(config, changes, now=NOW)
     new_events = q(
@@ -125,11 +127,11 @@ def test_changes_after_cutover_produce_exact_events(database_url):
         "where new_state = 'UNSUBSCRIBED'",
     )
     assert audit == [(1, "UNSUBSCRIBED", "applied")]
-    deleted = run_target(config, Feed().roster([1, 4]), now=NOW)
+    deleted = run_target(config, Feed().roster([1, 4]).manifest(), now=NOW)
     assert deleted == []
     assert q(database_url, "select status from contacts where customer_id = 4") == [("active",)]
     assert q(database_url, "select status from contacts where customer_id = 3") == []
-    run_target(config, Feed().roster([1]), now=NOW)
+    run_target(config, Feed().roster([1]).manifest(), now=NOW)
     assert q(
         database_url, "select status, deleted_at is not null from contacts where customer_id = 4"
     ) == [("deleted", True)]
@@ -164,7 +166,7 @@ def test_bad_records_are_quarantined_naming_the_field(database_url):
     feed = Feed().customers(customer(1), customer("x"), customer(2, updated_at="yesterday"))
     feed.orders(bad_money, order(302, 1))
     feed.record("orders", {"id": 5})
-    run_target(config, feed, now=NOW)
+    run_target(config, feed.manifest(streams=("customers", "orders")), now=NOW)
     rows = q(database_url, "select stream, record_key, field, reason from quarantine order by id")
     assert [r[:3] for r in rows] == [
         ("customers", f"{SHOP}/x", "id"),

@@ -222,7 +222,8 @@ def fold_orders(
             cutover=cutovers.get(order.shop_domain),
         )
         batch.outcomes.append((order, outcome))
-        if outcome.snapshot is not snapshots.get(key):
-            snapshots[key] = outcome.snapshot
-            batch.snapshots[key] = outcome.snapshot
+        kept = outcome.snapshot
+        if kept is not None and kept is not snapshots.get(key):
+            snapshots[key] = kept
+            batch.snapshots[key] = kept
     return batch
