@@ -137,20 +137,35 @@ class Books:
     def apply_customers(
         self, shop: str, customers: Sequence[Customer], rejects: Rejects, now: datetime
     ) -> None:
-        """Upsert accounts and book signup bonuses in one transaction."""
-        latest = {c.customer_id: c for c in customers}
+        """Upsert accounts and book signup bonuses in one transaction.
+
+        Newer wins: a customer version older (``updated_at``) than the stored one changes
+        nothing and is counted ``stale_version``.
+        """
         tally = _tally(len(customers) + len(rejects), rejects)
-        tally["applied"] += len(customers)
         with self.engine.begin() as conn:
+            stored = storage.account_versions(conn, shop, [c.customer_id for c in customers])
+            latest: dict[int, Customer] = {}
+            notes: list[Discrepancy] = []
+            for c in customers:
+                seen = [v for v in (stored.get(c.customer_id), _updated(latest, c)) if v]
+                if seen and c.updated_at < max(seen):
+                    tally[skipped(SkipReason.STALE_VERSION)] += 1
+                    notes.append(_stale_customer(c, max(seen)))
+                    continue
+                latest[c.customer_id] = c
+                tally["applied"] += 1
             start = self.program_start or self._first_synced(conn, shop, now)
-            rows = [_account_row(shop, c) for c in latest.values()]
-            storage.upsert_accounts(conn, rows)
+            storage.upsert_accounts(conn, [_account_row(shop, c) for c in latest.values()])
             bonuses = [
                 signup_entry(c.customer_id, c.created_at, start, self.rules)
                 for c in latest.values()
             ]
             entries = [b for b in bonuses if b is not None]
             storage.insert_entries(conn, shop, self.run_id, entries, now)
+            storage.record_discrepancies(
+                conn, run_id=self.run_id, shop=shop, stream="customers", notes=notes, now=now
+            )
             storage.quarantine(conn, self.run_id, shop, rejects, now)
             run_outcome.add_counts(conn, self.run_id, shop, "customers", tally)
             self.registry.heartbeat(
@@ -158,7 +173,7 @@ class Books:
                 shop,
                 now,
                 customer_records=len(customers),
-                discrepancies=len(rejects),
+                discrepancies=len(rejects) + len(notes),
                 quarantined=len(rejects),
             )
 
@@ -315,6 +330,19 @@ def _applied_version(conn: Connection, shop: str) -> int | None:
     query = sa.select(s.roster_versions.c.version).where(s.roster_versions.c.shop_domain == shop)
     version = conn.execute(query).scalar()
     return None if version is None else int(version)
+
+
+def _updated(latest: dict[int, Customer], c: Customer) -> datetime | None:
+    newest = latest.get(c.customer_id)
+    return None if newest is None else newest.updated_at
+
+
+def _stale_customer(customer: Customer, latest: datetime) -> Discrepancy:
+    return Discrepancy(
+        f"customers:{customer.customer_id}",
+        "updated_at",
+        f"older than the stored version ({latest.isoformat()}): ignored",
+    )
 
 
 def _stale(order: Order, booked: dict[int, datetime]) -> Discrepancy | None:

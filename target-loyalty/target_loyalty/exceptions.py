@@ -15,7 +15,7 @@ class RecordError(ValueError):
             field: The offending field (dotted path).
             reason: What is wrong with it.
         """
-        super().__init__(f"{stream} record {key}: field {field}: {reason}")
+        super().__init__(f"{stream} {key}: {field}: {reason}")
         self.stream, self.key, self.field, self.reason = stream, key, field, reason
 
 

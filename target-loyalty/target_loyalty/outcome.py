@@ -10,7 +10,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -24,6 +24,9 @@ from target_loyalty.domain.reconciliation import (
     reconcile,
 )
 from target_loyalty.records import Manifest
+
+if TYPE_CHECKING:
+    from target_runtime.singer_input import DeadLetter
 from target_loyalty.storage import upsert
 
 SKIPPED = "skipped:"
@@ -48,6 +51,25 @@ def add_counts(
             set_={"count": table.c["count"] + stmt.excluded["count"]},
         ),
         rows,
+    )
+
+
+def printable(text: str) -> str:
+    """Text PostgreSQL can store: a NUL character is written as the escape ``\\u0000``."""
+    return text.replace("\x00", "\\u0000")
+
+
+def store_dead_letter(conn: Connection, run_id: str, letter: DeadLetter, now: datetime) -> None:
+    """Keep one input line that was not a valid Singer message, with the reason."""
+    conn.execute(
+        sa.insert(s.dead_letters).values(
+            run_id=run_id,
+            line_number=letter.line_number,
+            raw=printable(letter.raw),
+            truncated=letter.truncated,
+            reason=printable(letter.reason)[:2000],
+            recorded_at=now,
+        )
     )
 
 

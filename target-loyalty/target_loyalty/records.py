@@ -49,13 +49,39 @@ class Customer:
     updated_at: datetime
 
 
+#: Longest text per field (characters); any other text field: ``DEFAULT_TEXT_LIMIT``.
+TEXT_LIMITS = {
+    "email": 320,
+    "phone": 64,
+    "first_name": 255,
+    "last_name": 255,
+    "display_name": 255,
+    "shop_domain": 255,
+    "note": 5000,
+}
+DEFAULT_TEXT_LIMIT = 1000
+TAG_LIMIT = 255
+#: Money fits NUMERIC(19,4): at most 4 decimals and |amount| < 10**15.
+MONEY_LIMIT = Decimal(10) ** 15
+MONEY_DECIMALS = 4
+
+
+def text_problem(value: str, limit: int) -> str | None:
+    """Why a text value cannot be stored, or None (NUL characters, length bounds)."""
+    if "\x00" in value:
+        return "contains a NUL character"
+    if len(value) > limit:
+        return f"{len(value):,} characters, more than the {limit:,} allowed"
+    return None
+
+
 class _Reader:
     """Reads fields of one record, raising errors that name stream, key and field."""
 
     def __init__(self, stream: str, record: Mapping[str, Any]) -> None:
         self.stream = stream
         self.record = record
-        self.key = str(record.get("id"))
+        self.key = f"{record.get('id')!s:.40}"
 
     def fail(self, field: str, reason: str) -> RecordError:
         return RecordError(self.stream, self.key, field, reason)
@@ -64,20 +90,34 @@ class _Reader:
         value = self.record.get("shop_domain")
         if not isinstance(value, str) or not value:
             raise self.fail("shop_domain", "missing or empty shop_domain")
+        problem = text_problem(value, TEXT_LIMITS["shop_domain"])
+        if problem:
+            raise self.fail("shop_domain", problem)
         return value
 
     def integer(self, field: str, *, optional: bool = False) -> int | None:
-        value = self.record.get(field)
+        """The record's id field: an integer from 1 to 2**63-1."""
+        return self.check_id(field, self.record.get(field), optional=optional)
+
+    def check_id(self, field: str, value: Any, *, optional: bool = False) -> int | None:
+        """An id: an integer from 1 to 2**63-1 (a positive 64-bit integer)."""
         if value is None and optional:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(field, f"expected an integer, got {value!r}")
+            raise self.fail(field, f"expected an integer, got {value!r:.40}")
+        if not 1 <= value <= MAX_ID:
+            raise self.fail(field, f"{value!s:.40} is not an id from 1 to 2**63-1")
         return value
 
     def text(self, field: str) -> str | None:
         value = self.record.get(field)
-        if value is not None and not isinstance(value, str):
+        if value is None:
+            return None
+        if not isinstance(value, str):
             raise self.fail(field, f"expected a string, got {type(value).__name__}")
+        problem = text_problem(value, TEXT_LIMITS.get(field, DEFAULT_TEXT_LIMIT))
+        if problem:
+            raise self.fail(field, problem)
         return value
 
     def moment(self, field: str, *, optional: bool = False, value: Any = None) -> datetime | None:
@@ -92,6 +132,10 @@ class _Reader:
         value = self.record.get(field) or []
         if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
             raise self.fail(field, "expected a list of strings")
+        for index, tag in enumerate(value):
+            problem = text_problem(tag, TAG_LIMIT)
+            if problem:
+                raise self.fail(f"{field}[{index}]", problem)
         return tuple(value)
 
     def money(self, bag: Any, field: str, currency: str, *, null_is_zero: bool = False) -> Decimal:
@@ -104,8 +148,12 @@ class _Reader:
         except (KeyError, TypeError):
             raise self.fail(field, "expected a MoneyBag with shop_money") from None
         if code != currency:
-            raise self.fail(field, f"shop money in {code!r}, expected shop currency {currency}")
-        return parse_amount(amount, lambda reason: self.fail(field, reason))
+            raise self.fail(field, f"shop money in {code!r:.20}, expected shop currency {currency}")
+        where = f"{field}.shop_money.amount"
+        value = parse_amount(amount, lambda reason: self.fail(where, reason))
+        if value < 0:
+            raise self.fail(where, f"{amount} is negative; totals and prices are not")
+        return value
 
 
 def parse_moment(value: Any, fail: Any) -> datetime:
@@ -126,14 +174,24 @@ def parse_moment(value: Any, fail: Any) -> datetime:
 
 def parse_amount(value: Any, fail: Any) -> Decimal:
     """A decimal money string; floats are refused because they lose cents."""
-    if not isinstance(value, str | Decimal) or isinstance(value, bool):
-        raise fail(f"money must be a decimal string, got {value!r}")
+    # The reader decodes JSON numbers as Decimal: only a string is a decimal string.
+    if not isinstance(value, str):
+        number = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+        got = f"the JSON number {value!s:.40}" if number else f"{value!r:.40}"
+        raise fail(f"money must be a decimal string, got {got}")
+    if isinstance(value, str) and len(value) > 64:
+        raise fail(f"{len(value):,} characters is not a money amount")
     try:
         amount = Decimal(value)
     except InvalidOperation:
-        raise fail(f"not a decimal amount: {value!r}") from None
+        raise fail(f"not a decimal amount: {value!r:.40}") from None
     if not amount.is_finite():
-        raise fail(f"not a finite amount: {value!r}")
+        raise fail(f"not a finite amount: {value!r:.40}")
+    if abs(amount) >= MONEY_LIMIT:
+        raise fail(f"{value!s:.40} exceeds the money range (|amount| < 10**15)")
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MONEY_DECIMALS:
+        raise fail(f"{value!s:.40} has more than {MONEY_DECIMALS} decimals")
     return amount
 
 
@@ -158,10 +216,17 @@ def parse_customer(record: Mapping[str, Any]) -> tuple[str, Customer]:
         last_name=r.text("last_name"),
         phone=r.text("phone"),
         state=r.text("state"),
-        tags=r.tags(),
+        tags=_checked_tags(r),
         created_at=created,
         updated_at=updated,
     )
+
+
+def _checked_tags(r: _Reader) -> tuple[str, ...]:
+    # Fields the books do not keep are still bounded: the record is valid or quarantined.
+    r.text("display_name")
+    r.text("note")
+    return r.tags()
 
 
 def parse_roster(record: Mapping[str, Any]) -> tuple[str, int]:
@@ -177,9 +242,8 @@ def _refund(r: _Reader, raw: Any, index: int, currency: str) -> Refund:
     field = f"refunds[{index}]"
     if not isinstance(raw, Mapping):
         raise r.fail(field, "expected an object")
-    refund_id = raw.get("id")
-    if isinstance(refund_id, bool) or not isinstance(refund_id, int):
-        raise r.fail(f"{field}.id", f"expected an integer, got {refund_id!r}")
+    refund_id = r.check_id(f"{field}.id", raw.get("id"))
+    assert refund_id is not None
     created = r.moment(f"{field}.created_at", value=raw.get("created_at"))
     assert created is not None
     lines = raw.get("refund_line_items") or []
@@ -198,6 +262,18 @@ def _refund(r: _Reader, raw: Any, index: int, currency: str) -> Refund:
         raw.get("total_refunded_set"), f"{field}.total_refunded_set", currency, null_is_zero=True
     )
     return Refund(refund_id=refund_id, created_at=created, line_subtotal=subtotal, total=total)
+
+
+def _check_line_items(r: _Reader, lines: Any) -> None:
+    """Line items are not booked, but their ids must be storable ids like any other."""
+    if lines is None:
+        return
+    if not isinstance(lines, list):
+        raise r.fail("line_items", "expected a list")
+    for index, line in enumerate(lines):
+        if not isinstance(line, Mapping):
+            raise r.fail(f"line_items[{index}]", "expected an object")
+        r.check_id(f"line_items[{index}].id", line.get("id"))
 
 
 def parse_order(record: Mapping[str, Any]) -> tuple[str, Order]:
@@ -219,6 +295,7 @@ def parse_order(record: Mapping[str, Any]) -> tuple[str, Order]:
     if not isinstance(test, bool):
         raise r.fail("test", f"expected a boolean, got {test!r}")
     created = r.moment("created_at")
+    _check_line_items(r, record.get("line_items"))
     assert order_id is not None
     assert created is not None
     return shop, Order(

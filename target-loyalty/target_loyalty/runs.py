@@ -161,9 +161,11 @@ class RunRegistry:
         )
 
     def _holder_alive(self, holder: Any, now: datetime) -> bool:
-        if holder.heartbeat_at + self.stale_after < now:
-            return False
-        return holder.host != HOST or _pid_alive(holder.pid)
+        # On this host the pid is proof either way: a live holder is never taken over, however
+        # quiet it has been. Only a holder on another host is judged by its heartbeat.
+        if holder.host == HOST:
+            return _pid_alive(holder.pid)
+        return holder.heartbeat_at + self.stale_after >= now
 
     def heartbeat(self, conn: Connection, shop: str, now: datetime, **counts: Any) -> None:
         """Add to this run's counters and prove it is alive, inside the batch's transaction."""

@@ -160,7 +160,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         "lock_stale_after_seconds",
         th.IntegerType,
         default=3600,
-        description="SQLite only: a sync whose heartbeat is older than this no longer blocks.",
+        description="SQLite only: a sync on another host whose heartbeat is older than this "
+        "no longer blocks; on the same host a live process always keeps its lock.",
     ),
     th.Property(
         "validate_records",

@@ -102,6 +102,20 @@ def order_versions(conn: Connection, shop: str, order_ids: Sequence[int]) -> dic
     return found
 
 
+def account_versions(
+    conn: Connection, shop: str, customer_ids: Sequence[int]
+) -> dict[int, datetime]:
+    """The ``updated_at`` of each stored customer version (accounts made from orders have none)."""
+    a = s.accounts
+    found: dict[int, datetime] = {}
+    for part in chunks(sorted(set(customer_ids))):
+        query = sa.select(a.c.customer_id, a.c.updated_at).where(
+            a.c.shop_domain == shop, a.c.customer_id.in_(part), a.c.updated_at.is_not(None)
+        )
+        found.update({row[0]: row[1] for row in conn.execute(query)})
+    return found
+
+
 def entries_for_customers(
     conn: Connection, shop: str, customer_ids: Iterable[int]
 ) -> dict[int, list[LedgerEntry]]:

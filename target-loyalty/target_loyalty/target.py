@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from singer_sdk import Target
-from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.sinks import Sink
+from target_runtime.singer_input import DeadLetter, ResilientSingerReader
 
 from target_loyalty import storage
 from target_loyalty.books import Books
@@ -21,7 +21,7 @@ from target_loyalty.exceptions import (
     RosterDeletionRefusedError,
     UnreconciledRunError,
 )
-from target_loyalty.outcome import run_manifest
+from target_loyalty.outcome import run_manifest, store_dead_letter
 from target_loyalty.records import parse_moment
 from target_loyalty.runs import RunRegistry
 from target_loyalty.settings import CONFIG_SCHEMA, DEFAULT_DATABASE_URL, rules_from_config
@@ -58,7 +58,7 @@ class TargetLoyalty(Target):
     name = "target-loyalty"
     config_jsonschema = CONFIG_SCHEMA
     default_sink_class = IgnoredStreamSink
-    message_reader_class = MsgSpecReader
+    message_reader_class = ResilientSingerReader
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Open the books; locks are taken per shop when its first record arrives."""
@@ -82,6 +82,9 @@ class TargetLoyalty(Target):
         self._emitted_state: dict[str, Any] | None = None
         self._closed = False
         self._finished: set[str] = set()
+        # Lines that are not valid Singer messages go to loyalty_dead_letters, counted
+        # toward max_rejected_records; the good lines around them are processed as usual.
+        self.message_reader.on_dead_letter = self.record_dead_letter  # type: ignore[attr-defined]
 
     def get_sink_class(self, stream_name: str) -> type[Sink]:
         """The sink for one of the tap's streams; any other stream is counted, not booked."""
@@ -95,6 +98,13 @@ class TargetLoyalty(Target):
         """Take the shop's lock the first time it appears (fails at once if it is busy)."""
         self.registry.acquire(shop, self.wall_clock())
 
+    def record_dead_letter(self, letter: DeadLetter) -> None:
+        """Keep a line that is not a valid Singer message, in its own short transaction."""
+        with self.engine.begin() as conn:
+            store_dead_letter(conn, self.run_id, letter, self.wall_clock())
+        self.logger.warning("Dead letter, input line %d: %s", letter.line_number, letter.reason)
+        self.count_rejects(1)
+
     def count_rejects(self, count: int) -> None:
         """Fail the run once more records were quarantined than allowed."""
         self._rejected += count
@@ -102,7 +112,8 @@ class TargetLoyalty(Target):
         if self._rejected > limit:
             msg = (
                 f"{self._rejected} records quarantined in this run, more than "
-                f"max_rejected_records={limit}; see the loyalty_quarantine table"
+                f"max_rejected_records={limit}; see the loyalty_quarantine and "
+                "loyalty_dead_letters tables"
             )
             raise RejectedRecordsLimitError(msg)
 

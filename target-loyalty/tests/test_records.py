@@ -43,16 +43,21 @@ def broken(path, value):
         (
             ["subtotal_price_set", "shop_money", "amount"],
             19.99,
-            "subtotal_price_set",
+            "subtotal_price_set.shop_money.amount",
             "decimal string",
         ),
         (
             ["subtotal_price_set", "shop_money", "amount"],
             "12,50",
-            "subtotal_price_set",
+            "subtotal_price_set.shop_money.amount",
             "not a decimal",
         ),
-        (["subtotal_price_set", "shop_money", "amount"], "NaN", "subtotal_price_set", "finite"),
+        (
+            ["subtotal_price_set", "shop_money", "amount"],
+            "NaN",
+            "subtotal_price_set.shop_money.amount",
+            "finite",
+        ),
         (
             ["subtotal_price_set", "shop_money", "currency_code"],
             "EUR",
@@ -67,7 +72,7 @@ def broken(path, value):
         (
             ["refunds", 0, "refund_line_items", 0, "subtotal_set", "shop_money", "amount"],
             "x",
-            "refunds[0].refund_line_items[0].subtotal_set",
+            "refunds[0].refund_line_items[0].subtotal_set.shop_money.amount",
             "not a decimal",
         ),
         (["tags"], "a,b", "tags", "list of strings"),
@@ -80,14 +85,14 @@ def test_bad_orders_name_the_field(path, value, field, reason):
     error = caught.value
     assert (error.stream, error.field) == ("orders", field)
     assert reason in error.reason
-    assert f"field {field}" in str(error)
+    assert str(error).startswith(f"orders {error.key}: {field}: ")
 
 
 def test_customer_and_roster_parse():
     shop, parsed = parse_customer(customer(9, email=None))
     assert (shop, parsed.customer_id, parsed.email) == ("demo-store.myshopify.com", 9, None)
     assert parse_roster({"shop_domain": shop, "id": 9}) == (shop, 9)
-    with pytest.raises(RecordError, match="customer_roster record None: field id"):
+    with pytest.raises(RecordError, match="customer_roster None: id: "):
         parse_roster({"shop_domain": shop})
-    with pytest.raises(RecordError, match="field updated_at"):
+    with pytest.raises(RecordError, match="customers 9: updated_at: "):
         parse_customer(customer(9, updated_at=None))

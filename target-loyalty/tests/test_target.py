@@ -84,12 +84,12 @@ def test_the_books_follow_the_rules(database_url):
         ("orders:104", "customer_id"),
         ("orders:105", "test"),
         ("orders:106", "tags"),
-        ("orders:107", "subtotal_price_set"),
+        ("orders:107", "subtotal_price_set.shop_money.amount"),
     ]
     [quarantined] = query(
         database_url, "SELECT stream, record_key, field, payload FROM loyalty_quarantine"
     )
-    assert quarantined[:3] == ("orders", "107", "subtotal_price_set")
+    assert quarantined[:3] == ("orders", "107", "subtotal_price_set.shop_money.amount")
     assert json.loads(quarantined[3])["id"] == 107
     [run] = query(
         database_url,
