@@ -41,3 +41,7 @@ class RosterDeletionRefusedError(FatalSyncError):
 
 class InvalidRulesError(ValueError):
     """Fatal: the loyalty rules in the config are inconsistent."""
+
+
+class InvalidConfigError(ValueError):
+    """Fatal, at start: a setting is present but unusable (an empty ``database_url``)."""

@@ -16,7 +16,7 @@ from target_loyalty.domain.model import (
     Tier,
 )
 from target_loyalty.domain.tiers import validate_tiers
-from target_loyalty.exceptions import InvalidRulesError
+from target_loyalty.exceptions import InvalidConfigError, InvalidRulesError
 
 DEFAULT_DATABASE_URL = "sqlite:///output/target-loyalty.db"
 
@@ -47,7 +47,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=DEFAULT_DATABASE_URL,
         secret=True,
         description="SQLAlchemy URL of the books: a SQLite file (default, folder created) or "
-        "`postgresql+psycopg://user@host/db`. Secret: it may carry a password.",
+        "`postgresql+psycopg://user@host/db`. Secret: it may carry a password. Only an absent "
+        "setting uses the default file; an empty or blank value (an unset "
+        "`$LOYALTY_DATABASE_URL` in Meltano) fails at start.",
     ),
     th.Property(
         "points_per_currency_unit",
@@ -171,6 +173,26 @@ CONFIG_SCHEMA = th.PropertiesList(
         "the target's own parser is strict and quarantines bad records.",
     ),
 ).to_dict()
+
+
+def database_url_from_config(config: Mapping[str, Any]) -> str:
+    """The books' URL: the setting, or the default SQLite file only when it is absent.
+
+    Raises:
+        InvalidConfigError: The setting is present but empty or blank, as Meltano makes it
+            from an unset ``$LOYALTY_DATABASE_URL``: never fall back to a local file then.
+    """
+    if "database_url" not in config:
+        return DEFAULT_DATABASE_URL
+    url = config["database_url"]
+    if not isinstance(url, str) or not url.strip():
+        msg = (
+            "setting database_url is empty: set it to the books' SQLAlchemy URL (with Meltano, "
+            "the LOYALTY_DATABASE_URL environment variable is unset or empty). Leave the "
+            f"setting out entirely to use the default SQLite file {DEFAULT_DATABASE_URL}."
+        )
+        raise InvalidConfigError(msg)
+    return url.strip()
 
 
 def _decimal(value: Any, name: str) -> Decimal:

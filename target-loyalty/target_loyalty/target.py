@@ -24,7 +24,7 @@ from target_loyalty.exceptions import (
 from target_loyalty.outcome import run_manifest, store_dead_letter
 from target_loyalty.records import parse_moment
 from target_loyalty.runs import RunRegistry
-from target_loyalty.settings import CONFIG_SCHEMA, DEFAULT_DATABASE_URL, rules_from_config
+from target_loyalty.settings import CONFIG_SCHEMA, database_url_from_config, rules_from_config
 from target_loyalty.sinks import (
     UNKNOWN_SHOP,
     CustomerRosterSink,
@@ -68,7 +68,7 @@ class TargetLoyalty(Target):
         self.started_at = datetime.now(UTC)
         self.clock = _moment(self.config.get("as_of"), "as_of") or self.started_at
         self.rules = rules_from_config(self.config)
-        self.engine = storage.create_engine(self.config.get("database_url") or DEFAULT_DATABASE_URL)
+        self.engine = storage.create_engine(database_url_from_config(self.config))
         stale = timedelta(seconds=int(self.config.get("lock_stale_after_seconds", 3600)))
         self.registry = RunRegistry(self.engine, self.run_id, stale)
         start = _moment(self.config.get("program_start_date"), "program_start_date")
