@@ -68,7 +68,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         "skip_tags",
         th.ArrayType(th.StringType),
         default=["skip_loyalty"],
-        description="Orders carrying any of these tags earn nothing (counted as discrepancies).",
+        description="Orders carrying any of these tags (matched case-insensitively, as Shopify "
+        "tags are) earn nothing and count toward no tier or cashback (counted `skip_tag`).",
     ),
     th.Property(
         "paid_financial_statuses",
@@ -151,7 +152,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         "max_rejected_records",
         th.IntegerType,
         default=1000,
-        description="Quarantined records allowed in one run before it fails.",
+        description="Quarantined records plus dead-lettered input lines allowed in one run "
+        "before it fails.",
     ),
     th.Property(
         "as_of",
