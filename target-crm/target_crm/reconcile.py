@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from target_crm import schema as t
+from target_crm.closing import load_manifest
 from target_crm.domain.models import ContactStatus, CrmRules
-from target_crm.domain.roster import MERGED, Departure, classify_departures
+from target_crm.domain.roster import (
+    MERGED,
+    Departure,
+    RosterDecision,
+    classify_departures,
+    decide_roster,
+)
 from target_crm.runs import StatKey, load_cutovers
 from target_crm.storage import enqueue, insert_events, move_contact, refresh_aggregates, upsert
 
@@ -60,45 +68,86 @@ def _fold(conn: Connection, d: Departure, now: datetime) -> None:
     conn.execute(t.contacts.update().where(contact).values(updated_in_store_at=now, **values))
 
 
-def reconcile_roster(
+def roster_shops(conn: Connection, run_id: str) -> list[str]:
+    """Shops whose roster this run received."""
+    query = sa.select(t.roster_seen.c.shop_domain).where(t.roster_seen.c.run_id == run_id)
+    return sorted(set(conn.scalars(query.distinct())))
+
+
+def _live(conn: Connection, shop: str) -> int:
+    query = sa.select(sa.func.count()).where(
+        t.contacts.c.shop_domain == shop, t.contacts.c.status == ContactStatus.ACTIVE.value
+    )
+    return int(conn.scalar(query) or 0)
+
+
+def _last_version(conn: Connection, shop: str) -> int | None:
+    query = sa.select(t.roster_versions.c.version).where(t.roster_versions.c.shop_domain == shop)
+    return conn.scalar(query)
+
+
+def gate_roster(
     conn: Connection,
+    shop: str,
     *,
     run_id: str,
+    received: int,
+    version: int | None,
+    max_share: Decimal,
+) -> tuple[RosterDecision, list[int]]:
+    """Decide whether this run's roster of a shop may delete (rules.md "Roster").
+
+    Returns:
+        The decision and the live contacts the roster does not list.
+    """
+    missing = _missing(conn, shop, run_id)
+    parts = [p for p in load_manifest(conn, run_id, shop) if p.stream == "customer_roster"]
+    decision = decide_roster(
+        shop,
+        received=received,
+        parts=parts,
+        version=version,
+        last_applied=_last_version(conn, shop),
+        departures=len(missing),
+        live=_live(conn, shop),
+        max_share=max_share,
+    )
+    return decision, missing
+
+
+def apply_roster(
+    conn: Connection,
+    shop: str,
+    missing: list[int],
+    *,
+    run_id: str,
+    version: int | None,
     rules: CrmRules,
     now: datetime,
     destinations: list[str],
 ) -> Counter[StatKey]:
-    """Mark contacts missing from this run's roster as deleted or merged (seed 002/003).
-
-    Only shops that have roster entries in this run are reconciled: a shop with no entry
-    could be a roster that did not run, and deleting on an absent roster would be wrong.
+    """Mark a shop's contacts missing from this run's roster deleted or merged (seed 002/003).
 
     Returns:
-        Statistics: departures per shop and fate.
+        Statistics: departures per fate, events created.
     """
     stats: Counter[StatKey] = Counter()
-    shops = list(
-        conn.scalars(
-            sa.select(t.roster_seen.c.shop_domain)
-            .where(t.roster_seen.c.run_id == run_id)
-            .distinct()
-        )
+    cutover = load_cutovers(conn, [shop])[shop]
+    departures = classify_departures(
+        shop, missing, _moves(conn, shop, missing), rules=rules, now=now, cutover=cutover
     )
-    cutovers = load_cutovers(conn, shops)
-    for shop in shops:
-        missing = _missing(conn, shop, run_id)
-        departures = classify_departures(
-            shop, missing, _moves(conn, shop, missing), rules=rules, now=now, cutover=cutovers[shop]
-        )
-        for d in departures:
-            _fold(conn, d, now)
-            stats[(shop, "customer_roster", d.fate, "absent_from_roster")] += 1
-        inserted = insert_events(conn, [d.event for d in departures], run_id)
-        for e in inserted:
-            stats[(shop, "events", "created", e.kind)] += 1
-        touched = {(shop, d.customer_id) for d in departures}
-        touched |= {(shop, d.merged_into) for d in departures if d.merged_into is not None}
-        refresh_aggregates(conn, touched)
-        enqueue(conn, destinations, "event", [(e.shop_domain, e.event_id) for e in inserted], now)
-        enqueue(conn, destinations, "contact", [(s, f"{s}:{c}") for s, c in touched], now)
+    for d in departures:
+        _fold(conn, d, now)
+        stats[(shop, "customer_roster", d.fate, "absent_from_roster")] += 1
+    inserted = insert_events(conn, [d.event for d in departures], run_id)
+    for e in inserted:
+        stats[(shop, "events", "created", e.kind)] += 1
+    touched = {(shop, d.customer_id) for d in departures}
+    touched |= {(shop, d.merged_into) for d in departures if d.merged_into is not None}
+    refresh_aggregates(conn, touched)
+    enqueue(conn, destinations, "event", [(e.shop_domain, e.event_id) for e in inserted], now)
+    enqueue(conn, destinations, "contact", [(s, f"{s}:{c}") for s, c in touched], now)
+    row = {"shop_domain": shop, "version": version, "run_id": run_id, "applied_at": now}
+    if version is None or (_last_version(conn, shop) or version) <= version:
+        upsert(conn, t.roster_versions, [row], update=["version", "run_id", "applied_at"])
     return stats

@@ -305,3 +305,12 @@ dead_letters = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("recorded_at", UtcDateTime, nullable=False),
 )
+
+roster_versions = sa.Table(
+    "crm_roster_versions",
+    metadata,
+    _shop(),
+    sa.Column("version", sa.BigInteger),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("applied_at", UtcDateTime, nullable=False),
+)

@@ -96,6 +96,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         "but add nothing until a later sync sees them paid.",
     ),
     th.Property(
+        "max_roster_deletion_share",
+        th.NumberType,
+        default=0.05,
+        description="A complete roster that would delete or merge away more than this "
+        "share (0 to 1) of a shop's live contacts is not applied and the run fails, naming "
+        "the numbers. Set it higher to allow a large clean-up.",
+    ),
+    th.Property(
         "destinations",
         th.ArrayType(th.StringType),
         default=[],

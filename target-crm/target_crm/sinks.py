@@ -312,13 +312,12 @@ class RosterSink(CrmSink):
         self, conn: Connection, parsed: list[Any], stats: Counter[StatKey], now: datetime
     ) -> None:
         """Remember which customers this run's roster lists."""
-        del now
+        # Counted listed (or skipped with the reason) when the run decides on the roster.
+        del now, stats
         save_roster(conn, set(parsed), self.crm.ledger.run_id)
-        for shop, _ in parsed:
-            stats[(shop, "customer_roster", "listed", "")] += 1
 
     def activate_version(self, new_version: int) -> None:
-        """ACTIVATE_VERSION: the roster is complete once it follows the roster's records."""
+        """ACTIVATE_VERSION: remember the version; deletions wait for the manifest."""
         self.crm.roster_activated(new_version)
 
 

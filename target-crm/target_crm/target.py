@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import gc
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from types import FrameType
 from typing import Any
 
@@ -32,11 +34,12 @@ from target_crm.domain.reconciliation import (
 )
 from target_crm.exceptions import (
     CrmConfigError,
+    RosterDeletionGuardError,
     RunUnreconciledError,
     TooManyRejectedRecordsError,
 )
-from target_crm.reconcile import reconcile_roster
-from target_crm.runs import RunLedger, load_cutovers, record_cutovers
+from target_crm.reconcile import apply_roster, gate_roster, roster_shops
+from target_crm.runs import RunLedger, StatKey, load_cutovers, record_cutovers
 from target_crm.settings import CONFIG_SCHEMA
 from target_crm.sinks import (
     CrmSink,
@@ -76,6 +79,21 @@ def _paid_statuses(config: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(v.strip().upper() for v in raw)
 
 
+def _share(config: Mapping[str, Any]) -> Decimal:
+    raw = config.get("max_roster_deletion_share", 0.05)
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        msg = "max_roster_deletion_share must be a number between 0 and 1"
+        raise ValueError(msg)
+    try:
+        share = Decimal(str(raw))
+    except ArithmeticError:
+        share = Decimal(-1)
+    if not share.is_finite() or not Decimal(0) <= share <= Decimal(1):
+        msg = f"max_roster_deletion_share must be a number between 0 and 1, got {raw!r}"
+        raise ValueError(msg)
+    return share
+
+
 class TargetCRM(Target):
     """Singer target: Shopify customers and orders into a CRM store (SQLite or PostgreSQL)."""
 
@@ -101,7 +119,7 @@ class TargetCRM(Target):
         self.ledger.start(self.now())
         self._watermarks: dict[str, datetime] = {}
         self._last_emitted: dict[str, Any] | None = None
-        self._roster_activated = False
+        self._roster_version: int | None = None
         # The tap emits the roster last: a run that reconciled one carried a complete sync,
         # so only such a run ends the silent backfill. A run cut short (and resumed later)
         # never did, and its resumed remainder stays silent too.
@@ -123,6 +141,7 @@ class TargetCRM(Target):
                 default_country=c.get("default_country") or None,
                 metafield_attributes=dict(c.get("metafield_attributes") or {}),
                 paid_financial_statuses=_paid_statuses(c),
+                max_roster_deletion_share=_share(c),
             )
         except ValueError as error:
             raise CrmConfigError(str(error), errors=[str(error)]) from error
@@ -188,26 +207,50 @@ class TargetCRM(Target):
             self._watermarks[shop] = at
 
     def roster_activated(self, version: int) -> None:
-        """Remember ACTIVATE_VERSION; reconcile now if the roster's records came before it."""
-        del version
-        self._roster_activated = True
-        roster = self._sinks_active.get("customer_roster")
-        if roster is not None and roster._total_records_read > 0:
-            self._reconcile()
+        """Remember the roster version; its deletions wait for the manifest (end of input)."""
+        self._roster_version = version
 
-    def _reconcile(self) -> None:
-        self.drain_all()
+    def _gate_rosters(self) -> None:
+        """Apply each shop's roster only on its complete manifest row, within the share.
+
+        Raises:
+            RosterDeletionGuardError: a roster would delete more than the setting allows.
+        """
+        run_id, now = self.ledger.run_id, self.now()
+        failures: list[str] = []
         with self.engine.begin() as conn:
-            stats = reconcile_roster(
-                conn,
-                run_id=self.ledger.run_id,
-                rules=self.rules,
-                now=self.now(),
-                destinations=self.destinations,
-            )
-            self.ledger.add_stats(conn, stats)
-        self._roster_activated = False
-        self._roster_completed = True
+            for shop in roster_shops(conn, run_id):
+                tally = tally_streams(shop_stats(conn, run_id, shop)).get("customer_roster")
+                received = tally.received if tally else 0
+                decision, missing = gate_roster(
+                    conn,
+                    shop,
+                    run_id=run_id,
+                    received=received,
+                    version=self._roster_version,
+                    max_share=self.rules.max_roster_deletion_share,
+                )
+                stats: Counter[StatKey] = Counter()
+                if decision.apply:
+                    stats += apply_roster(
+                        conn,
+                        shop,
+                        missing,
+                        run_id=run_id,
+                        version=self._roster_version,
+                        rules=self.rules,
+                        now=now,
+                        destinations=self.destinations,
+                    )
+                    stats[(shop, "customer_roster", "listed", "")] += received
+                    self._roster_completed = True
+                else:
+                    stats[(shop, "customer_roster", "skipped", decision.reason)] += received
+                if decision.fails_run:
+                    failures.append(decision.message)
+                self.ledger.add_stats(conn, stats)
+        if failures:
+            raise RosterDeletionGuardError("; ".join(failures))
 
     def process_endofpipe(self) -> None:
         """All input read: commit, reconcile, decide each shop's outcome, record the end.
@@ -218,8 +261,7 @@ class TargetCRM(Target):
         self._input_complete = True
         try:
             super().process_endofpipe()
-            if self._roster_activated:
-                self._reconcile()
+            self._gate_rosters()
             outcome, message = self._complete()
         except Exception as error:
             self.fail(error)

@@ -67,7 +67,8 @@ def test_backfill_then_rerun_adds_nothing(database_url):
 
 
 def test_changes_after_cutover_produce_exact_events(database_url):
-    config = {"database_url": database_url}
+    # A store of three contacts: each departure is a third of it, above the 5% default.
+    config = {"database_url": database_url, "max_roster_deletion_share": 0.5}
     run_target(config, backfill_feed(), now=NOW)
     consent = {
         "state": "UNSUBSCRIBED",
@@ -246,20 +247,26 @@ def rich_feed():
         customer(5, email="CUSTOMER1@example.com "),  # a duplicate of 1
         customer(2, at=later(2), email="moved@example.com"),
     )
-    return feed.orders(
-        order(101, 1, updated=later(2), refunds=[(1, "10.00", later(2))]),
-        order(102, 1, updated=later(3)),  # customer 2 merged into 1
-        order(104, 5, at=later(3)),
-        order(101, 1, updated=later(4), refunds=[(1, "10.00", later(2)), (2, "90.00", later(4))]),
-        order(105, 1, at=later(4), cancelled_at=later(5), updated=later(5)),
-    ).roster([1, 3, 5])  # 2 was merged into 1: its order 102 moved
+    return (
+        feed.orders(
+            order(101, 1, updated=later(2), refunds=[(1, "10.00", later(2))]),
+            order(102, 1, updated=later(3)),  # customer 2 merged into 1
+            order(104, 5, at=later(3)),
+            order(
+                101, 1, updated=later(4), refunds=[(1, "10.00", later(2)), (2, "90.00", later(4))]
+            ),
+            order(105, 1, at=later(4), cancelled_at=later(5), updated=later(5)),
+        )
+        .roster([1, 3, 5])
+        .manifest()
+    )  # 2 was merged into 1: its order 102 moved
 
 
 @pytest.mark.parametrize("batch", [1, 2, 3, 7])
 @pytest.mark.parametrize("policy", ["flag", "merge"])
 def test_batch_size_does_not_change_the_store(tmp_path, batch, policy):
     small, large = f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"
-    config = {"duplicate_policy": policy}
+    config = {"duplicate_policy": policy, "max_roster_deletion_share": 1}
     run_target({**config, "database_url": small, "batch_size_rows": batch}, rich_feed(), now=NOW)
     run_target({**config, "database_url": large}, rich_feed(), now=NOW)
     assert snapshot(small) == snapshot(large)

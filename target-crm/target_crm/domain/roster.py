@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from target_crm.domain.events import CONTACT_DELETED, CONTACT_MERGED, make_event
 from target_crm.domain.models import CrmRules, Event
+from target_crm.domain.reconciliation import ManifestPart
 
 DELETED = "deleted"
 MERGED = "merged"
@@ -70,3 +72,66 @@ def classify_departures(
         )
         departures.append(Departure(shop_domain, customer_id, fate, kept, event))
     return departures
+
+
+HELD_NO_MANIFEST = "roster_without_manifest"
+INCOMPLETE = "roster_incomplete"
+STALE = "stale_roster_version"
+GUARD = "roster_deletion_guard"
+
+
+@dataclass(frozen=True)
+class RosterDecision:
+    """Whether a shop's roster of this run may delete, and if not why (a count reason)."""
+
+    apply: bool
+    reason: str = ""
+    message: str = ""
+
+    @property
+    def fails_run(self) -> bool:
+        """Only the deletion guard fails the run; the others wait for a later roster."""
+        return self.reason == GUARD
+
+
+def decide_roster(
+    shop_domain: str,
+    *,
+    received: int,
+    parts: Sequence[ManifestPart],
+    version: int | None,
+    last_applied: int | None,
+    departures: int,
+    live: int,
+    max_share: Decimal,
+) -> RosterDecision:
+    """Apply a roster only when complete, newest, and not deleting too much (rules.md).
+
+    Args:
+        shop_domain: The shop.
+        received: Roster records of the shop this run received.
+        parts: The manifest parts of the ``customer_roster`` stream for the shop.
+        version: The roster version this run activated (None: unversioned).
+        last_applied: The newest roster version applied before (None: none).
+        departures: Live contacts the roster would delete or merge away.
+        live: The shop's live (active) contacts.
+        max_share: ``max_roster_deletion_share``.
+
+    Returns:
+        Apply, or the reason it is held (and the message when the run must fail).
+    """
+    if not parts:
+        return RosterDecision(False, HELD_NO_MANIFEST)
+    emitted = sum(p.emitted for p in parts)
+    if not all(p.roster_complete for p in parts) or received != emitted:
+        return RosterDecision(False, INCOMPLETE)
+    if version is not None and last_applied is not None and version < last_applied:
+        return RosterDecision(False, STALE)
+    if live > 0 and Decimal(departures) > max_share * live:
+        message = (
+            f"roster of {shop_domain} would delete {departures:,} of {live:,} live contacts "
+            f"({departures / live:.1%}), more than max_roster_deletion_share={max_share}; "
+            "set it higher to allow this"
+        )
+        return RosterDecision(False, GUARD, message)
+    return RosterDecision(True)
