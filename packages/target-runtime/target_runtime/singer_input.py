@@ -75,6 +75,19 @@ def _nesting_exceeds(raw: bytes, limit: int = MAX_NESTING) -> bool:
     return bool(shape)
 
 
+def _decode(raw: bytes) -> tuple[dict[str, t.Any], str | None]:
+    """The decoded object, or why the line is not a JSON object."""
+    try:
+        message = decoder.decode(raw)
+    except RecursionError:
+        return {}, f"nesting deeper than {MAX_NESTING} levels"
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        return {}, f"not valid JSON: {exc}"
+    if type(message) is not dict:
+        return {}, f"not a JSON object (got {_json_type(message)})"
+    return message, None
+
+
 def _is_str_list(value: object) -> bool:
     return type(value) is list and all(type(item) is str for item in value)
 
@@ -146,7 +159,7 @@ class ResilientSingerReader(MsgSpecReader):
     def process_lines(
         self,
         file_input: t.IO[str] | t.IO[bytes] | Iterable[str | bytes] | None,
-        callbacks: dict[str, Callable[[dict], None]],
+        callbacks: dict[str, Callable[[dict[str, t.Any]], None]],
     ) -> Counter[str]:
         """Validate each input line and pass the good ones to the target's callbacks.
 
@@ -163,7 +176,7 @@ class ResilientSingerReader(MsgSpecReader):
         filein = file_input or self.default_input
         for line in getattr(filein, "buffer", filein):
             self.line_number += 1
-            raw = line.encode("utf-8", "surrogateescape") if type(line) is str else line
+            raw: bytes = line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line
             message = self._parse(raw)
             if message is None:
                 continue
@@ -179,19 +192,14 @@ class ResilientSingerReader(MsgSpecReader):
 
     def _parse(self, raw: bytes) -> dict[str, t.Any] | None:
         """The line's message when it is valid, else None after dead-lettering it."""
-        try:
-            message = decoder.decode(raw)
-        except RecursionError:
-            return self._reject(raw, f"nesting deeper than {MAX_NESTING} levels")
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            return self._reject(raw, f"not valid JSON: {exc}")
-        if type(message) is not dict:
-            return self._reject(raw, f"not a JSON object (got {_json_type(message)})")
-        problem = self._problem(message)
+        message, problem = _decode(raw)
+        if problem is None:
+            problem = self._problem(message)
         if problem is None and _nesting_exceeds(raw):
             problem = f"nesting deeper than {MAX_NESTING} levels"
         if problem is not None:
-            return self._reject(raw, problem)
+            self._reject(raw, problem)
+            return None
         return message
 
     def _problem(self, message: dict[str, t.Any]) -> str | None:
