@@ -29,6 +29,7 @@ from target_crm.domain.reconciliation import (
     Assessment,
     RunOutcome,
     assess_run,
+    sync_end,
     tally_streams,
     worst,
 )
@@ -81,7 +82,7 @@ def _paid_statuses(config: Mapping[str, Any]) -> frozenset[str]:
 
 def _share(config: Mapping[str, Any]) -> Decimal:
     raw = config.get("max_roster_deletion_share", 0.05)
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str | Decimal):
         msg = "max_roster_deletion_share must be a number between 0 and 1"
         raise ValueError(msg)
     try:
@@ -120,10 +121,6 @@ class TargetCRM(Target):
         self._watermarks: dict[str, datetime] = {}
         self._last_emitted: dict[str, Any] | None = None
         self._roster_version: int | None = None
-        # The tap emits the roster last: a run that reconciled one carried a complete sync,
-        # so only such a run ends the silent backfill. A run cut short (and resumed later)
-        # never did, and its resumed remainder stays silent too.
-        self._roster_completed = False
         self._input_complete = False
         self._finished = False
 
@@ -243,7 +240,6 @@ class TargetCRM(Target):
                         destinations=self.destinations,
                     )
                     stats[(shop, "customer_roster", "listed", "")] += received
-                    self._roster_completed = True
                 else:
                     stats[(shop, "customer_roster", "skipped", decision.reason)] += received
                 if decision.fails_run:
@@ -281,7 +277,7 @@ class TargetCRM(Target):
                 assessment = assess_run(shop, load_manifest(conn, run_id, shop), stats)
                 save_assessment(conn, run_id, shop, assessment, now)
                 assessments[shop] = assessment
-            self._record_cutovers(conn)
+            self._record_cutovers(conn, assessments)
         outcome = worst(a.outcome for a in assessments.values())
         message = " | ".join(a.message for a in assessments.values() if a.message)
         if not assessments:
@@ -290,14 +286,29 @@ class TargetCRM(Target):
         self._finished = True
         return outcome, message
 
-    def _record_cutovers(self, conn: Connection) -> None:
+    def _record_cutovers(self, conn: Connection, assessments: Mapping[str, Assessment]) -> None:
+        """The silent backfill ends when a shop's first complete sync ends.
+
+        The manifest says the sync ended (incomplete runs, however many, stay silent), and
+        its window bound says up to when everything was read, so a resumed run that receives
+        no new record records the cut-over too (issue 11 item 10).
+        """
         cutover = self.config.get("automation_cutover")
         if cutover:
             at = datetime.fromisoformat(cutover).astimezone(UTC)
-            marks = dict.fromkeys(self.ledger.locked, at)
+            marks = dict.fromkeys(self.ledger.locked | set(assessments), at)
             record_cutovers(conn, marks, "config", self.ledger.run_id, overwrite=True)
-        elif self._roster_completed:
-            record_cutovers(conn, self._watermarks, "initial_sync", self.ledger.run_id)
+            return
+        ended = (RunOutcome.SUCCEEDED, RunOutcome.UNRECONCILED)
+        marks: dict[str, datetime] = {}
+        for shop, assessment in assessments.items():
+            if assessment.outcome not in ended:
+                continue
+            parts = load_manifest(conn, self.ledger.run_id, shop)
+            mark = sync_end(parts, self._watermarks.get(shop))
+            if mark is not None:
+                marks[shop] = mark
+        record_cutovers(conn, marks, "initial_sync", self.ledger.run_id)
 
     def refuse(self, error: BaseException) -> None:
         """Record the run as refused (another run holds a shop's lock), never `running`."""

@@ -245,7 +245,7 @@ class Feed:
         ``over`` maps a stream to fields that replace the computed ones (``emitted``,
         ``shopify_count_before``...).
         """
-        end = window_end or (T0 + timedelta(days=30))
+        end = window_end or (T0 + timedelta(hours=1))
         for stream in streams:
             emitted = self.counts.get((shop, stream), 0)
             record = {

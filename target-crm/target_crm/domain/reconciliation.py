@@ -235,3 +235,25 @@ def worst(outcomes: Iterable[RunOutcome]) -> RunOutcome:
         The most severe outcome.
     """
     return max(outcomes, key=SEVERITY.__getitem__, default=RunOutcome.INCOMPLETE)
+
+
+def sync_end(parts: Iterable[ManifestPart], newest_seen: datetime | None) -> datetime | None:
+    """Up to when a complete sync read the shop: its cut-over for the silent backfill.
+
+    The newest of the windows' upper bounds and the newest Shopify time the run saw; a
+    manifest without windows (a roster only) falls back to when the tap finished.
+
+    Args:
+        parts: The shop's manifest parts in this run.
+        newest_seen: The newest ``updated_at`` among the records received, if any.
+
+    Returns:
+        The cut-over, or None when nothing tells.
+    """
+    parts = list(parts)
+    marks = [p.window_end for p in parts if p.window_end is not None]
+    if newest_seen is not None:
+        marks.append(newest_seen)
+    if not marks:
+        marks = [p.finished_at for p in parts]
+    return max(marks, default=None)
