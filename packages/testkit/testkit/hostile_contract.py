@@ -257,7 +257,7 @@ class HostileInputContract:
         else:
             assert letters == [], f"line {line} was dead-lettered; {why}"
         if case.kind == "quarantine":
-            mine = [q for q in result.quarantined if q[0] == case.stream and str(case.key) in q[1]]
+            mine = [q for q in result.quarantined if q[0] == case.stream and _names(q[1], case.key)]
             assert len(mine) == 1, f"{case.stream} {case.key} not quarantined once; {why}"
             _, _, field_name, reason = mine[0]
             assert case.field in field_name, f"field {field_name!r}: {reason}"
