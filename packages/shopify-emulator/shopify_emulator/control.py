@@ -40,6 +40,8 @@ HTTP_METHODS = (
     "snapshot",
     "set_protected_data_denied",
     "set_index_lag",
+    "usage",
+    "reset_usage",
 )
 
 
@@ -146,6 +148,20 @@ class Control:
     def set_index_lag(self, seconds: float) -> None:
         """Delay before changes are visible to ``query:`` filters."""
         self.store.index_lag = float(seconds)
+
+    def usage(self) -> dict[str, int]:
+        """What the apps spent on the Admin API since the start or the last reset.
+
+        Returns:
+            ``requests`` (every GraphQL request), ``executed`` (charged queries and
+            mutations), ``throttled``, ``requested_cost`` and ``actual_cost`` (points),
+            ``bulk_operations`` created, ``bulk_downloads`` and ``bulk_download_bytes``.
+        """
+        return self.emulator.usage.snapshot(len(self.emulator.bulk.ops))
+
+    def reset_usage(self) -> None:
+        """Count the API usage from zero again."""
+        self.emulator.usage.reset(len(self.emulator.bulk.ops))
 
     def snapshot(self, include_orders: bool = True) -> dict[str, Any]:
         """The whole store as plain dicts (snake_case, money as strings, times ISO)."""

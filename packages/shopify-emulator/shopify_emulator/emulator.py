@@ -27,6 +27,7 @@ from shopify_emulator.faults import FaultInjector, Faults
 from shopify_emulator.graphql_api import handle_graphql
 from shopify_emulator.schema import SUPPORTED_VERSIONS
 from shopify_emulator.store import Store
+from shopify_emulator.usage import UsageMeter
 
 FULL_SCOPES = (
     "read_customers",
@@ -79,6 +80,7 @@ class Emulator:
         self.apps: dict[str, App] = {}
         self._buckets: dict[str, LeakyBucket] = {}
         self._lock = threading.Lock()
+        self.usage = UsageMeter()
         self.token = self.issue_token(list(FULL_SCOPES))
 
     def issue_token(self, scopes: list[str]) -> str:
@@ -139,6 +141,7 @@ def build_app(emulator: Emulator) -> _Faulty:
 
     async def graphql(request: Request) -> Response:
         body = await request.body()
+        emulator.usage.request()
         token = request.headers.get("x-shopify-access-token")
         status, payload, headers = await run_in_threadpool(
             handle_graphql, emulator, request.path_params["version"], token, body
@@ -153,6 +156,8 @@ def build_app(emulator: Emulator) -> _Faulty:
         partial = request.query_params.get("partial") == "1"
         status, data = emulator.bulk.file(request.path_params["token"], partial)
         media = "application/jsonl" if status == 200 else "application/xml"
+        if status == 200:
+            emulator.usage.download(len(data))
         return Response(data, status_code=status, media_type=media)
 
     routes = [

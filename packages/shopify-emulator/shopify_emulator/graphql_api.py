@@ -196,6 +196,7 @@ def _execute(emulator: Emulator, app: App, served: str, request: _Request) -> di
     if emulator.faults.fires("throttle"):
         bucket.drain()
     if emulator.rate_limited and not bucket.try_take(requested):
+        emulator.usage.throttled(requested)
         raise _Answer(200, throttled_body(requested, bucket.status()))
     ctx = RequestContext(
         store=emulator.store,
@@ -213,6 +214,7 @@ def _execute(emulator: Emulator, app: App, served: str, request: _Request) -> di
     actual = calculator.actual(result.data)
     if emulator.rate_limited:
         bucket.give_back(requested - actual)
+    emulator.usage.executed(requested, actual)
     out: dict[str, Any] = {}
     if result.errors:
         out["errors"] = _errors(list(result.errors))
