@@ -10,7 +10,8 @@ from testkit.emulator_client import control, graphql
 
 COUNT = "query { customersCount { count } }"
 PAGE = "query { customers(first: 5) { nodes { id } } }"
-BULK = """mutation { bulkOperationRunQuery(query: \"\"\"{ customers { edges { node { id } } } }\"\"\")
+BULK = """mutation { bulkOperationRunQuery(
+  query: \"\"\"{ customers { edges { node { id } } } }\"\"\")
   { bulkOperation { id } userErrors { message } } }"""
 POLL = "query { currentBulkOperation { status url } }"
 
