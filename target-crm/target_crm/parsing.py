@@ -14,6 +14,7 @@ from typing import Any
 
 from target_crm.domain.models import Consent, Customer, LineItem, Order, Refund
 from target_crm.domain.reconciliation import CONTRACT_STREAMS, ManifestPart
+from target_crm.edge import count_problem, id_problem, money_problem, printable_key, text_problem
 from target_crm.exceptions import RecordRejectedError
 
 _ZERO = Decimal(0)
@@ -26,7 +27,8 @@ class _Fields:
         self.stream = stream
         self.record = record
         shop, rid = record.get("shop_domain"), record.get("id")
-        self.key = f"{shop if isinstance(shop, str) else '?'}/{rid if rid is not None else '?'}"
+        key = f"{shop if isinstance(shop, str) else '?'}/{rid if rid is not None else '?'}"
+        self.key = printable_key(key)
 
     def fail(self, field: str, reason: str) -> RecordRejectedError:
         return RecordRejectedError(self.stream, self.key, field, reason)
@@ -44,6 +46,22 @@ class _Fields:
             raise self.fail(field, f"expected an integer, got {type(raw).__name__}")
         return raw
 
+    def id_(
+        self, field: str, source: Mapping[str, Any] | None = None, *, null: bool = False
+    ) -> Any:
+        value = self.int_(field, source, null=null)
+        if value is not None and (problem := id_problem(value)):
+            raise self.fail(field, problem)
+        return value
+
+    def count(
+        self, field: str, source: Mapping[str, Any] | None = None, *, null: bool = False
+    ) -> Any:
+        value = self.int_(field, source, null=null)
+        if value is not None and (problem := count_problem(value)):
+            raise self.fail(field, problem)
+        return value
+
     def str_(
         self, field: str, source: Mapping[str, Any] | None = None, *, null: bool = True
     ) -> Any:
@@ -52,6 +70,8 @@ class _Fields:
             return None
         if not isinstance(raw, str):
             raise self.fail(field, f"expected a string, got {type(raw).__name__}")
+        if problem := text_problem(field, raw):
+            raise self.fail(field, problem)
         return raw
 
     def time(
@@ -81,9 +101,11 @@ class _Fields:
         try:
             amount = Decimal(raw)
         except InvalidOperation:
-            raise self.fail(field, f"not a decimal amount: {raw!r}") from None
+            raise self.fail(field, f"not a decimal amount: {raw[:40]!r}") from None
         if not amount.is_finite():
-            raise self.fail(field, f"not a finite amount: {raw!r}")
+            raise self.fail(field, f"not a finite amount: {raw[:40]!r}")
+        if problem := money_problem(amount):
+            raise self.fail(field, problem)
         return amount
 
     def money_bag(self, field: str, source: Mapping[str, Any] | None = None) -> Decimal:
@@ -102,9 +124,9 @@ class _Fields:
                 value = Decimal(amount)
             except InvalidOperation:
                 raise self.fail(
-                    f"{label}.shop_money.amount", f"not a decimal amount: {amount!r}"
+                    f"{label}.shop_money.amount", f"not a decimal amount: {amount[:40]!r}"
                 ) from None
-            if value.is_finite():
+            if value.is_finite() and money_problem(value) is None:
                 return value
         return self.decimal(f"{label}.shop_money.amount", amount)
 
@@ -126,6 +148,9 @@ class _Fields:
         items = self.list_(field)
         if not all(isinstance(tag, str) for tag in items):
             raise self.fail(field, "tags must be strings")
+        for tag in items:
+            if problem := text_problem("tag", tag):
+                raise self.fail(field, f"a tag {problem}")
         return tuple(items)
 
     def shop(self) -> str:
@@ -184,9 +209,12 @@ def parse_customer(record: Mapping[str, Any]) -> Customer:
         RecordRejectedError: naming the field that cannot be read.
     """
     f = _Fields("customers", record)
-    shop, customer_id = f.shop(), f.int_("id")  # the key first: its errors matter most
+    shop, customer_id = f.shop(), f.id_("id")  # the key first: its errors matter most
     address = f.obj("default_address") or {}
     spent = f.obj("amount_spent")
+    # Read only to validate them at the edge: the CRM keeps neither.
+    f.str_("display_name")
+    f.str_("note")
     return Customer(
         shop_domain=shop,
         id=customer_id,
@@ -200,7 +228,7 @@ def parse_customer(record: Mapping[str, Any]) -> Customer:
         province=f.str_("province", address),
         country=f.str_("country", address),
         country_code=f.str_("country_code", address),
-        number_of_orders=f.int_("number_of_orders", null=True) or 0,
+        number_of_orders=f.count("number_of_orders", null=True) or 0,
         amount_spent=(
             f.decimal("amount_spent.amount", spent.get("amount")) if spent else Decimal("0")
         ),
@@ -214,16 +242,14 @@ def parse_customer(record: Mapping[str, Any]) -> Customer:
 def _line_item(f: _Fields, raw: Any) -> LineItem:
     if not isinstance(raw, Mapping):
         raise f.fail("line_items", "each line item must be an object")
-    quantity = f.int_("quantity", raw)
-    if quantity < 0:
-        raise f.fail("line_items.quantity", f"negative quantity {quantity}")
+    quantity = f.count("quantity", raw)
     unit = raw.get("original_unit_price_set")
     return LineItem(
-        id=f.int_("id", raw, null=True),
+        id=f.id_("id", raw, null=True),
         title=f.str_("title", raw),
         sku=f.str_("sku", raw),
         quantity=quantity,
-        current_quantity=f.int_("current_quantity", raw, null=True) or 0,
+        current_quantity=f.count("current_quantity", raw, null=True) or 0,
         unit_price=f.bag("line_items.original_unit_price_set", unit),
     )
 
@@ -232,7 +258,7 @@ def _refund(f: _Fields, raw: Any) -> Refund:
     if not isinstance(raw, Mapping):
         raise f.fail("refunds", "each refund must be an object")
     return Refund(
-        id=f.int_("id", raw),
+        id=f.id_("id", raw),
         created_at=f.time("created_at", raw),
         amount=f.bag("refunds.total_refunded_set", raw.get("total_refunded_set")),
     )
@@ -251,7 +277,7 @@ def parse_order(record: Mapping[str, Any]) -> Order:
         RecordRejectedError: naming the field that cannot be read.
     """
     f = _Fields("orders", record)
-    shop, order_id = f.shop(), f.int_("id")  # the key first: its errors matter most
+    shop, order_id = f.shop(), f.id_("id")  # the key first: its errors matter most
     currency = f.str_("currency_code", null=False)
     return Order(
         shop_domain=shop,
@@ -259,7 +285,7 @@ def parse_order(record: Mapping[str, Any]) -> Order:
         name=str(f.str_("name", null=True) or f"#{record.get('id')}"),
         created_at=f.time("created_at"),
         updated_at=f.time("updated_at"),
-        customer_id=f.int_("customer_id", null=True),
+        customer_id=f.id_("customer_id", null=True),
         currency_code=str(currency),
         total_price=f.money_bag("total_price_set"),
         current_total_price=f.money_bag("current_total_price_set"),
@@ -294,7 +320,7 @@ def parse_roster(record: Mapping[str, Any]) -> tuple[str, int]:
         RecordRejectedError: naming the field that cannot be read.
     """
     f = _Fields("customer_roster", record)
-    return f.shop(), int(f.int_("id"))
+    return f.shop(), int(f.id_("id"))
 
 
 MANIFEST_PARTS = ("window", "refund_sweep")

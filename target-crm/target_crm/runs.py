@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from target_crm import schema as t
+from target_crm.edge import printable_key
 from target_crm.exceptions import SyncAlreadyRunningError
 from target_crm.storage import upsert
 
@@ -173,9 +174,31 @@ class RunLedger:
 
     def quarantine(self, conn: Connection, rows: Iterable[dict[str, Any]], now: datetime) -> None:
         """Keep rejected records with the reason (stream, key, field, payload)."""
-        values = [{**r, "run_id": self.run_id, "quarantined_at": now} for r in rows]
+        values = [
+            {
+                **r,
+                "record_key": printable_key(str(r["record_key"]), 400),
+                "field": printable_key(str(r["field"]), 255),
+                "reason": str(r["reason"]).replace("\x00", "\\0"),
+                "run_id": self.run_id,
+                "quarantined_at": now,
+            }
+            for r in rows
+        ]
         if values:
             conn.execute(t.quarantine.insert(), values)
+
+    def dead_letter(self, conn: Connection, letter: Any, now: datetime) -> None:
+        """Keep an input line that is no valid Singer message, with its reason."""
+        row = {
+            "run_id": self.run_id,
+            "line_number": letter.line_number,
+            "raw": letter.raw.replace("\x00", "\\u0000"),  # PostgreSQL text holds no NUL
+            "truncated": letter.truncated,
+            "reason": letter.reason.replace("\x00", "\\u0000"),
+            "recorded_at": now,
+        }
+        upsert(conn, t.dead_letters, [row])
 
     def list_skipped(
         self, conn: Connection, items: Iterable[tuple[str, str, str]], now: datetime

@@ -23,6 +23,7 @@ from target_crm.domain.batch import CustomerBatch, fold_customers, fold_orders
 from target_crm.domain.identity import customer_phone, normalize_email
 from target_crm.domain.late_orders import join_orders
 from target_crm.domain.models import ConsentAudit, Event, OrderSnapshot
+from target_crm.edge import printable_key, text_problem
 from target_crm.exceptions import RecordRejectedError, SyncAlreadyRunningError
 from target_crm.parsing import (
     parse_customer,
@@ -39,8 +40,11 @@ if TYPE_CHECKING:
 
 
 def _shop_of(record: Mapping[str, Any]) -> str:
+    # Statistics and locks are keyed by shop: an unusable shop_domain counts under "?".
     shop = record.get("shop_domain")
-    return shop if isinstance(shop, str) and shop else "?"
+    if isinstance(shop, str) and shop and text_problem("shop_domain", shop) is None:
+        return shop
+    return "?"
 
 
 class CrmSink(BatchSink):
@@ -81,8 +85,8 @@ class CrmSink(BatchSink):
 
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         """Take the shop's sync lock on its first record, then buffer the record."""
-        shop = record.get("shop_domain")
-        if isinstance(shop, str) and shop not in self.crm.ledger.locked:
+        shop = _shop_of(record)
+        if shop != "?" and shop not in self.crm.ledger.locked:
             try:
                 self.crm.ledger.acquire(shop, self.crm.now())
             except SyncAlreadyRunningError as error:
@@ -101,7 +105,7 @@ class CrmSink(BatchSink):
             try:
                 parsed.append(self.parser(raw))
             except RecordRejectedError as error:
-                stats[(shop, self.stream_name, "rejected", error.field)] += 1
+                stats[(shop, self.stream_name, "rejected", printable_key(error.field, 128))] += 1
                 self.logger.warning("Quarantined: %s", error)
                 rejected.append(
                     {

@@ -12,10 +12,10 @@ from decimal import Decimal
 from types import FrameType
 from typing import Any
 
-from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 from sqlalchemy.engine import Connection
+from target_runtime.singer_input import DeadLetter, ResilientSingerReader
 
 from target_crm.closing import load_manifest, run_shops, save_assessment, shop_stats
 from target_crm.domain.models import (
@@ -99,7 +99,7 @@ class TargetCRM(Target):
     """Singer target: Shopify customers and orders into a CRM store (SQLite or PostgreSQL)."""
 
     name = "target-crm"
-    message_reader_class = MsgSpecReader
+    message_reader_class = ResilientSingerReader
     config_jsonschema = CONFIG_SCHEMA.to_dict()
     default_sink_class = UnsupportedStreamSink
 
@@ -118,6 +118,8 @@ class TargetCRM(Target):
             self.engine, uuid.uuid4().hex, float(self.config.get("lock_lease_seconds", 600))
         )
         self.ledger.start(self.now())
+        # A line that is no valid Singer message is kept in crm_dead_letters; the run goes on.
+        self.message_reader.on_dead_letter = self.record_dead_letter  # type: ignore[attr-defined]
         self._watermarks: dict[str, datetime] = {}
         self._last_emitted: dict[str, Any] | None = None
         self._roster_version: int | None = None
@@ -161,6 +163,14 @@ class TargetCRM(Target):
         self._last_emitted = copy.deepcopy(state)
         super()._write_state_message(state)
 
+    def record_dead_letter(self, letter: DeadLetter) -> None:
+        """Keep a line that is no valid Singer message, in its own short transaction."""
+        with self.engine.begin() as conn:
+            self.ledger.dead_letter(conn, letter, self.now())
+        self.logger.warning("Dead letter, input line %d: %s", letter.line_number, letter.reason)
+        last = {"stream": "input", "record_key": f"line {letter.line_number}", "field": "line"}
+        self._count_rejects(1, {**last, "reason": letter.reason})
+
     def after_commit(self, sink: Sink, rejected: Sequence[dict[str, Any]]) -> None:
         """After a batch commits: emit STATE if nothing else is pending; check rejects."""
         others_empty = all(
@@ -168,14 +178,17 @@ class TargetCRM(Target):
         )
         if self._latest_state and others_empty:
             self._write_state_message(copy.deepcopy(self._latest_state))
-        self.ledger.rejected += len(rejected)
+        self._count_rejects(len(rejected), rejected[-1] if rejected else {})
+
+    def _count_rejects(self, count: int, last: Mapping[str, Any]) -> None:
+        """Fail the run once more records and lines were rejected than allowed."""
+        self.ledger.rejected += count
         limit = int(self.config.get("max_rejected_records", 1000))
         if self.ledger.rejected > limit:
-            last = rejected[-1] if rejected else {}
             msg = (
-                f"{self.ledger.rejected} records quarantined, more than max_rejected_records="
-                f"{limit}; last: {last.get('stream')} {last.get('record_key')} field "
-                f"'{last.get('field')}': {last.get('reason')}"
+                f"{self.ledger.rejected} records quarantined or dead-lettered, more than "
+                f"max_rejected_records={limit}; last: {last.get('stream')} "
+                f"{last.get('record_key')} field '{last.get('field')}': {last.get('reason')}"
             )
             error = TooManyRejectedRecordsError(msg)
             self.fail(error)

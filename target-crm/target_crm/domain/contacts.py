@@ -29,6 +29,7 @@ CREATED = "created"
 UPDATED = "updated"
 UNCHANGED = "unchanged"
 SKIPPED = "skipped"
+STALE_VERSION = "stale_version"
 
 
 @dataclass(frozen=True)
@@ -171,11 +172,15 @@ def apply_customer(
         cutover: The shop's silent-backfill cut-over point.
 
     Returns:
-        Created, updated, unchanged (a replay or an older version) or skipped with a reason.
+        Created, updated, unchanged (a replay), or skipped with a reason (no identifier;
+        ``stale_version``: older than the stored version).
     """
     if existing is None and identifier_value(customer, rules) is None:
         return ContactOutcome(outcome=SKIPPED, reason=f"missing_identifier:{rules.identifier}")
-    if existing is not None and customer.updated_at <= existing.shopify_updated_at:
+    if existing is not None and customer.updated_at < existing.shopify_updated_at:
+        # Newer wins: an older version arriving late changes nothing and is counted.
+        return ContactOutcome(outcome=SKIPPED, contact=existing, reason=STALE_VERSION)
+    if existing is not None and customer.updated_at == existing.shopify_updated_at:
         return ContactOutcome(outcome=UNCHANGED, contact=existing)
     consents, audits = _consents(existing, customer, rules, now)
     if existing is None:

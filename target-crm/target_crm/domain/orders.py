@@ -25,6 +25,7 @@ SKIPPED = "skipped"
 GUEST_ORDER = "guest_order"
 NO_CONTACT = "contact_not_loaded"
 TEST_ORDER = "test_order"
+STALE_VERSION = "stale_version"
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,10 @@ def apply_order(
     """
     if order.test:
         return OrderOutcome(outcome=SKIPPED, snapshot=previous, reason=TEST_ORDER)
-    if previous is not None and order.updated_at <= previous.updated_at:
+    if previous is not None and order.updated_at < previous.updated_at:
+        # Newer wins: an older version arriving late changes nothing and is counted.
+        return OrderOutcome(outcome=SKIPPED, snapshot=previous, reason=STALE_VERSION)
+    if previous is not None and order.updated_at == previous.updated_at:
         return OrderOutcome(outcome=UNCHANGED, snapshot=previous)
     snapshot = snapshot_of(order, contact_customer_id, previous, rules)
     outcome = CREATED if previous is None else UPDATED
