@@ -264,16 +264,43 @@ def _refund(r: _Reader, raw: Any, index: int, currency: str) -> Refund:
     return Refund(refund_id=refund_id, created_at=created, line_subtotal=subtotal, total=total)
 
 
-def _check_line_items(r: _Reader, lines: Any) -> None:
-    """Line items are not booked, but their ids must be storable ids like any other."""
+_LINE_MONEY = (
+    "original_unit_price_set",
+    "discounted_unit_price_set",
+    "original_total_set",
+    "discounted_total_set",
+)
+_LINE_TEXT = ("sku", "title", "name", "vendor")
+#: Order text the books do not keep, still bounded so the record is valid or quarantined.
+_ORDER_TEXT = ("email", "phone", "name", "source_name", "cancel_reason", "fulfillment_status")
+
+
+def _check_line_items(r: _Reader, lines: Any, currency: str) -> None:
+    """Line items are not booked, but their ids, prices and text must be storable."""
     if lines is None:
         return
     if not isinstance(lines, list):
         raise r.fail("line_items", "expected a list")
     for index, line in enumerate(lines):
+        where = f"line_items[{index}]"
         if not isinstance(line, Mapping):
-            raise r.fail(f"line_items[{index}]", "expected an object")
-        r.check_id(f"line_items[{index}].id", line.get("id"))
+            raise r.fail(where, "expected an object")
+        r.check_id(f"{where}.id", line.get("id"))
+        for key in ("product_id", "variant_id"):
+            r.check_id(f"{where}.{key}", line.get(key), optional=True)
+        for key in _LINE_MONEY:
+            if line.get(key) is not None:
+                r.money(line[key], f"{where}.{key}", currency)
+        for key in _LINE_TEXT:
+            value = line.get(key)
+            if value is not None:
+                problem = (
+                    text_problem(value, DEFAULT_TEXT_LIMIT)
+                    if isinstance(value, str)
+                    else "expected a string"
+                )
+                if problem:
+                    raise r.fail(f"{where}.{key}", problem)
 
 
 def parse_order(record: Mapping[str, Any]) -> tuple[str, Order]:
@@ -287,7 +314,7 @@ def parse_order(record: Mapping[str, Any]) -> tuple[str, Order]:
     order_id = r.integer("id")
     currency = record.get("currency_code")
     if currency not in CURRENCIES:
-        raise r.fail("currency_code", f"unknown currency {currency!r}")
+        raise r.fail("currency_code", f"unknown currency {currency!r:.20}")
     refunds = record.get("refunds") or []
     if not isinstance(refunds, list):
         raise r.fail("refunds", "expected a list")
@@ -295,7 +322,9 @@ def parse_order(record: Mapping[str, Any]) -> tuple[str, Order]:
     if not isinstance(test, bool):
         raise r.fail("test", f"expected a boolean, got {test!r}")
     created = r.moment("created_at")
-    _check_line_items(r, record.get("line_items"))
+    _check_line_items(r, record.get("line_items"), currency)
+    for field in _ORDER_TEXT:
+        r.text(field)
     assert order_id is not None
     assert created is not None
     return shop, Order(

@@ -238,7 +238,12 @@ def rules_from_config(config: Mapping[str, Any]) -> LoyaltyRules:
     except ValueError as error:
         raise InvalidRulesError(str(error)) from None
     share = config.get("max_roster_deletion_share", 0.05)
-    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+    # Config files are decoded with numbers as Decimal; any real number from 0 to 1 will do.
+    if (
+        isinstance(share, bool)
+        or not isinstance(share, int | float | Decimal)
+        or not 0 <= share <= 1
+    ):
         msg = f"setting max_roster_deletion_share must be a number from 0 to 1, got {share!r}"
         raise InvalidRulesError(msg)
     rate = _decimal(config.get("points_per_currency_unit", "1"), "points_per_currency_unit")

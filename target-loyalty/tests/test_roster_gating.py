@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from loyalty_records import (
     SHOP,
@@ -87,10 +89,11 @@ def test_a_complete_roster_within_the_share_deletes(database_url):
     assert query(database_url, "SELECT version FROM loyalty_roster_versions") == [(2000,)]
 
 
-def test_the_share_can_be_raised(database_url):
+@pytest.mark.parametrize("share", [0.5, Decimal("0.5")], ids=["float", "decimal-from-config-file"])
+def test_the_share_can_be_raised(database_url, share):
     books(database_url, 10)
     run_target(
-        config(database_url, max_roster_deletion_share=0.5),
+        config(database_url, max_roster_deletion_share=share),
         roster_run([1, 2, 3, 4, 5], 2000, manifest_row("customer_roster", 5)),
     )
     assert statuses(database_url) == {"active": 5, "deleted": 5}

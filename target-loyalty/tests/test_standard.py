@@ -8,9 +8,15 @@ protocol behaviour (STATE relay, schema errors, missing keys) that applies to an
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import singer_sdk.testing
+from loyalty_records import query, run_target
 from singer_sdk.testing import get_target_test_class
 from target_loyalty.target import TargetLoyalty
+
+STREAMS = Path(singer_sdk.testing.__file__).parent / "target_test_streams"
 
 # The suite builds its runner from this dict when each test starts; the resource
 # fixture points it at that test's fresh database first.
@@ -21,7 +27,30 @@ _SqliteBase = get_target_test_class(TargetLoyalty, config=SQLITE_CONFIG)
 _PostgresBase = get_target_test_class(TargetLoyalty, config=POSTGRES_CONFIG)
 
 
-class TestTargetLoyaltySQLite(_SqliteBase):
+class _DeadLettersInsteadOfFailing:
+    """Two SDK tests expect the first bad line to stop the run; this target's reader
+    dead-letters it instead (issue 11) and goes on, so they check that behaviour."""
+
+    def test_target_record_before_schema(self, resource: str) -> None:
+        run_target(
+            {"database_url": resource}, (STREAMS / "record_before_schema.singer").read_text()
+        )
+        letters = query(resource, "SELECT line_number, reason FROM loyalty_dead_letters")
+        assert [(n, "before its SCHEMA" in r) for n, r in letters] == [(1, True)]
+        counts = query(
+            resource,
+            "SELECT measure, count FROM loyalty_run_counts WHERE measure = 'received'",
+        )
+        assert [tuple(c) for c in counts] == [("received", 1)]
+
+    def test_target_invalid_schema(self, resource: str) -> None:
+        # A SCHEMA without properties is not a usable schema: dead-lettered, not fatal.
+        run_target({"database_url": resource}, (STREAMS / "invalid_schema.singer").read_text())
+        letters = query(resource, "SELECT line_number, reason FROM loyalty_dead_letters")
+        assert [(n, "schema.properties is not an object" in r) for n, r in letters] == [(1, True)]
+
+
+class TestTargetLoyaltySQLite(_DeadLettersInsteadOfFailing, _SqliteBase):
     """Standard target tests against a fresh SQLite file per test."""
 
     @pytest.fixture
@@ -31,7 +60,7 @@ class TestTargetLoyaltySQLite(_SqliteBase):
 
 
 @pytest.mark.postgres
-class TestTargetLoyaltyPostgres(_PostgresBase):
+class TestTargetLoyaltyPostgres(_DeadLettersInsteadOfFailing, _PostgresBase):
     """Standard target tests against a fresh PostgreSQL database per test."""
 
     @pytest.fixture
