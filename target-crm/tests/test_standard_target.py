@@ -41,11 +41,13 @@ class TestTargetCRMStandard(_StandardTests):  # type: ignore[misc, valid-type]
         assert [(n, "before its SCHEMA" in r) for n, r in letters] == [(1, True)]
 
     def test_target_invalid_schema(self, database_url: str) -> None:
-        """A SCHEMA without properties for a stream target-crm does not read changes nothing."""
+        """A SCHEMA without properties is a dead letter naming why; nothing else changes."""
         run_target({"database_url": database_url}, (STREAMS / "invalid_schema.singer").read_text())
         assert _rows(database_url, "SELECT count(*) FROM contacts") == [(0,)]
         assert _rows(database_url, "SELECT status FROM sync_runs") == [("incomplete",)]
-        assert _rows(database_url, "SELECT count(*) FROM crm_dead_letters") == [(0,)]
+        assert _rows(database_url, "SELECT line_number, reason FROM crm_dead_letters") == [
+            (1, "SCHEMA for stream 'test_invalid_schema': schema.properties is not an object")
+        ]
 
 
 def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
