@@ -42,6 +42,8 @@ def sync(tmp_path: Path, server, database_url: str, state: dict | None) -> dict 
                 "database_url": database_url,
                 "signup_bonus_points": SIGNUP,
                 "signup_bonus_existing_customers": True,
+                # The test deletes and merges 2 of 21 customers on purpose.
+                "max_roster_deletion_share": 0.2,
             }
         )
     )
@@ -62,6 +64,13 @@ def sync(tmp_path: Path, server, database_url: str, state: dict | None) -> dict 
     tap.stdout.close()
     assert tap.wait(timeout=60) == 0
     assert target.returncode == 0, target.stderr[-3000:]
+    report = subprocess.run(
+        [str(BIN / "target-loyalty"), "report", "--database-url", database_url, "--limit", "1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert report.returncode == 0, report.stdout + report.stderr  # the run succeeded
     states = [json.loads(line) for line in target.stdout.splitlines() if line.strip()]
     return states[-1] if states else state
 
