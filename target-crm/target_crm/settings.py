@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from singer_sdk import typing as th
 
+DEFAULT_DATABASE_URL = "sqlite:///output/target-crm.db"
+
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "database_url",
         th.StringType,
-        default="sqlite:///output/target-crm.db",
+        default=DEFAULT_DATABASE_URL,
         description="SQLAlchemy URL of the CRM store: a SQLite file (folder created) or "
-        "PostgreSQL (`postgresql+psycopg://user@host:5432/db`).",
+        "PostgreSQL (`postgresql+psycopg://user@host:5432/db`). Only an absent setting uses "
+        "the local default; an empty or blank one is a configuration error.",
         secret=True,
     ),
     th.Property(

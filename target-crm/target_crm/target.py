@@ -41,7 +41,7 @@ from target_crm.exceptions import (
 )
 from target_crm.reconcile import apply_roster, gate_roster, roster_shops
 from target_crm.runs import RunLedger, StatKey, load_cutovers, record_cutovers
-from target_crm.settings import CONFIG_SCHEMA
+from target_crm.settings import CONFIG_SCHEMA, DEFAULT_DATABASE_URL
 from target_crm.sinks import (
     CrmSink,
     CustomersSink,
@@ -80,6 +80,26 @@ def _paid_statuses(config: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(v.strip().upper() for v in raw)
 
 
+def database_url(config: Mapping[str, Any]) -> str:
+    """The store's URL: the setting; only an absent setting falls back to the default.
+
+    Raises:
+        CrmConfigError: the setting is present but empty or blank (an unset variable in
+            Meltano's environment would otherwise silently write to a local SQLite file).
+    """
+    if "database_url" not in config:
+        return DEFAULT_DATABASE_URL
+    raw = config["database_url"]
+    if not isinstance(raw, str) or not raw.strip():
+        msg = (
+            "database_url is set but empty: give the CRM store's SQLAlchemy URL "
+            "(in Meltano, the CRM_DATABASE_URL variable), or remove the setting to use the "
+            f"local default {DEFAULT_DATABASE_URL}"
+        )
+        raise CrmConfigError(msg, errors=[msg])
+    return raw.strip()
+
+
 def _share(config: Mapping[str, Any]) -> Decimal:
     raw = config.get("max_roster_deletion_share", 0.05)
     if isinstance(raw, bool) or not isinstance(raw, int | float | str | Decimal):
@@ -113,7 +133,7 @@ class TargetCRM(Target):
         self.now = _utcnow
         self.rules = self._rules()
         self.destinations: list[str] = list(self.config.get("destinations") or [])
-        self.engine = create_store(str(self.config.get("database_url")))
+        self.engine = create_store(database_url(self.config))
         self.ledger = RunLedger(
             self.engine, uuid.uuid4().hex, float(self.config.get("lock_lease_seconds", 600))
         )
