@@ -7,10 +7,10 @@ Decimal (a float is refused), and an error names the stream, the record key and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from target_crm.domain.models import Consent, Customer, LineItem, Order, Refund
 from target_crm.domain.reconciliation import CONTRACT_STREAMS, ManifestPart
@@ -18,6 +18,7 @@ from target_crm.edge import count_problem, id_problem, money_problem, printable_
 from target_crm.exceptions import RecordRejectedError
 
 _ZERO = Decimal(0)
+T = TypeVar("T")
 
 
 class _Fields:
@@ -160,6 +161,16 @@ class _Fields:
         return str(shop)
 
 
+def _within(f: _Fields, prefix: str, read: Callable[[], T]) -> T:
+    """Read a nested object; a failure names the field with its path (``line_items.id``)."""
+    try:
+        return read()
+    except RecordRejectedError as error:
+        if error.field.startswith(prefix):
+            raise
+        raise f.fail(f"{prefix}.{error.field}", error.reason) from None
+
+
 def record_key(record: Mapping[str, Any]) -> str:
     """The ``shop_domain/id`` key of a raw record, for messages and listings.
 
@@ -224,16 +235,20 @@ def parse_customer(record: Mapping[str, Any]) -> Customer:
         phone=f.str_("phone"),
         first_name=f.str_("first_name"),
         last_name=f.str_("last_name"),
-        city=f.str_("city", address),
-        province=f.str_("province", address),
-        country=f.str_("country", address),
-        country_code=f.str_("country_code", address),
+        city=_within(f, "default_address", lambda: f.str_("city", address)),
+        province=_within(f, "default_address", lambda: f.str_("province", address)),
+        country=_within(f, "default_address", lambda: f.str_("country", address)),
+        country_code=_within(f, "default_address", lambda: f.str_("country_code", address)),
         number_of_orders=f.count("number_of_orders", null=True) or 0,
         amount_spent=(
             f.decimal("amount_spent.amount", spent.get("amount")) if spent else Decimal("0")
         ),
-        email_consent=_consent(f, "email_marketing_consent"),
-        sms_consent=_consent(f, "sms_marketing_consent"),
+        email_consent=_within(
+            f, "email_marketing_consent", lambda: _consent(f, "email_marketing_consent")
+        ),
+        sms_consent=_within(
+            f, "sms_marketing_consent", lambda: _consent(f, "sms_marketing_consent")
+        ),
         tags=f.tags(),
         metafields=_metafields(f),
     )
@@ -299,8 +314,13 @@ def parse_order(record: Mapping[str, Any]) -> Order:
         financial_status=f.str_("financial_status"),
         fulfillment_status=f.str_("fulfillment_status"),
         email=f.str_("email"),
-        line_items=tuple(_line_item(f, item) for item in f.list_("line_items")),
-        refunds=tuple(_refund(f, item) for item in f.list_("refunds")),
+        line_items=tuple(
+            _within(f, "line_items", lambda i=item: _line_item(f, i))
+            for item in f.list_("line_items")
+        ),
+        refunds=tuple(
+            _within(f, "refunds", lambda r=item: _refund(f, r)) for item in f.list_("refunds")
+        ),
         tags=f.tags(),
         source_name=f.str_("source_name"),
         test=bool(record.get("test", False)),
