@@ -66,8 +66,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.DateTimeType,
         description="Silent-backfill cut-over: events whose Shopify time is after it "
         "trigger automations. Unset: recorded per shop when its first complete sync ends "
-        "(one that carried the customer roster, which the tap emits last), as the newest "
-        "Shopify time that sync saw. Set it when the roster stream is deselected.",
+        "(the tap's `sync_manifest` arrived), as the newest of the manifest's window ends "
+        "and the Shopify times that sync saw.",
     ),
     th.Property(
         "metafield_attributes",
@@ -117,8 +117,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         "max_rejected_records",
         th.IntegerType,
         default=1000,
-        description="Unparseable records are quarantined and the run continues until more "
-        "than this many were rejected; then it fails.",
+        description="Unparseable records are quarantined (bad input lines dead-lettered) "
+        "and the run continues until more than this many were rejected; then it fails.",
     ),
     th.Property(
         "lock_lease_seconds",
