@@ -19,8 +19,9 @@ from target_crm.domain.roster import (
     classify_departures,
     decide_roster,
 )
+from target_crm.outputs import enqueue, insert_events
 from target_crm.runs import StatKey, load_cutovers
-from target_crm.storage import enqueue, insert_events, move_contact, refresh_aggregates, upsert
+from target_crm.storage import move_contact, refresh_aggregates, upsert
 
 
 def save_roster(conn: Connection, entries: set[tuple[str, int]], run_id: str) -> None:

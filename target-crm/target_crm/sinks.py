@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.sinks import BatchSink
 from sqlalchemy.engine import Connection
 
-from target_crm import storage
+from target_crm import outputs, storage
 from target_crm.closing import save_manifest
 from target_crm.domain.batch import CustomerBatch, fold_customers, fold_orders
 from target_crm.domain.identity import customer_phone, normalize_email
@@ -146,12 +146,12 @@ class CrmSink(BatchSink):
     def _store_events(
         self, conn: Connection, events: list[Event], stats: Counter[StatKey], now: datetime
     ) -> None:
-        inserted = storage.insert_events(conn, events, self.crm.ledger.run_id)
+        inserted = outputs.insert_events(conn, events, self.crm.ledger.run_id)
         for e in inserted:
             stats[(e.shop_domain, "events", "created", e.kind)] += 1
         for e in events:
             stats[(e.shop_domain, "events", "derived", e.kind)] += 1
-        storage.enqueue(
+        outputs.enqueue(
             conn,
             self.crm.destinations,
             "event",
@@ -194,8 +194,8 @@ class CustomersSink(CrmSink):
                 skipped.append(("customers", key, outcome.reason))
             events.extend(outcome.events)
             audits.extend(outcome.audits)
-        storage.save_audits(conn, audits, self.crm.ledger.run_id)
-        storage.save_duplicates(conn, [o.duplicate for _, o in batch.outcomes if o.duplicate])
+        outputs.save_audits(conn, audits, self.crm.ledger.run_id)
+        outputs.save_duplicates(conn, [o.duplicate for _, o in batch.outcomes if o.duplicate])
         touched = set(batch.contacts) | self._fold_duplicates(conn, batch)
         touched |= {
             (c.shop_domain, c.merged_into) for c in batch.contacts.values() if c.merged_into
@@ -205,7 +205,7 @@ class CustomersSink(CrmSink):
         self.crm.ledger.list_skipped(conn, skipped, now)
         storage.refresh_aggregates(conn, touched)
         changed = [(s, f"{s}:{c}") for s, c in sorted(touched)]
-        storage.enqueue(conn, self.crm.destinations, "contact", changed, now)
+        outputs.enqueue(conn, self.crm.destinations, "contact", changed, now)
 
     @staticmethod
     def _fold_duplicates(conn: Connection, batch: CustomerBatch) -> set[tuple[str, int]]:
@@ -286,7 +286,7 @@ class OrdersSink(CrmSink):
         deltas = aggregate_deltas(known, batch.snapshots)
         storage.add_to_aggregates(conn, deltas)
         changed = [(s, f"{s}:{c}") for s, c in deltas]
-        storage.enqueue(conn, self.crm.destinations, "contact", changed, now)
+        outputs.enqueue(conn, self.crm.destinations, "contact", changed, now)
 
 
 def aggregate_deltas(

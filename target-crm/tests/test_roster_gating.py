@@ -9,6 +9,8 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from crm_records import SHOP, Feed, customer, later, order, run_target
+from hypothesis import given
+from hypothesis import strategies as st
 from target_crm.domain.reconciliation import ManifestPart
 from target_crm.domain.roster import decide_roster
 from target_crm.exceptions import RosterDeletionGuardError
@@ -176,3 +178,31 @@ def test_an_older_roster_version_is_not_applied_and_counted_stale(database_url):
         f"select reason, count from run_stats where run_id = {last} and outcome = 'skipped'",
     ) == [("stale_roster_version", 38)]
     assert q(database_url, "select version from crm_roster_versions") == [(9,)]
+
+
+@given(
+    received=st.integers(0, 60),
+    emitted=st.integers(0, 60),
+    before=st.integers(0, 60),
+    after=st.integers(0, 60),
+    departures=st.integers(0, 60),
+    live=st.integers(0, 60),
+    share=st.sampled_from(["0", "0.05", "0.5", "1"]),
+)
+def test_a_roster_applies_only_complete_and_within_the_share(
+    received, emitted, before, after, departures, live, share
+):
+    decision = decide_roster(
+        SHOP,
+        received=received,
+        parts=[part(before, after, emitted)],
+        version=None,
+        last_applied=None,
+        departures=departures,
+        live=live,
+        max_share=Decimal(share),
+    )
+    complete = received == emitted == before == after
+    within = live == 0 or departures <= Decimal(share) * live
+    assert decision.apply is (complete and within)
+    assert decision.fails_run is (complete and not within)
