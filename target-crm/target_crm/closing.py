@@ -41,7 +41,7 @@ def save_manifest(
     upsert(conn, t.sync_manifest, rows)
 
 
-def part_from_row(row: Mapping[str, Any]) -> ManifestPart:
+def part_from_row(row: Mapping[str, Any] | sa.RowMapping) -> ManifestPart:
     """Map a `crm_sync_manifest` row to the domain manifest part."""
     return ManifestPart(
         shop_domain=row["shop_domain"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any, TypeVar
 
 from target_crm.domain.models import Consent, Customer, LineItem, Order, Refund
@@ -315,11 +316,10 @@ def parse_order(record: Mapping[str, Any]) -> Order:
         fulfillment_status=f.str_("fulfillment_status"),
         email=f.str_("email"),
         line_items=tuple(
-            _within(f, "line_items", lambda i=item: _line_item(f, i))
-            for item in f.list_("line_items")
+            _within(f, "line_items", partial(_line_item, f, item)) for item in f.list_("line_items")
         ),
         refunds=tuple(
-            _within(f, "refunds", lambda r=item: _refund(f, r)) for item in f.list_("refunds")
+            _within(f, "refunds", partial(_refund, f, item)) for item in f.list_("refunds")
         ),
         tags=f.tags(),
         source_name=f.str_("source_name"),

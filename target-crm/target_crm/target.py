@@ -329,8 +329,8 @@ class TargetCRM(Target):
         cutover = self.config.get("automation_cutover")
         if cutover:
             at = datetime.fromisoformat(cutover).astimezone(UTC)
-            marks = dict.fromkeys(self.ledger.locked | set(assessments), at)
-            record_cutovers(conn, marks, "config", self.ledger.run_id, overwrite=True)
+            configured = dict.fromkeys(self.ledger.locked | set(assessments), at)
+            record_cutovers(conn, configured, "config", self.ledger.run_id, overwrite=True)
             return
         ended = (RunOutcome.SUCCEEDED, RunOutcome.UNRECONCILED)
         marks: dict[str, datetime] = {}
