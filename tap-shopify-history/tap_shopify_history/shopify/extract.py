@@ -192,6 +192,7 @@ def iter_pages(
     sizer: PageSizer,
     *,
     extra_variables: Mapping[str, Any] | None = None,
+    max_page: int | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """Yield each page's nodes, each page sized to what the bucket can pay.
 
@@ -202,6 +203,7 @@ def iter_pages(
         search: The search filter, or None.
         sizer: Page sizing state (learns the cost per node).
         extra_variables: More variables.
+        max_page: Fewest nodes a page needs (a connection test reads one record).
 
     Yields:
         Lists of nodes.
@@ -209,6 +211,8 @@ def iter_pages(
     after: str | None = None
     while True:
         first = client.limiter.page_size(sizer.cost_per_node, sizer.fixed_cost)
+        if max_page is not None:
+            first = max(1, min(first, max_page))
         variables: dict[str, Any] = {"first": first, "after": after, **(extra_variables or {})}
         if search is not None:
             variables["query"] = search

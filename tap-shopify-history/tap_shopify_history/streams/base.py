@@ -84,6 +84,15 @@ class ShopifyStream(Stream):
                     time_extracted=utc_now(),
                 )
 
+    @property
+    def sample_limit(self) -> int | None:
+        """Records a connection test (``--test``) or dry run asks for; None in a real sync.
+
+        singer-sdk caps each stream at this many records and stops it there, so such a run
+        reads one small page instead of counting windows and waiting for bulk jobs.
+        """
+        return self.ABORT_AT_RECORD_COUNT
+
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Yield records, turning protocol errors into one fatal error.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -99,6 +100,9 @@ class IncrementalShopifyStream(BulkWindowStream):
         bookmark = state.get("replication_key_value")
         start = self.start_for(state, now)
         end = self.session.window_end(settings.history_end(self.config))
+        if self.sample_limit is not None:
+            yield from self._read_sample(Window(start, end), self.sample_limit)
+            return
         self._progress = Progress(self.logger, self.name)
         pending = ([state["bulk"]] if state.get("bulk") else []) + (state.get("bulk_queue") or [])
         self._open_part(pending[0].get("start") if pending else start, end)
@@ -147,6 +151,26 @@ class IncrementalShopifyStream(BulkWindowStream):
         if bookmark is None:
             return True
         return self._count(window) > self._config_int("bulk_threshold_records", 2500)
+
+    def _read_sample(self, window: Window, limit: int) -> Iterator[dict[str, Any]]:
+        # A connection test: the first `limit` records from pages that size, no counts, no
+        # bulk job, no manifest part (the run is not a sync a target may reconcile). It stops
+        # at the limit itself, so the SDK has nothing to abort (and logs no error).
+        self.logger.info("%s: connection test, reading %d record(s)", self.name, limit)
+        sizer = PageSizer(cost_per_node=self.node_cost_estimate)
+        search = window.search(self.search_terms())
+        self._seen = set()
+        pages = iter_pages(
+            self.session.client, self.page_document(), self.entity, search, sizer, max_page=limit
+        )
+
+        def records() -> Iterator[dict[str, Any]]:
+            for nodes in pages:
+                self.complete_nodes(nodes, bulk=False)
+                yield from self._emit(nodes, window)
+
+        yield from itertools.islice(records(), limit)
+        self._seen = None
 
     def _read_pages(self, window: Window) -> Iterator[dict[str, Any]]:
         self.logger.info("%s: paginated read of %s", self.name, window)

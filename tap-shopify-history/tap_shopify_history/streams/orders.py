@@ -159,7 +159,7 @@ class OrdersStream(IncrementalShopifyStream):
         self.fix_range_start(state, self.session.client.server_now())
         yield from super().read(context)
         days = self._sweep_days()
-        if incremental and days > 0:
+        if incremental and days > 0 and self.sample_limit is None:
             now = self.session.client.server_now()
             created_from = format_time(now - dt.timedelta(days=days))
             marks = state.setdefault("refund_marks", {})

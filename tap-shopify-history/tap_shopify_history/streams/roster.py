@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,6 +47,17 @@ class CustomerRosterStream(ShopifyStream):
         """
         shop = self.session.shop_domain
         client = self.session.client
+        if self.sample_limit is not None:
+            # A connection test: one small page, no counts, and never ACTIVATE_VERSION (a
+            # target would delete every customer the sample left out).
+            sizer = PageSizer(cost_per_node=1.0)
+            pages = iter_pages(
+                client, queries.ROSTER_PAGE, "customers", None, sizer, max_page=self.sample_limit
+            )
+            nodes = (node for page in pages for node in page)
+            for node in itertools.islice(nodes, self.sample_limit):
+                yield roster_record(node, shop)
+            return
         self._tally = self._tap.manifest.open(  # type: ignore[attr-defined]
             self.name,
             WINDOW,
