@@ -89,6 +89,18 @@ def tally(stream="orders", received=10, applied=10, skipped=None, quarantined=0)
         ([], tally(), RunOutcome.INCOMPLETE, []),
         ([part("customers", 0, 0, 0)], tally(), RunOutcome.INCOMPLETE, []),
         ([part("customers", 0, 0, 0)], {}, RunOutcome.SUCCEEDED, []),
+        (
+            [part("customer_roster", before=10, after=11)],
+            tally("customer_roster"),
+            RunOutcome.SUCCEEDED,
+            [],
+        ),
+        (
+            [part("customer_roster", before=10, after=10, emitted=9)],
+            tally("customer_roster", received=9, applied=9),
+            RunOutcome.UNRECONCILED,
+            [("customer_roster", "window", "source reconciles with Shopify's count")],
+        ),
     ],
     ids=[
         "all-equal",
@@ -102,6 +114,8 @@ def tally(stream="orders", received=10, applied=10, skipped=None, quarantined=0)
         "no-manifest-incomplete",
         "manifest-lacks-a-received-stream",
         "resumed-run-with-nothing-new",
+        "roster-while-a-customer-signed-up-is-held-not-failed",
+        "roster-short-of-a-still-store-fails",
     ],
 )
 def test_assess_run(parts, tallies, outcome, failed):

@@ -72,6 +72,18 @@ def tally(stream: str, received: int, applied: int | None = None, **skipped: int
             RunStatus.UNRECONCILED,
             [("customers", "received")],
         ),
+        (
+            [part("customer_roster", 5, before=5, after=6)],
+            [tally("customer_roster", 5)],
+            RunStatus.SUCCEEDED,
+            [],
+        ),
+        (
+            [part("customer_roster", 4, before=5, after=5)],
+            [tally("customer_roster", 4)],
+            RunStatus.UNRECONCILED,
+            [("customer_roster", "source:window")],
+        ),
     ],
     ids=[
         "everything-adds-up",
@@ -85,9 +97,19 @@ def tally(stream: str, received: int, applied: int | None = None, **skipped: int
         "count-dropped-during-the-read",
         "empty-stream-in-manifest",
         "emitted-but-never-received",
+        "roster-while-a-customer-signed-up-is-held-not-failed",
+        "roster-short-of-a-still-store-fails",
     ],
 )
 def test_how_a_run_ends(parts, tallies, status, failing):
     got, checks = reconcile(parts, {t.stream: t for t in tallies})
     assert got is status
     assert [(c.stream, c.name) for c in checks if c.status is CheckStatus.FAIL] == failing
+
+
+def test_a_roster_read_while_the_store_changed_is_held():
+    _, checks = reconcile(
+        [part("customer_roster", 5, before=5, after=6)],
+        {"customer_roster": tally("customer_roster", 5)},
+    )
+    assert [c.status for c in checks if c.name == "source:window"] == [CheckStatus.HELD]
