@@ -93,12 +93,6 @@ def test_prod_without_a_database_url_fails_naming_the_variable(
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    strict=True,
-    reason="waits on target-loyalty and target-crm refusing an empty `database_url` with a "
-    "message (today target-loyalty falls back to output/target-loyalty.db and target-crm "
-    "fails with SQLAlchemy's URL parse error); remove this mark when they do",
-)
 @pytest.mark.parametrize(
     ("target", "variable"),
     [("target-loyalty", "LOYALTY_DATABASE_URL"), ("target-crm", "CRM_DATABASE_URL")],
