@@ -76,8 +76,11 @@ def test_bulk_windows_are_sized_to_the_data(emulator_factory, caplog) -> None:
     jobs = [op.query for op in server.emulator.bulk.ops.values() if "UPDATED_AT" in op.query]
     assert len(jobs) >= 8  # 40 customers and ~57 orders in windows of at most 12
     assert all("updated_at:>=" in q or "updated_at:<" in q for q in jobs)
-    progress = [r.getMessage() for r in caplog.records if "records/s" in r.getMessage()]
-    assert any(line.startswith("customers: done, 40 records") for line in progress)
+    summaries = [r.getMessage() for r in caplog.records if ": finished: " in r.getMessage()]
+    assert any(
+        line.startswith("customers: finished: 40 read of 40 counted by Shopify, 40 emitted")
+        for line in summaries
+    ), summaries
 
 
 def test_concurrent_bulk_jobs_where_the_api_version_allows(emulator_factory) -> None:

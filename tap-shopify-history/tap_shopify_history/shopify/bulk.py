@@ -166,7 +166,7 @@ class BulkRunner:
             errors = payload.get("userErrors") or []
             if not errors:
                 operation_id: str = payload["bulkOperation"]["id"]
-                LOGGER.info("Submitted bulk operation %s", operation_id)
+                LOGGER.debug("Submitted bulk operation %s", operation_id)
                 return operation_id
             codes = {e.get("code") for e in errors}
             text = " ".join(str(e.get("message", "")) for e in errors).lower()
@@ -181,12 +181,15 @@ class BulkRunner:
     def _wait_for_current(self) -> None:
         # Another app run's (or a lost) query operation holds the one slot: wait it out.
         schedule = self._schedule()
+        waited_for = None
         for _ in range(self._max_polls):
             data = self._client.execute(CURRENT_BULK_OPERATION, estimated_cost=1)
             current = data.get("currentBulkOperation")
             if not current or current["status"] not in {"CREATED", "RUNNING", "CANCELING"}:
                 return
-            LOGGER.info("Waiting for bulk operation %s to finish first", current["id"])
+            if current["id"] != waited_for:  # once per operation, not per poll
+                waited_for = current["id"]
+                LOGGER.info("Waiting for bulk operation %s to finish first", current["id"])
             self._sleep(schedule.next_delay())
 
     def poll(self, operation_id: str) -> BulkOperation:

@@ -59,6 +59,12 @@ class Window:
     start: str | None
     end: str | None
 
+    def __str__(self) -> str:
+        """For people: ``updated_at from 2026-01-01T00:00:00Z until 2026-02-01T00:00:00Z``."""
+        start = f"from {self.start}" if self.start else "from the beginning"
+        end = f"until {self.end}" if self.end else "until now"
+        return f"updated_at {start} {end}"
+
     def search(self, extra: tuple[str, ...] = ()) -> str | None:
         """The Shopify search filter of this window.
 

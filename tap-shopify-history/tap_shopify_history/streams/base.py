@@ -11,17 +11,17 @@ from collections.abc import Generator, Iterable, Iterator
 from typing import Any, ClassVar
 
 import singer_sdk.singerlib as singer
-from singer_sdk import Stream
+from singer_sdk import SchemaDirectory, Stream, StreamSchema
 from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
 
+from tap_shopify_history import schemas
 from tap_shopify_history.exceptions import ShopifySyncError
 from tap_shopify_history.manifest import PartTally
 from tap_shopify_history.progress import Progress
 from tap_shopify_history.recent import RecentEmissions
-from tap_shopify_history.schemas import schema_path
 from tap_shopify_history.selection import OUTSIDE_WINDOW, SelectionRules, window_exclusion
 from tap_shopify_history.session import ShopifySession
 from tap_shopify_history.shopify.errors import ShopifyError
@@ -35,6 +35,8 @@ class ShopifyStream(Stream):
     """Common wiring: the store session, fast emission, Shopify errors made fatal."""
 
     primary_keys: ClassVar[list[str]] = ["shop_domain", "id"]
+    # Each stream's JSON Schema file, `schemas/<stream name>.json` (the record contract).
+    schema = StreamSchema(SchemaDirectory(schemas))
     # Records are built to match the schema exactly (tested), so the SDK's recursive
     # conformance pass is pure overhead on the hot path.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
@@ -129,8 +131,7 @@ class EntityStream(ShopifyStream):
     node_cost_estimate: ClassVar[float] = 10.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Attach the stream's schema file."""
-        kwargs["schema"] = schema_path(self.name)
+        """Set up the per-run bookkeeping."""
         super().__init__(*args, **kwargs)
         self._recent = RecentEmissions(None, 0)
         self._progress: Progress | None = None
@@ -205,6 +206,8 @@ class EntityStream(ShopifyStream):
                 if record["id"] in self._seen:
                     continue
                 self._seen.add(record["id"])
+            if self._progress is not None:
+                self._progress.tick()
             updated_at = record["updated_at"]
             reason = rules.exclusion(record) or window_exclusion(
                 updated_at,

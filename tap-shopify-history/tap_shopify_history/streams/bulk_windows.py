@@ -37,10 +37,21 @@ DEFAULT_BULK_WAIT = 3600
 class BulkWindowStream(EntityStream):
     """Reads ``updated_at`` windows with bulk operations."""
 
+    # The (operation id, status) last logged: a status is logged once, not per poll.
+    _last_poll: tuple[str, str] | None = None
+
     def _read_bulk(self, state: dict[str, Any], window: Window) -> Iterator[dict[str, Any]]:
         planned = self._plan(window)
+        total = sum(count for _, count in planned)
+        self.logger.info(
+            "%s: bulk read of %s: %s counted by Shopify, %d bulk job(s)",
+            self.name,
+            window,
+            f"{total:,}",
+            len(planned),
+        )
         if self._progress is not None:
-            self._progress.expected = sum(count for _, count in planned) or None
+            self._progress.expected = total
         parts = [part for part, _ in planned]
         slots = self.session.bulk_concurrency
         while parts:
@@ -83,7 +94,7 @@ class BulkWindowStream(EntityStream):
             state["bulk"] = job
             state["bulk_queue"] = jobs[index + 1 :]
             # A job dropped from state as unusable leaves its window: submitted afresh.
-            self.logger.info("%s: reading bulk operation %s", self.name, job.get("id"))
+            self.logger.debug("%s: reading bulk operation %s", self.name, job.get("id"))
             window = Window(job.get("start"), job.get("end"))
             yield from self._run_window(
                 state,
@@ -95,19 +106,32 @@ class BulkWindowStream(EntityStream):
         state.pop("bulk_queue", None)
 
     def _plan(self, window: Window) -> list[tuple[Window, int]]:
+        """The bulk windows covering ``window``, each with Shopify's count of it.
+
+        A part's count is exact: a capped count says more than any window may hold, so
+        such a part is split until its count is exact.
+        """
         max_records = self._config_int("bulk_window_max_records", DEFAULT_WINDOW)
         total = self._count(window)
         if total <= max_records:
             return [(window, total)] if total else []
+        counts: dict[Window, int] = {}
+
+        def count(part: Window) -> int:
+            counts[part] = self._count(part)
+            return counts[part]
+
         lower = window.start or self._edge_time(reverse=False)
         upper = window.end or format_time(
             parse_time(self._edge_time(reverse=True)) + dt.timedelta(seconds=1)
         )
-        parts = plan_windows(Window(lower, upper), self._count, max_records)
+        parts = [
+            (part, counts[part]) for part in plan_windows(Window(lower, upper), count, max_records)
+        ]
         if parts and window.end is None:
             # Keep the last window open so records changed while we run are not cut off.
-            parts[-1] = Window(parts[-1].start, None)
-        return [(part, max_records) for part in parts]
+            parts[-1] = (Window(parts[-1][0].start, None), parts[-1][1])
+        return parts
 
     def exact_count(self, window: Window, extra: tuple[str, ...] = ()) -> int:
         """Shopify's exact count of a window (capped counts are split and summed).
@@ -174,8 +198,6 @@ class BulkWindowStream(EntityStream):
                 continue  # unusable, dropped from state: run the window again
             roots = sorted(result.roots, key=lambda n: (n["updatedAt"], n["id"]))
             self.complete_nodes(roots, bulk=True)
-            if self._progress is not None:
-                self._progress.position = str(window)
             if not result.partial:
                 yield from self._emit(roots, window, skip_before)
                 state.pop("bulk", None)
@@ -302,10 +324,17 @@ class BulkWindowStream(EntityStream):
         self._write_state_message()
 
     def _on_poll(self, operation: BulkOperation) -> None:
+        # One line per status change, not per poll: the progress lines say the rest.
+        seen = (operation.id, operation.status)
+        if seen == self._last_poll:
+            return
+        self._last_poll = seen
         self.logger.info(
-            "%s: bulk operation %s %s, %d objects so far",
+            "%s: bulk operation %s %s: %s %s, %s objects with their children",
             self.name,
-            operation.id,
+            operation.id.rsplit("/", 1)[-1],
             operation.status,
-            operation.object_count,
+            f"{operation.root_object_count:,}",
+            self.name,
+            f"{operation.object_count:,}",
         )

@@ -52,8 +52,6 @@ class IncrementalShopifyStream(BulkWindowStream):
         if "bulk" in state:
             state["bulk"]["emitted_through"] = updated_at
         self.state_manager.is_flushed = False
-        if self._progress is not None:
-            self._progress.tick()
 
     # Reading ------------------------------------------------------------------------
 
@@ -137,8 +135,11 @@ class IncrementalShopifyStream(BulkWindowStream):
     def _finish(self) -> None:
         if self._tally is not None:
             self._tally.finished_at = format_time(self.session.client.server_now())
-        if self._progress is not None:
-            self._progress.log(final=True)
+        if self._progress is not None and self._tally is not None:
+            excluded = dict(self._tally.excluded)
+            if self._outside_window:
+                excluded["outside_window"] = self._outside_window
+            self._progress.summary(self._tally.emitted, excluded)
         bookmark = self.stream_state.get("replication_key_value")
         if bookmark:
             self._recent.prune(bookmark)
@@ -173,8 +174,10 @@ class IncrementalShopifyStream(BulkWindowStream):
         self._seen = None
 
     def _read_pages(self, window: Window) -> Iterator[dict[str, Any]]:
-        self.logger.info("%s: paginated read of %s", self.name, window)
         before = self.exact_count(window)
+        self.logger.info(
+            "%s: paginated read of %s: %s counted by Shopify", self.name, window, f"{before:,}"
+        )
         if self._progress is not None:
             self._progress.expected = before
         sizer = PageSizer(cost_per_node=self.node_cost_estimate)

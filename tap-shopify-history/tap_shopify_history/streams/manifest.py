@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 
 from singer_sdk.helpers.types import Context
 
-from tap_shopify_history.schemas import schema_path
 from tap_shopify_history.streams.base import ShopifyStream
 
 
@@ -17,11 +16,6 @@ class SyncManifestStream(ShopifyStream):
     name = "sync_manifest"
     primary_keys: ClassVar[list[str]] = ["shop_domain", "run_id", "stream", "part"]
     replication_key = None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Attach the stream's schema file."""
-        kwargs["schema"] = schema_path(self.name)
-        super().__init__(*args, **kwargs)
 
     @property
     def selected(self) -> bool:

@@ -9,7 +9,6 @@ from typing import Any
 from singer_sdk.helpers.types import Context
 
 from tap_shopify_history.manifest import WINDOW
-from tap_shopify_history.schemas import schema_path
 from tap_shopify_history.shopify import queries
 from tap_shopify_history.shopify.extract import (
     PageSizer,
@@ -28,11 +27,6 @@ class CustomerRosterStream(ShopifyStream):
 
     name = "customer_roster"
     replication_key = None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Attach the stream's schema file."""
-        kwargs["schema"] = schema_path(self.name)
-        super().__init__(*args, **kwargs)
 
     @property
     def emit_activate_version_messages(self) -> bool:
@@ -71,8 +65,16 @@ class CustomerRosterStream(ShopifyStream):
             yield roster_record(node, shop)
         # Not windowed: a customer created or deleted meanwhile changes the count, and a
         # target then knows this version is not complete.
-        self._tally.counted(before, self._count_customers())
+        after = self._count_customers()
+        self._tally.counted(before, after)
         self._tally.finished_at = format_time(client.server_now())
+        self.logger.info(
+            "%s: finished: %s live customer ids, Shopify counted %s before and %s after",
+            self.name,
+            f"{self._tally.emitted:,}",
+            f"{before:,}",
+            f"{after:,}",
+        )
         # The version is complete only now: a target deletes what it did not see.
         if self._stream_version is not None:
             self._write_activate_version_message(self._stream_version)
