@@ -1,9 +1,12 @@
 """The demo sync: a demo store in the local emulator, synced by Meltano into SQLite.
 
-Starts the emulator (seeded, so every run serves the same store), runs
-``meltano run tap-shopify-history target-loyalty tap-shopify-history target-crm`` in the
-``dev`` environment, prints both sync reports and stops the emulator. Run it again and the
-incremental run adds nothing: Meltano kept the state.
+Starts the emulator (seeded, so every run serves the same store) and feeds two pipelines in
+the ``dev`` environment: tap-shopify-history into target-loyalty and into target-crm. They
+are two products (a loyalty programme and a CRM) that read the same Shopify data, so the
+store is read once: the tap's Singer output is recorded and both targets read it, each
+keeping its own Meltano state (``demo_pipelines``). The API cost of each step, read from the
+emulator, is printed. Then both sync reports are printed and the emulator stopped. Run it
+again and the incremental run adds nothing: Meltano kept the state.
 
 Each store size has its own books and its own Meltano state: ``output/<customers>x<orders>/``
 and the state id suffix ``demo-<customers>x<orders>``. The emulator serves every size under
@@ -22,6 +25,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from demo_pipelines import describe, sync_both
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
@@ -89,23 +94,15 @@ def demo_paths(customers: int, orders: int, output_dir: Path | None) -> tuple[Pa
     return (output_dir or OUTPUT_ROOT / size), f"demo-{size}"
 
 
-def sync(env: dict[str, str], state_id_suffix: str) -> None:
-    """``meltano install``, then both pipelines in one ``meltano run`` (one after the other)."""
+def sync(env: dict[str, str], state_id_suffix: str, base_url: str) -> None:
+    """``meltano install``, then both pipelines from one extraction, with their API cost."""
     say("installing the Meltano plugins (first run only takes a while)")
     run([str(BIN / "meltano"), "install"], env)
-    pipeline = ["tap-shopify-history", "target-loyalty", "tap-shopify-history", "target-crm"]
-    say(f"meltano run {' '.join(pipeline)} (state id suffix {state_id_suffix})")
+    say(f"one extraction into target-loyalty and target-crm (state id suffix {state_id_suffix})")
     started = time.monotonic()
-    run(
-        [
-            str(BIN / "meltano"),
-            "--environment=dev",
-            "run",
-            f"--state-id-suffix={state_id_suffix}",
-            *pipeline,
-        ],
-        env,
-    )
+    costs = sync_both(env, state_id_suffix, DEMO_DIR / state_id_suffix, base_url)
+    for step, cost in costs.items():
+        say(f"API cost of {step}: {describe(cost)}")
     say(f"sync finished in {time.monotonic() - started:.1f} s")
 
 
@@ -142,7 +139,7 @@ def main() -> int:
             "TARGET_CRM_DATABASE_URL": databases["target-crm"],
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
-        sync(env, state_id_suffix)
+        sync(env, state_id_suffix, served["base_url"])
         for target, database_url in databases.items():
             print(f"\n== {target} report ==", flush=True)
             run([str(BIN / target), "report", "--database-url", database_url], env)
