@@ -65,7 +65,6 @@ class Declaration:
 DECLARATIONS: dict[str, Declaration] = {
     "tap-shopify-history": Declaration(
         remove={
-            "schema-flattening": FLATTENING,
             "batch": "BATCH files carry the records but the sync_manifest then says 0 were "
             "emitted, so every target's reconciliation fails the run",
         },

@@ -26,3 +26,33 @@ class TestTapShopifyHistory(_Base):  # type: ignore[misc,valid-type]
         CONFIG.update(store_url=server.base_url, access_token=server.token)
         yield server
         server.stop()
+
+
+# The same suite with flattening on (issue: with a null nested object 3 of its cases failed).
+FLAT_CONFIG: dict = {
+    **CONFIG,
+    "flattening_enabled": True,
+    "flattening_max_depth": 3,
+}
+
+_FlatBase = get_tap_test_class(
+    TapShopifyHistory,
+    config=FLAT_CONFIG,
+    suite_config=SuiteConfig(max_records_limit=None, ignore_no_records_for_streams=[]),
+)
+
+
+class TestTapShopifyHistoryFlattened(_FlatBase):  # type: ignore[misc,valid-type]
+    # This one case checks flattened records against the *unflattened* `stream.schema`
+    # (arrays and deep objects become JSON strings by design), so it cannot hold for any
+    # stream with a list; test_flattening.py checks every record against the SCHEMA
+    # message the tap sends instead, as a target does.
+    test_tap_stream_record_matches_stream_schema = None
+
+    @pytest.fixture(scope="class", autouse=True)
+    def _emulator(self):
+        server = EmulatorServer(generate_store(seed=5, customers=15, orders=40), bulk_seconds=0.2)
+        server.start()
+        FLAT_CONFIG.update(store_url=server.base_url, access_token=server.token)
+        yield server
+        server.stop()

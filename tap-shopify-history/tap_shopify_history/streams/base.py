@@ -16,9 +16,11 @@ from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
+from singer_sdk.mapper import StreamMap
 
 from tap_shopify_history import schemas
 from tap_shopify_history.exceptions import ShopifySyncError
+from tap_shopify_history.flattening import make_flattening_agree
 from tap_shopify_history.manifest import PartTally
 from tap_shopify_history.progress import Progress
 from tap_shopify_history.recent import RecentEmissions
@@ -40,6 +42,22 @@ class ShopifyStream(Stream):
     # Records are built to match the schema exactly (tested), so the SDK's recursive
     # conformance pass is pure overhead on the hot path.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    _maps_agree = False
+
+    @property
+    def stream_maps(self) -> list[StreamMap]:
+        """The SDK's stream maps, each made to flatten in agreement with its schema.
+
+        Returns:
+            The maps (the first is the stream's own).
+        """
+        maps = super().stream_maps
+        if not self._maps_agree:
+            for stream_map in maps:
+                make_flattening_agree(stream_map)
+            self._maps_agree = True
+        return maps
 
     @property
     def session(self) -> ShopifySession:
