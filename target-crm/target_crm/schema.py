@@ -191,7 +191,40 @@ outbox = sa.Table(
     sa.Column("enqueued_at", UtcDateTime, nullable=False),
     sa.Column("sent_at", UtcDateTime),
     sa.Column("last_error", sa.Text),
+    # Delivery (target_crm.delivery): the request that carried the row, the run that sent
+    # it, and the hash of the payload last sent (an unchanged contact is not sent again).
+    sa.Column("request_id", sa.String(64)),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("sent_hash", sa.String(64)),
     sa.Index("ix_outbox_pending", "destination", "status"),
+)
+
+delivery_requests = sa.Table(
+    "delivery_requests",
+    metadata,
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("destination", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("items", sa.Integer, nullable=False),
+    sa.Column("bytes", sa.Integer, nullable=False),
+    sa.Column("http_status", sa.Integer),
+    sa.Column("lost_answers", sa.Integer, nullable=False, default=0),
+    sa.Column("answer", sa.Text),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime),
+)
+
+delivery_feedback = sa.Table(
+    "delivery_feedback",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("destination", sa.String(64), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("seen_at", UtcDateTime, nullable=False),
 )
 
 consent_audit = sa.Table(

@@ -1,0 +1,191 @@
+"""The outbox state machine in the CRM store (SQLAlchemy Core, one short transaction each)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from target_crm import schema as t
+from target_crm.delivery.items import (
+    IN_DOUBT,
+    PENDING,
+    SENDING,
+    SENT,
+    Item,
+    OutboxRow,
+)
+
+_ob = t.outbox.c
+
+
+def _key(destination: str, row: OutboxRow) -> dict[str, str]:
+    return {"d": destination, "e": row.entity, "k": row.entity_key}
+
+
+def pending(engine: Engine, destination: str, limit: int) -> list[OutboxRow]:
+    """The next pending rows of a destination: contacts first, then events in time order."""
+    ev = t.events.c
+    stmt = (
+        sa.select(_ob.entity, _ob.entity_key, _ob.shop_domain, _ob.attempts, _ob.sent_hash)
+        .select_from(t.outbox.outerjoin(t.events, ev.event_id == _ob.entity_key))
+        .where(_ob.destination == destination, _ob.status == PENDING)
+        # Contacts before the events that need their profile; events by Shopify time.
+        .order_by(_ob.entity, ev.occurred_at, _ob.entity_key)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [OutboxRow(*row) for row in conn.execute(stmt)]
+
+
+def _update(engine: Engine, destination: str, rows: Iterable[OutboxRow], **values: object) -> None:
+    keys = [_key(destination, r) for r in rows]
+    if not keys:
+        return
+    stmt = (
+        sa.update(t.outbox)
+        .where(
+            _ob.destination == sa.bindparam("d"),
+            _ob.entity == sa.bindparam("e"),
+            _ob.entity_key == sa.bindparam("k"),
+        )
+        .values(**values)
+    )
+    with engine.begin() as conn:
+        conn.execute(stmt, keys)
+
+
+def settle_local(engine: Engine, destination: str, items: Sequence[Item], run_id: str) -> None:
+    """Record outcomes decided without a request (refused locally, outside retention...)."""
+    by_outcome: dict[tuple[str, str | None], list[OutboxRow]] = {}
+    for item in items:
+        assert item.outcome is not None
+        by_outcome.setdefault((item.outcome, item.reason), []).append(item.row)
+    for (outcome, reason), rows in by_outcome.items():
+        _update(engine, destination, rows, status=outcome, last_error=reason, run_id=run_id)
+
+
+def start_request(  # noqa: PLR0917 (one call site, all named in the docstring)
+    engine: Engine,
+    destination: str,
+    request_id: str,
+    run_id: str,
+    items: Sequence[Item],
+    size: int,
+    now: datetime,
+) -> None:
+    """Mark a request's rows `sending` and record the request, before anything goes out."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(t.delivery_requests).values(
+                request_id=request_id,
+                destination=destination,
+                run_id=run_id,
+                status=SENDING,
+                attempts=0,
+                lost_answers=0,
+                items=len(items),
+                bytes=size,
+                started_at=now,
+            )
+        )
+        conn.execute(
+            sa.update(t.outbox)
+            .where(
+                _ob.destination == destination,
+                _ob.entity == sa.bindparam("e"),
+                _ob.entity_key == sa.bindparam("k"),
+            )
+            .values(
+                status=SENDING, request_id=request_id, run_id=run_id, attempts=_ob.attempts + 1
+            ),
+            [{"e": i.row.entity, "k": i.row.entity_key} for i in items],
+        )
+
+
+def finish_request(
+    engine: Engine,
+    request_id: str,
+    status: str,
+    *,
+    row_status: str,
+    attempts: int,
+    http_status: int | None,
+    answer: str | None,
+    now: datetime,
+    hashes: dict[tuple[str, str], str] | None = None,
+    lost_answers: int = 0,
+) -> None:
+    """Record a request's end and move its rows to `row_status` in one transaction."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(t.delivery_requests)
+            .where(t.delivery_requests.c.request_id == request_id)
+            .values(
+                status=status,
+                attempts=attempts,
+                http_status=http_status,
+                answer=answer,
+                finished_at=now,
+                lost_answers=lost_answers,
+            )
+        )
+        values: dict[str, object] = {"status": row_status, "last_error": None}
+        if row_status == SENT:
+            values["sent_at"] = now
+        else:
+            values["last_error"] = answer
+        conn.execute(sa.update(t.outbox).where(_ob.request_id == request_id).values(**values))
+        if hashes:
+            conn.execute(
+                sa.update(t.outbox)
+                .where(
+                    _ob.request_id == request_id,
+                    _ob.entity == sa.bindparam("e"),
+                    _ob.entity_key == sa.bindparam("k"),
+                )
+                .values(sent_hash=sa.bindparam("h")),
+                [{"e": e, "k": k, "h": h} for (e, k), h in hashes.items()],
+            )
+
+
+def recover(engine: Engine, destination: str, *, resend: bool, now: datetime) -> int:
+    """Requests left `sending` by a crash are in doubt: re-queued when safe, else parked.
+
+    Args:
+        engine: The store.
+        destination: The destination.
+        resend: Whether the platform is idempotent (or the setting allows a re-send).
+        now: The clock.
+
+    Returns:
+        How many requests were in doubt (at most one, as requests go out one at a time).
+    """
+    dr = t.delivery_requests.c
+    with engine.begin() as conn:
+        stuck = list(
+            conn.execute(
+                sa.select(dr.request_id).where(dr.destination == destination, dr.status == SENDING)
+            ).scalars()
+        )
+        for request_id in stuck:
+            conn.execute(
+                sa.update(t.delivery_requests)
+                .where(dr.request_id == request_id)
+                .values(
+                    status=IN_DOUBT,
+                    answer="interrupted before its answer was recorded",
+                    finished_at=now,
+                )
+            )
+            conn.execute(
+                sa.update(t.outbox)
+                .where(_ob.request_id == request_id, _ob.status == SENDING)
+                .values(
+                    status=PENDING if resend else IN_DOUBT,
+                    last_error="in doubt: re-sent" if resend else "in doubt: not re-sent",
+                )
+            )
+    return len(stuck)
