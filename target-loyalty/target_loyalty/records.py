@@ -55,7 +55,7 @@ TEXT_LIMITS = {
     "phone": 64,
     "first_name": 255,
     "last_name": 255,
-    "display_name": 255,
+    "display_name": 511,  # Shopify joins first and last name, each up to 255
     "shop_domain": 255,
     "note": 5000,
 }

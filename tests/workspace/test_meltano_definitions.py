@@ -157,6 +157,7 @@ def test_capabilities_are_what_the_plugins_handle() -> None:
         "activate-version",
         "catalog",
         "discover",
+        "schema-flattening",
         "state",
         "stream-maps",
         "structured-logging",
