@@ -83,7 +83,6 @@ def test_definition_carries_the_hub_metadata(path: Path) -> None:
     assert definition["supported_python_versions"] == ["3.11", "3.12", "3.13"]
     assert definition["logo_url"].startswith("/assets/logos/")
     assert definition["docs"].endswith(f"/{definition['name']}/README.md")
-    assert "schema-flattening" not in definition["capabilities"]  # broken: issue 13, item 3
 
 
 @pytest.mark.parametrize("path", DEFINITIONS, ids=[p.stem for p in DEFINITIONS])

@@ -22,6 +22,7 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import recompute_changes as changes
@@ -93,7 +94,9 @@ def check_store(
     full = Databases(_sqlite(work, "loyalty"), _sqlite(work, "crm"), rules.Lineage())
     backfill = run_tap(work, server, "a-backfill", None)
     snapshot, as_of = control.snapshot(), changes.store_time(server)
-    full.lineage.cutover = rules.newest_time_seen(snapshot, full.lineage, tests=False)
+    full.lineage.cutover = _cutover(
+        backfill, rules.newest_time_seen(snapshot, full.lineage, tests=False)
+    )
     _phase(problems, "A backfill", full, snapshot, as_of, feed(work, "a", backfill, full, as_of))
     _phase(problems, "B replay", full, snapshot, as_of, feed(work, "b", backfill, full, as_of))
     settle(full, snapshot)
@@ -113,7 +116,9 @@ def check_store(
     ranged = run_tap(work, server, "d-preset", None, **preset)
     fresh.lineage.range_start = _range_start(ranged, ranged.state)
     snapshot, as_of = control.snapshot(), changes.store_time(server)
-    fresh.lineage.cutover = rules.newest_time_seen(snapshot, fresh.lineage, tests=True)
+    fresh.lineage.cutover = _cutover(
+        ranged, rules.newest_time_seen(snapshot, fresh.lineage, tests=True)
+    )
     ran = feed(work, "d", ranged, fresh, as_of)
     _phase(problems, f"D {PRESET} + include_test_orders", fresh, snapshot, as_of, ran)
     settle(fresh, snapshot)
@@ -147,3 +152,15 @@ def check_store(
 def test_books_match_recomputation(emulator_factory, tmp_path, seed, customers, orders):
     problems = check_store(emulator_factory, seed, customers, orders, tmp_path)
     assert not problems, f"{len(problems)} mismatch(es):\n" + "\n".join(problems)
+
+
+def _cutover(run: Any, newest_seen: datetime | None) -> datetime | None:
+    """The documented cut-over: the newest of the manifest's window ends and the Shopify
+    times the first complete sync saw (target-crm's README, `automation_cutover`)."""
+    ends = [
+        datetime.fromisoformat(row["window_end"].replace("Z", "+00:00"))
+        for row in run.manifest
+        if row.get("window_end")
+    ]
+    candidates = [t for t in (*ends, newest_seen) if t is not None]
+    return max(candidates) if candidates else None
