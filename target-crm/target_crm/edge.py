@@ -1,4 +1,4 @@
-"""What a record may hold, checked at the edge before any write (rules.md "Record validation").
+"""What a record may hold, checked at the edge before any write (README "Rules").
 
 Every bound is one the store can hold on SQLite and PostgreSQL alike: ids fit BIGINT, money
 fits NUMERIC(19,4), text fits its column and carries no NUL (PostgreSQL text cannot).

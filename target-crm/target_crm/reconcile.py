@@ -96,7 +96,7 @@ def gate_roster(
     version: int | None,
     max_share: Decimal,
 ) -> tuple[RosterDecision, list[int]]:
-    """Decide whether this run's roster of a shop may delete (rules.md "Roster").
+    """Decide whether this run's roster of a shop may delete (README "Rules").
 
     Returns:
         The decision and the live contacts the roster does not list.

@@ -38,7 +38,7 @@ def feed(workdir: Path, name: str, tap: TapRun, dbs: Databases, as_of: datetime)
 
 
 def check_run_status(dbs: Databases, shop: str) -> list[str]:
-    """Both latest runs recorded as `succeeded` (rules.md "Run outcome")."""
+    """Both latest runs recorded as `succeeded` (target READMEs, "Run outcomes")."""
     problems = []
     loyalty = stored.latest_run_status(dbs.loyalty, "loyalty_sync_runs", shop)
     crm = stored.crm_outcome(dbs.crm, shop)

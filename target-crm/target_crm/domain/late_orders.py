@@ -4,7 +4,7 @@ A customer without the chosen identifier is not loaded, but its orders are store
 contact). When a later version gives the customer the identifier, the contact is created and
 its earlier orders join it: they count toward its order count and lifetime value, and their
 ``Order Placed`` events appear at the orders' original times, silent when placed before the
-shop's cut-over, as every historical change is (rules.md "CRM: what counts").
+shop's cut-over, as every historical change is (README "Rules").
 """
 
 from __future__ import annotations

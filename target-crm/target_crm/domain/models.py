@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 ZERO = Decimal("0")
-# Financial statuses whose money counts (rules.md "CRM: what counts"); a setting.
+# Financial statuses whose money counts (README "Rules"); a setting.
 PAID_FINANCIAL_STATUSES = frozenset({"PAID", "PARTIALLY_REFUNDED", "REFUNDED"})
 
 

@@ -59,7 +59,7 @@ def order_value(order: Order, rules: CrmRules) -> tuple[bool, Decimal]:
 
     Only paid money counts (``paid_financial_statuses``): the total after refunds, and 0 for
     a cancelled order. ``order_count`` counts orders that are paid, not cancelled, not fully
-    refunded and not test orders (seed 003, rules.md "CRM: what counts").
+    refunded and not test orders (seed 003, README "Rules").
 
     Args:
         order: The order version.

@@ -22,7 +22,7 @@ QUARANTINED_OUTCOME = "rejected"
 
 
 class RunOutcome(StrEnum):
-    """How a target run ended (rules.md "Run outcome")."""
+    """How a target run ended (README "Rules")."""
 
     SUCCEEDED = "succeeded"
     UNRECONCILED = "unreconciled"

@@ -105,7 +105,7 @@ def decide_roster(
     live: int,
     max_share: Decimal,
 ) -> RosterDecision:
-    """Apply a roster only when complete, newest, and not deleting too much (rules.md).
+    """Apply a roster only when complete, newest, and not deleting too much (README "Rules").
 
     Args:
         shop_domain: The shop.
