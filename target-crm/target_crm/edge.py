@@ -8,22 +8,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-MAX_ID = 2**63 - 1
+from target_runtime.edge import DEFAULT_TEXT_LIMIT, MAX_ID, MONEY_LIMIT, MONEY_PLACES
+from target_runtime.edge import TEXT_LIMITS as CONTRACT_TEXT_LIMITS
+from target_runtime.edge import text_problem as _text_problem
+
 MAX_COUNT = 2**31 - 1  # counts and quantities fit INTEGER
-MONEY_LIMIT = Decimal(10) ** 15
-MONEY_PLACES = 4
-DEFAULT_TEXT_LIMIT = 1_000
-# Per-field bounds (the field's last name); the rest is "any other text".
+# Per-field bounds (the field's last name): the contract's, plus this store's own columns;
+# the rest is "any other text".
 TEXT_LIMITS = {
-    "email": 320,
-    "phone": 64,
-    "first_name": 255,
-    "last_name": 255,
-    "display_name": 511,  # Shopify joins first and last name, each up to 255
+    **CONTRACT_TEXT_LIMITS,
     "title": 255,
-    "tag": 255,
-    "note": 5_000,
-    "shop_domain": 255,
     "city": 255,
     "province": 255,
     "country": 255,
@@ -62,12 +56,7 @@ def money_problem(amount: Decimal) -> str | None:
 
 def text_problem(field: str, value: str) -> str | None:
     """Why a text is unusable: a NUL character, or longer than the field's bound; or None."""
-    if "\x00" in value:
-        return "contains a NUL character"
-    limit = TEXT_LIMITS.get(field.rsplit(".", 1)[-1], DEFAULT_TEXT_LIMIT)
-    if len(value) > limit:
-        return f"{len(value):,} characters, more than the {limit:,} allowed"
-    return None
+    return _text_problem(value, TEXT_LIMITS.get(field.rsplit(".", 1)[-1], DEFAULT_TEXT_LIMIT))
 
 
 def printable_key(key: str, limit: int = 120) -> str:

@@ -13,6 +13,16 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from target_runtime.edge import (
+    DEFAULT_TEXT_LIMIT,
+    MAX_ID,
+    MONEY_LIMIT,
+    MONEY_PLACES,
+    TAG_LIMIT,
+    TEXT_LIMITS,
+    text_problem,
+)
+
 from target_loyalty.domain.model import ZERO, Order, Refund
 from target_loyalty.domain.reconciliation import ManifestPart
 from target_loyalty.exceptions import RecordError
@@ -30,8 +40,6 @@ _CURRENCY_CODES = (
     "UZS VED VES VND VUV WST XAF XCD XOF XPF XXX YER ZAR ZMW "
 )
 CURRENCIES = frozenset(_CURRENCY_CODES.split())
-#: Ids are positive 64-bit integers (BIGINT on both backends).
-MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -49,30 +57,7 @@ class Customer:
     updated_at: datetime
 
 
-#: Longest text per field (characters); any other text field: ``DEFAULT_TEXT_LIMIT``.
-TEXT_LIMITS = {
-    "email": 320,
-    "phone": 64,
-    "first_name": 255,
-    "last_name": 255,
-    "display_name": 511,  # Shopify joins first and last name, each up to 255
-    "shop_domain": 255,
-    "note": 5000,
-}
-DEFAULT_TEXT_LIMIT = 1000
-TAG_LIMIT = 255
-#: Money fits NUMERIC(19,4): at most 4 decimals and |amount| < 10**15.
-MONEY_LIMIT = Decimal(10) ** 15
-MONEY_DECIMALS = 4
-
-
-def text_problem(value: str, limit: int) -> str | None:
-    """Why a text value cannot be stored, or None (NUL characters, length bounds)."""
-    if "\x00" in value:
-        return "contains a NUL character"
-    if len(value) > limit:
-        return f"{len(value):,} characters, more than the {limit:,} allowed"
-    return None
+MONEY_DECIMALS = MONEY_PLACES
 
 
 class _Reader:
