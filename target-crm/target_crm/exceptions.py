@@ -36,6 +36,10 @@ class RosterDeletionGuardError(RuntimeError):
     """Fatal: a roster would delete more of a shop's contacts than the setting allows."""
 
 
+class DeliveryIncompleteError(RuntimeError):
+    """Fatal, after committing: rows are still waiting for a destination (named)."""
+
+
 class SyncAlreadyRunningError(RuntimeError):
     """Fatal: another sync for the same shop and store is running."""
 

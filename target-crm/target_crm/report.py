@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from target_crm import schema as t
 from target_crm.closing import load_manifest
+from target_crm.delivery.report import delivery_report, render_delivery
 from target_crm.domain.reconciliation import tally_streams
 from target_crm.storage import create_store
 
@@ -213,6 +214,7 @@ def build_report(
                 "statistics": [],
                 "reconciliation": [],
                 "store": {},
+                "delivery": [],
                 "ok": True,
             }
         run = conn.execute(sa.select(t.sync_runs).where(t.sync_runs.c.run_id == run_id)).one()
@@ -225,6 +227,7 @@ def build_report(
         streams = _streams(conn, run_id, stats, shop)
         dead = _count(conn, t.dead_letters, t.dead_letters.c.run_id == run_id)
         store = _store_totals(conn, shop)
+        delivery = delivery_report(conn, run_id)
     engine.dispose()
     run_info = {
         k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in run._mapping.items()
@@ -239,6 +242,7 @@ def build_report(
         "statistics": stats,
         "reconciliation": checks,
         "store": store,
+        "delivery": delivery,
         "ok": status == "succeeded" and all(c["ok"] for c in checks),
     }
 
@@ -295,6 +299,7 @@ def render_table(report: dict[str, Any]) -> str:
         where = f"{c['stream']}{'/' + c['part'] if c['part'] else ''}: " if c["stream"] else ""
         lines.append(f"  {mark} {c['shop_domain']}: {where}{c['check']}: {c['detail']}")
     lines += ["", "Store: " + json.dumps(report["store"], sort_keys=True)]
+    lines += render_delivery(report.get("delivery", []))
     return "\n".join(lines) + "\n"
 
 

@@ -110,8 +110,113 @@ CONFIG_SCHEMA = th.PropertiesList(
         "destinations",
         th.ArrayType(th.StringType),
         default=[],
-        description="Delivery destinations (`moengage`, `ometria`): new events and changed "
-        "contacts are queued in `outbox` as pending for each.",
+        description="Extra destinations to queue for without sending (`moengage`, "
+        "`ometria`): new events and changed contacts are queued in `outbox` as pending for "
+        "each. A destination whose credentials are set is queued and sent without this.",
+    ),
+    th.Property(
+        "moengage_workspace_id",
+        th.StringType,
+        description="MoEngage workspace (app) id. With `moengage_api_key` it switches "
+        "delivery to MoEngage on; one without the other is a configuration error.",
+    ),
+    th.Property(
+        "moengage_api_key",
+        th.StringType,
+        secret=True,
+        description="MoEngage Data API key (Basic auth with the workspace id). Never logged.",
+    ),
+    th.Property(
+        "moengage_data_center",
+        th.StringType,
+        default="01",
+        description="MoEngage data centre of the workspace (`01`..`06`, `101`): the host "
+        "is `https://api-{dc}.moengage.com`.",
+    ),
+    th.Property(
+        "moengage_api_url",
+        th.StringType,
+        description="Override of the MoEngage host (a proxy or a local stand-in); the "
+        "engine appends `/v1/transition/{workspace_id}`.",
+    ),
+    th.Property(
+        "moengage_resend_in_doubt",
+        th.BooleanType,
+        default=False,
+        description="MoEngage has no dedup key: a request whose answer was lost (crash, "
+        "dropped connection, timeout) is not sent again unless this is true (it may then "
+        "duplicate those events). Counted as in doubt either way.",
+    ),
+    th.Property(
+        "moengage_retention_days",
+        th.IntegerType,
+        description="The workspace's event retention window: older events are not sent "
+        "and are counted `outside_retention` in the delivery report. Unset sends all.",
+    ),
+    th.Property(
+        "moengage_historical_attribute",
+        th.StringType,
+        default="historical",
+        description="Event attribute set to true on events from before the silent-backfill "
+        "cut-over; exclude it in MoEngage campaign triggers (README, Delivery).",
+    ),
+    th.Property(
+        "ometria_api_key",
+        th.StringType,
+        secret=True,
+        description="Ometria API key (`X-Ometria-Auth`); set with `ometria_collection` it "
+        "switches delivery to Ometria on. Never logged.",
+    ),
+    th.Property(
+        "ometria_collection",
+        th.StringType,
+        description="Ometria `@collection` of the contacts (one per source, e.g. "
+        "`shopify-demo`); required with `ometria_api_key`.",
+    ),
+    th.Property(
+        "ometria_api_url",
+        th.StringType,
+        description="Override of `https://api.ometria.com` (a proxy or a local stand-in); "
+        "the engine appends `/v2/push`.",
+    ),
+    th.Property(
+        "ometria_feedback_wait_seconds",
+        th.NumberType,
+        default=2.0,
+        description="Ometria validates records after answering OK: seconds to wait at the "
+        "end of a run before reading its errors list (`/v2/push/_errors`) into the report.",
+    ),
+    th.Property(
+        "delivery_dry_run",
+        th.StringType,
+        description="A folder: request bodies are written there (one file per request, "
+        "under the destination's name) instead of being sent; the outbox stays pending.",
+    ),
+    th.Property(
+        "delivery_max_attempts",
+        th.IntegerType,
+        default=6,
+        description="Attempts per request on 429, 5xx or a connection that never opened; "
+        "after them the destination stops for the run and its rows stay pending.",
+    ),
+    th.Property(
+        "delivery_backoff_seconds",
+        th.NumberType,
+        default=1.0,
+        description="First retry delay, doubled each attempt (a longer `Retry-After` wins).",
+    ),
+    th.Property(
+        "delivery_max_backoff_seconds",
+        th.NumberType,
+        default=60.0,
+        description="Longest single retry delay.",
+    ),
+    th.Property(
+        "delivery_timeout_seconds",
+        th.NumberType,
+        default=30.0,
+        description="Seconds to wait for a platform's answer; no answer makes the request "
+        "in doubt (see `moengage_resend_in_doubt`).",
     ),
     th.Property(
         "max_rejected_records",

@@ -18,6 +18,8 @@ from sqlalchemy.engine import Connection
 from target_runtime.singer_input import DeadLetter, ResilientSingerReader
 
 from target_crm.closing import load_manifest, run_shops, save_assessment, shop_stats
+from target_crm.delivery.config import delivery_from_config
+from target_crm.delivery.runner import RunDelivery
 from target_crm.domain.models import (
     PAID_FINANCIAL_STATUSES,
     ConsentSource,
@@ -35,6 +37,7 @@ from target_crm.domain.reconciliation import (
 )
 from target_crm.exceptions import (
     CrmConfigError,
+    DeliveryIncompleteError,
     RosterDeletionGuardError,
     RunUnreconciledError,
     TooManyRejectedRecordsError,
@@ -132,12 +135,21 @@ class TargetCRM(Target):
         self.max_parallelism = 1
         self.now = _utcnow
         self.rules = self._rules()
-        self.destinations: list[str] = list(self.config.get("destinations") or [])
+        delivery = delivery_from_config(self.config, self.rules.identifier.value)
+        # Queued for the destinations that are on (credentials set) and any other named.
+        named = list(self.config.get("destinations") or [])
+        self.destinations: list[str] = sorted(set(named) | set(delivery.names))
         self.engine = create_store(database_url(self.config))
         self.ledger = RunLedger(
             self.engine, uuid.uuid4().hex, float(self.config.get("lock_lease_seconds", 600))
         )
         self.ledger.start(self.now())
+        # A lambda, not `self.now`: tests replace the clock after construction.
+        self.delivery = (
+            RunDelivery(self.engine, delivery, self.ledger.run_id, lambda: self.now())  # noqa: PLW0108
+            if delivery.adapters
+            else None
+        )
         # A line that is no valid Singer message is kept in crm_dead_letters; the run goes on.
         self.message_reader.on_dead_letter = self.record_dead_letter  # type: ignore[attr-defined]
         self._watermarks: dict[str, datetime] = {}
@@ -199,6 +211,12 @@ class TargetCRM(Target):
         if self._latest_state and others_empty:
             self._write_state_message(copy.deepcopy(self._latest_state))
         self._count_rejects(len(rejected), rejected[-1] if rejected else {})
+        # Delivery reads the outbox the batch just committed. STATE goes first: it only
+        # says the input is stored, and the outbox (not the Singer state) is what delivery
+        # resumes from, so a crash while sending loses nothing and a slow platform does
+        # not hold back the bookmark.
+        if self.delivery is not None:
+            self.delivery.after_batch()
 
     def _count_rejects(self, count: int, last: Mapping[str, Any]) -> None:
         """Fail the run once more records and lines were rejected than allowed."""
@@ -291,16 +309,19 @@ class TargetCRM(Target):
         try:
             super().process_endofpipe()
             self._gate_rosters()
-            outcome, message = self._complete()
+            delivered, note = self.delivery.close() if self.delivery else (True, "")
+            outcome, message = self._complete(delivered, note)
         except Exception as error:
             self.fail(error)
             raise
+        if not delivered:
+            raise DeliveryIncompleteError(note)
         if outcome is RunOutcome.UNRECONCILED:
             raise RunUnreconciledError(message)
         if outcome is RunOutcome.INCOMPLETE:
             self.logger.warning("Run %s incomplete: %s", self.ledger.run_id, message)
 
-    def _complete(self) -> tuple[RunOutcome, str]:
+    def _complete(self, delivered: bool = True, note: str = "") -> tuple[RunOutcome, str]:
         now = self.now()
         run_id = self.ledger.run_id
         with self.engine.begin() as conn:
@@ -315,6 +336,11 @@ class TargetCRM(Target):
         message = " | ".join(a.message for a in assessments.values() if a.message)
         if not assessments:
             message = "the input carried no records and no sync_manifest"
+        if not delivered:
+            # Rows still waiting for a platform: the run is not done, whatever the load.
+            outcome = RunOutcome.FAILED
+        if note:
+            message = f"{message} | delivery: {note}" if message else f"delivery: {note}"
         self.ledger.finish(outcome.value, now, message or None)
         self._finished = True
         return outcome, message

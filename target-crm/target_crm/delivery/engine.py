@@ -22,16 +22,13 @@ from target_crm.delivery.items import IN_DOUBT, PENDING, REJECTED, SENT, Item, O
 LOGGER = logging.getLogger("target_crm.delivery")
 
 
-class DeliveryAuthError(RuntimeError):
-    """The platform refused our credentials (fatal: fix the key, then re-run)."""
-
-
 class Adapter(Protocol):
     """What the engine needs from one platform."""
 
     name: str
     resend_in_doubt: bool
     windows: Mapping[str, tuple[int, float]]  # unit -> (most per window, window seconds)
+    feedback_wait_seconds: float  # how long the platform takes to validate what it took
 
     def build(self, conn: Connection, rows: Sequence[OutboxRow], now: datetime) -> list[Item]:
         """Turn pending rows into payloads or local outcomes."""
@@ -129,7 +126,10 @@ class DeliveryEngine:
         self.session = requests.Session()
         self.pacers = {a.name: Pacer(a.windows, clock) for a in adapters}
         self.stopped: set[str] = set()
+        self.failures: dict[str, str] = {}
+        self.sent_to: set[str] = set()
         self._recovered: set[str] = set()
+        self._lost = 0
 
     def drain(self) -> None:
         """Send everything pending to every destination that is not stopped for this run."""
@@ -137,6 +137,7 @@ class DeliveryEngine:
             if adapter.name in self.stopped:
                 continue
             if adapter.name not in self._recovered:
+                outbox.backfill(self.store, adapter.name, self.now())
                 n = outbox.recover(
                     self.store, adapter.name, resend=adapter.resend_in_doubt, now=self.now()
                 )
@@ -209,15 +210,29 @@ class DeliveryEngine:
                 return True
             status = answer.status_code
             if status == 429 or status >= 500:
+                queue = answer.headers.get("X-QueueSize-Remaining")
+                LOGGER.info(
+                    "%s: HTTP %d on attempt %d%s",
+                    adapter.name,
+                    status,
+                    attempt,
+                    f" (queue remaining {queue})" if queue is not None else "",
+                )
                 self._backoff(attempt, answer.headers.get("Retry-After"))
                 continue
             if status in (401, 403):
                 self._finish(
                     request_id, "failed", PENDING, attempt, status, "authentication failed"
                 )
-                msg = f"{adapter.name} refused the credentials (HTTP {status}); nothing more sent"
-                raise DeliveryAuthError(msg)
+                # Fatal for this destination only: the CRM store keeps loading, the rows
+                # stay pending for a run with a good key, and the run ends failed.
+                self.failures[adapter.name] = (
+                    f"{adapter.name} refused the credentials (HTTP {status}); nothing more "
+                    "sent this run"
+                )
+                return False
             if 200 <= status < 300:
+                self.sent_to.add(adapter.name)
                 hashes = {(i.row.entity, i.row.entity_key): i.digest for i in batch}
                 self._finish(request_id, SENT, SENT, attempt, status, answer.text[:2000], hashes)
                 return True
@@ -230,6 +245,10 @@ class DeliveryEngine:
             self.policy.max_attempts,
             None,
             "gave up after retries; stays pending for the next run",
+        )
+        self.failures[adapter.name] = (
+            f"{adapter.name}: no success after {self.policy.max_attempts} attempts; "
+            "the rest stays pending for the next run"
         )
         return False
 
@@ -270,8 +289,14 @@ class DeliveryEngine:
         from target_crm.delivery.report import save_feedback  # noqa: PLC0415
 
         for adapter in self.adapters:
-            if self.policy.dry_run_dir is not None:
+            if self.policy.dry_run_dir is not None or adapter.name in self.failures:
                 continue
+            if adapter.name not in self.sent_to:
+                continue  # nothing sent this run: its list says nothing about this run
+            self.sleep(adapter.feedback_wait_seconds)
+            # The errors list is a platform request too: it shares the request budget.
+            self.sleep(self.pacers[adapter.name].wait_time({"requests": 1}))
+            self.pacers[adapter.name].record({"requests": 1})
             try:
                 errors = adapter.feedback(self.session)
             except requests.RequestException as error:

@@ -62,6 +62,7 @@ class MoEngageAdapter:
     """Maps contacts to `customer` elements and events to `event` elements."""
 
     name = "moengage"
+    feedback_wait_seconds = 0.0  # no per-record feedback to wait for
 
     def __init__(
         self,

@@ -188,4 +188,78 @@ def recover(engine: Engine, destination: str, *, resend: bool, now: datetime) ->
                     last_error="in doubt: re-sent" if resend else "in doubt: not re-sent",
                 )
             )
+        # A profile update is an upsert on every platform: sending it twice changes nothing,
+        # so in-doubt contacts are always queued again (only events can duplicate).
+        conn.execute(
+            sa.update(t.outbox)
+            .where(
+                _ob.destination == destination,
+                _ob.entity == "contact",
+                _ob.status == IN_DOUBT,
+            )
+            .values(status=PENDING, last_error="in doubt: re-sent (profile upsert)")
+        )
     return len(stuck)
+
+
+def backfill(engine: Engine, destination: str, now: datetime) -> int:
+    """Queue what the store holds but the destination's outbox has never seen.
+
+    A destination switched on after the store was loaded (or a store that queued for no
+    destination) still receives every active contact and every event, once: rows that
+    exist in any state are left alone.
+
+    Returns:
+        How many rows were queued.
+    """
+    queued = 0
+    c, ev = t.contacts.c, t.events.c
+    contact_key = c.shop_domain + sa.literal(":") + sa.cast(c.customer_id, sa.String)
+    sources = [
+        (
+            "contact",
+            sa.select(contact_key, c.shop_domain).where(
+                c.status == "active",
+                ~sa.exists().where(
+                    _ob.destination == destination,
+                    _ob.entity == "contact",
+                    _ob.entity_key == contact_key,
+                ),
+            ),
+        ),
+        (
+            "event",
+            sa.select(ev.event_id, ev.shop_domain).where(
+                ~sa.exists().where(
+                    _ob.destination == destination,
+                    _ob.entity == "event",
+                    _ob.entity_key == ev.event_id,
+                )
+            ),
+        ),
+    ]
+    with engine.begin() as conn:
+        for entity, select in sources:
+            rows = select.add_columns(
+                sa.literal(destination).label("destination"),
+                sa.literal(entity).label("entity"),
+                sa.literal(PENDING).label("status"),
+                sa.literal(0).label("attempts"),
+                sa.literal(now, t.outbox.c.enqueued_at.type).label("enqueued_at"),
+            )
+            result = conn.execute(
+                sa.insert(t.outbox).from_select(
+                    [
+                        "entity_key",
+                        "shop_domain",
+                        "destination",
+                        "entity",
+                        "status",
+                        "attempts",
+                        "enqueued_at",
+                    ],
+                    rows,
+                )
+            )
+            queued += max(result.rowcount or 0, 0)
+    return queued
