@@ -87,7 +87,10 @@ class Books:
             pending: dict[int, list[LedgerEntry]] = defaultdict(list)
             notes: list[Discrepancy] = []
             facts: dict[int, dict[str, Any]] = {}
-            booked_versions = storage.order_versions(conn, shop, [o.order_id for o in orders])
+            booked = storage.booked_orders(conn, shop, [o.order_id for o in orders])
+            booked_versions = {oid: version for oid, (version, _owner) in booked.items()}
+            # Closing recomputes whoever owns, owned or held rows of an order of the batch.
+            changed: set[int | None] = set()
             for order in orders:
                 stale = _stale(order, booked_versions)
                 if stale is not None:
@@ -102,6 +105,8 @@ class Books:
                 if balances is not None:
                     entries = clamp_to_balance(entries, balances)
                 owner = order.customer_id
+                changed.update((order.customer_id, booked.get(order.order_id, (None, None))[1]))
+                changed.update(outcome.reassign_from)
                 for holder in sorted(outcome.reassign_from):
                     assert owner is not None
                     storage.move_entries(conn, shop, holder, owner, order_id=order.order_id)
@@ -119,6 +124,7 @@ class Books:
             storage.ensure_accounts(conn, shop, {o.customer_id for o in orders if o.customer_id})
             storage.insert_entries(conn, shop, self.run_id, new, now)
             storage.upsert_orders(conn, list(facts.values()))
+            storage.queue_recompute(conn, shop, changed)
             storage.record_discrepancies(
                 conn, run_id=self.run_id, shop=shop, stream="orders", notes=notes, now=now
             )
@@ -163,6 +169,7 @@ class Books:
             ]
             entries = [b for b in bonuses if b is not None]
             storage.insert_entries(conn, shop, self.run_id, entries, now)
+            storage.queue_recompute(conn, shop, latest)
             storage.record_discrepancies(
                 conn, run_id=self.run_id, shop=shop, stream="customers", notes=notes, now=now
             )
@@ -302,6 +309,7 @@ class Books:
                     self._merge(conn, shop, loser, kept, now)
                     merged += 1
             self._remember_version(conn, shop, version, now)
+            storage.queue_recompute(conn, shop, missing)
             self.registry.heartbeat(
                 conn, shop, now, customers_deleted=deleted, customers_merged=merged
             )
@@ -323,6 +331,7 @@ class Books:
         plan = plan_merge(loser, kept, held.get(loser, []), held.get(kept, []), now)
         storage.move_entries(conn, shop, loser, kept)
         storage.insert_entries(conn, shop, self.run_id, [plan.audit], now)
+        storage.queue_recompute(conn, shop, [kept])
         _soft_delete(conn, shop, loser, now, status="merged", merged_into=kept)
 
 

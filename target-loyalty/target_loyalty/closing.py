@@ -1,13 +1,16 @@
 """End of a run: tiers, cashback, expiry, purge, and the run's statistics.
 
 Runs once per shop after every batch is committed, in one transaction, against the
-sync's clock (``now``), so a re-run with the same input and clock adds nothing.
+sync's clock (``now``), so a re-run with the same input and clock adds nothing. It reads
+only the customers the run changed (and those the moved clock changed): its cost follows
+the change, not the store's history.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from target_loyalty import outcome as run_outcome
 from target_loyalty import schema as s
-from target_loyalty import storage
+from target_loyalty import scope, storage
 from target_loyalty.domain.lifecycle import expiry_entries
 from target_loyalty.domain.model import ZERO, LedgerEntry, LoyaltyRules, Tier
 from target_loyalty.domain.reconciliation import Check, CheckStatus, RunStatus
@@ -30,6 +33,16 @@ from target_loyalty.domain.tiers import (
     tier_timeline,
 )
 from target_loyalty.runs import RunRegistry
+from target_loyalty.scope import Scope
+
+
+@dataclass(frozen=True)
+class Recomputed:
+    """What a recompute did: how many customers it read, and the cashback it issued."""
+
+    customers: int
+    cashback: Decimal
+    scope: Scope
 
 
 def close_run(
@@ -42,8 +55,8 @@ def close_run(
     finished_at: datetime,
     extra_checks: Sequence[Check] = (),
     error: str | None = None,
-) -> tuple[RunStatus, list[Check]]:
-    """Recompute metrics, issue cashback and expiry, purge, and finish the run's row.
+) -> tuple[RunStatus, list[Check], Recomputed]:
+    """Recompute the changed customers, purge, and finish the run's row.
 
     Args:
         conn: The closing transaction.
@@ -57,47 +70,13 @@ def close_run(
             still closed, and the run is recorded ``failed`` with this message.
 
     Returns:
-        How the run ended for the shop, and its reconciliation checks.
+        How the run ended for the shop, its reconciliation checks, and what it recomputed.
     """
-    history = _order_history(conn, shop)
-    touched = _touched_customers(conn, shop, registry.run_id)
-    scope = set(history) if rules.update_customer_metrics else touched
-    # Only orders that earn count toward tier spend (paid, not test, no skip tag).
-    timelines = {
-        cid: tier_timeline(
-            [t for t, earns in history.get(cid, []) if earns],
-            rules.tiers,
-            rules.evaluation_period,
-            now,
-        )
-        for cid in scope
-    }
-    cashback_rows = storage.cashback_entries(conn, shop)
-    cashback_rows += _issue_cashback(
-        conn,
-        shop,
-        booked_rows=cashback_rows,
-        run_id=registry.run_id,
-        history=history,
-        timelines=timelines,
-        touched=touched,
-        now=now,
+    done = recompute_books(
+        conn, shop, rules, registry.run_id, now=now, closed_at=finished_at, full=False
     )
-    if rules.expiry_days:
-        _expire(conn, shop, registry.run_id, rules.expiry_days, now)
-    if rules.update_customer_metrics:
-        _store_metrics(
-            conn,
-            shop,
-            history=history,
-            timelines=timelines,
-            cashback_rows=cashback_rows,
-            rules=rules,
-            now=now,
-        )
-    purged = _purge(conn, shop, rules.retention_days, now)
+    purged = purge(conn, shop, rules.retention_days, now)
     facts = _run_facts(conn, shop, registry.run_id)
-    cashback = storage.cashback_total(conn, shop, registry.run_id)
     status, checks = run_outcome.settle(conn, registry.run_id, shop, extra_checks)
     if error is not None:
         status = RunStatus.FAILED
@@ -107,11 +86,76 @@ def close_run(
         status.value,
         finished_at,
         accounts_purged=purged,
-        cashback_issued=cashback,
+        cashback_issued=done.cashback,
         error=error if error is not None else _first_failure(checks),
         **facts,
     )
-    return status, checks
+    return status, checks, done
+
+
+def recompute_books(
+    conn: Connection,
+    shop: str,
+    rules: LoyaltyRules,
+    run_id: str,
+    *,
+    now: datetime,
+    closed_at: datetime,
+    full: bool,
+) -> Recomputed:
+    """Bring tiers, cashback, expiry and metrics up to date at ``now``.
+
+    Only the customers queued since the last close and those the moved clock changed are
+    read, unless ``full`` (or the rules changed, or this is the shop's first close): then
+    every account, part by part. Either way the result is the same.
+    """
+    chosen = scope.plan(conn, shop, rules, now, full=full)
+    customers, cashback = 0, ZERO
+    for part in scope.parts(conn, shop, chosen):
+        customers += len(part)
+        cashback += _recompute_part(conn, shop, part, rules, run_id=run_id, now=now)
+    scope.settle(conn, shop, rules, now=now, run_id=run_id, closed_at=closed_at)
+    return Recomputed(customers, cashback, chosen)
+
+
+def _recompute_part(
+    conn: Connection,
+    shop: str,
+    customers: Sequence[int],
+    rules: LoyaltyRules,
+    *,
+    run_id: str,
+    now: datetime,
+) -> Decimal:
+    """Cashback, expiry and metrics of some customers; returns the cashback issued."""
+    history = _order_history(conn, shop, customers)
+    # Only orders that earn count toward tier spend (paid, not test, no skip tag).
+    timelines = {
+        cid: tier_timeline(
+            [t for t, earns in history.get(cid, []) if earns],
+            rules.tiers,
+            rules.evaluation_period,
+            now,
+        )
+        for cid in customers
+    }
+    cashback_rows = storage.cashback_entries(conn, shop, customers)
+    new = _plan_cashback(history=history, timelines=timelines, booked_rows=cashback_rows)
+    storage.insert_entries(conn, shop, run_id, new, now)
+    if rules.expiry_days:
+        _expire(conn, shop, customers, run_id=run_id, days=rules.expiry_days, now=now)
+    if rules.update_customer_metrics:
+        _store_metrics(
+            conn,
+            shop,
+            customers,
+            history=history,
+            timelines=timelines,
+            cashback_rows=cashback_rows + new,
+            rules=rules,
+            now=now,
+        )
+    return sum((e.cashback for e in new), ZERO)
 
 
 def _first_failure(checks: Sequence[Check]) -> str | None:
@@ -120,54 +164,33 @@ def _first_failure(checks: Sequence[Check]) -> str | None:
 
 
 History = dict[int, list[tuple[TimedSpend, bool]]]
+Timelines = dict[int, tuple[dict[int, Tier | None], Tier | None]]
 
 
-def _touched_customers(conn: Connection, shop: str, run_id: str) -> set[int]:
-    """Customers owning an order this run wrote."""
-    o = s.orders
-    query = (
-        sa.select(o.c.customer_id)
-        .where(o.c.shop_domain == shop, o.c.last_run_id == run_id, o.c.customer_id.is_not(None))
-        .distinct()
-    )
-    return set(conn.execute(query).scalars())
-
-
-def _order_history(conn: Connection, shop: str) -> History:
+def _order_history(conn: Connection, shop: str, customers: Sequence[int]) -> History:
     """Each customer's non-test orders as (spend, eligible for rewards)."""
     o = s.orders
-    query = sa.select(
-        o.c.customer_id, o.c.order_id, o.c.created_at, o.c.net_basis, o.c.eligible
-    ).where(o.c.shop_domain == shop, o.c.customer_id.is_not(None), o.c.test.is_(False))
     history: History = defaultdict(list)
-    for cid, oid, created, net, eligible in conn.execute(query):
-        history[cid].append((TimedSpend(oid, created, net), bool(eligible)))
+    for part in storage.chunks(customers):
+        query = sa.select(
+            o.c.customer_id, o.c.order_id, o.c.created_at, o.c.net_basis, o.c.eligible
+        ).where(o.c.shop_domain == shop, o.c.customer_id.in_(part), o.c.test.is_(False))
+        for cid, oid, created, net, eligible in conn.execute(query):
+            history[cid].append((TimedSpend(oid, created, net), bool(eligible)))
     return history
 
 
-def _issue_cashback(
-    conn: Connection,
-    shop: str,
-    *,
-    run_id: str,
-    history: History,
-    timelines: dict[int, tuple[dict[int, Tier | None], Tier | None]],
-    touched: set[int],
-    booked_rows: list[LedgerEntry],
-    now: datetime,
+def _plan_cashback(
+    *, history: History, timelines: Timelines, booked_rows: list[LedgerEntry]
 ) -> list[LedgerEntry]:
-    """Bring each order of the customers this run touched to its cashback.
-
-    Returns:
-        The cashback rows written.
-    """
-    booked: dict[int, list[LedgerEntry]] = defaultdict(list)
+    """The rows bringing each order of these customers to its cashback."""
+    booked: dict[tuple[int, int], list[LedgerEntry]] = defaultdict(list)
     for entry in booked_rows:
-        booked[entry.order_id or 0].append(entry)
+        booked[entry.customer_id, entry.order_id or 0].append(entry)
     new: list[LedgerEntry] = []
-    for cid in sorted(touched):
+    for cid in sorted(timelines):
         # A customer whose only orders are test orders has no spend history at all.
-        at_order, _final = timelines.get(cid, ({}, None))
+        at_order, _final = timelines[cid]
         for spend, eligible in history.get(cid, []):
             tier = at_order.get(spend.order_id)
             percent = tier.cashback_percent if tier and eligible else ZERO
@@ -176,24 +199,17 @@ def _issue_cashback(
                 spend.order_id,
                 net_amount=spend.net_amount,
                 percent=percent,
-                booked=[e for e in booked.get(spend.order_id, []) if e.customer_id == cid],
+                booked=booked.get((cid, spend.order_id), []),
                 occurred_at=spend.created_at,
             )
             if cashback is not None:
                 new.append(cashback)
-    storage.insert_entries(conn, shop, run_id, new, now)
     return new
 
 
-def _expire(conn: Connection, shop: str, run_id: str, days: int, now: datetime) -> None:
-    ledger = s.ledger
-    cutoff = now - timedelta(days=days)
-    query = (
-        sa.select(ledger.c.customer_id)
-        .where(ledger.c.shop_domain == shop, ledger.c.points > 0, ledger.c.occurred_at <= cutoff)
-        .distinct()
-    )
-    customers = conn.execute(query).scalars().all()
+def _expire(
+    conn: Connection, shop: str, customers: Sequence[int], *, run_id: str, days: int, now: datetime
+) -> None:
     held = storage.entries_for_customers(conn, shop, customers)
     new = [e for cid in customers for e in expiry_entries(cid, held.get(cid, []), now, days)]
     storage.insert_entries(conn, shop, run_id, new, now)
@@ -202,28 +218,23 @@ def _expire(conn: Connection, shop: str, run_id: str, days: int, now: datetime) 
 def _store_metrics(
     conn: Connection,
     shop: str,
+    customers: Sequence[int],
     *,
     history: History,
-    timelines: dict[int, tuple[dict[int, Tier | None], Tier | None]],
+    timelines: Timelines,
     cashback_rows: list[LedgerEntry],
     rules: LoyaltyRules,
     now: datetime,
 ) -> None:
     """Store each account's tier, net spend in the period, and balances."""
-    ledger, a = s.ledger, s.accounts
-    query = (
-        sa.select(ledger.c.customer_id, sa.func.sum(ledger.c.points))
-        .where(ledger.c.shop_domain == shop)
-        .group_by(ledger.c.customer_id)
-    )
-    points = {cid: int(total or 0) for cid, total in conn.execute(query)}
+    a = s.accounts
+    points = storage.balances(conn, shop, customers)
     # Cashback is summed here, not in SQL: SQLite stores money as exact text.
     credit: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for entry in cashback_rows:
         credit[entry.customer_id] += entry.cashback
-    accounts = conn.execute(sa.select(a.c.customer_id).where(a.c.shop_domain == shop)).scalars()
     rows = []
-    for cid in accounts:
+    for cid in customers:
         spends = [OrderSpend(t.created_at, t.net_amount) for t, e in history.get(cid, []) if e]
         final = timelines[cid][1] if cid in timelines else evaluate_tier(ZERO, None, rules.tiers)
         rows.append(
@@ -251,7 +262,7 @@ def _store_metrics(
         )
 
 
-def _purge(conn: Connection, shop: str, retention_days: int, now: datetime) -> int:
+def purge(conn: Connection, shop: str, retention_days: int, now: datetime) -> int:
     """Delete accounts, personal data and ledger rows once retention is over."""
     a = s.accounts
     due = (

@@ -101,23 +101,49 @@ class RunRegistry:
             )
         self.refused.add(shop)
 
+    def hold(self, shop: str, now: datetime) -> None:
+        """Take the shop's lock for maintenance (a recompute), opening no statistics row.
+
+        Raises:
+            SyncAlreadyRunningError: A live sync holds the shop.
+        """
+        if self.engine.dialect.name == "postgresql":
+            self._advisory_lock(shop)
+        try:
+            with self.engine.begin() as conn:
+                self._lock(conn, shop, now)
+        except sa.exc.IntegrityError:
+            raise SyncAlreadyRunningError(_busy_message(shop, None)) from None
+        self.shops[shop] = now
+
+    def release(self, conn: Connection, shop: str) -> None:
+        """Give back a lock taken by :meth:`hold` (inside the final transaction)."""
+        conn.execute(
+            sa.delete(s.sync_locks).where(
+                s.sync_locks.c.shop_domain == shop, s.sync_locks.c.run_id == self.run_id
+            )
+        )
+
+    def _lock(self, conn: Connection, shop: str, now: datetime) -> None:
+        holder = conn.execute(
+            sa.select(s.sync_locks).where(s.sync_locks.c.shop_domain == shop)
+        ).first()
+        if holder is not None:
+            self._take_over(conn, holder, now)
+        conn.execute(
+            sa.insert(s.sync_locks).values(
+                shop_domain=shop,
+                run_id=self.run_id,
+                pid=os.getpid(),
+                host=HOST,
+                started_at=now,
+                heartbeat_at=now,
+            )
+        )
+
     def _register(self, shop: str, now: datetime) -> None:
         with self.engine.begin() as conn:
-            holder = conn.execute(
-                sa.select(s.sync_locks).where(s.sync_locks.c.shop_domain == shop)
-            ).first()
-            if holder is not None:
-                self._take_over(conn, holder, now)
-            conn.execute(
-                sa.insert(s.sync_locks).values(
-                    shop_domain=shop,
-                    run_id=self.run_id,
-                    pid=os.getpid(),
-                    host=HOST,
-                    started_at=now,
-                    heartbeat_at=now,
-                )
-            )
+            self._lock(conn, shop, now)
             conn.execute(
                 sa.insert(s.sync_runs).values(
                     run_id=self.run_id,
@@ -193,11 +219,7 @@ class RunRegistry:
             .where(runs.c.run_id == self.run_id, runs.c.shop_domain == shop)
             .values(status=status, finished_at=now, heartbeat_at=now, **values)
         )
-        conn.execute(
-            sa.delete(s.sync_locks).where(
-                s.sync_locks.c.shop_domain == shop, s.sync_locks.c.run_id == self.run_id
-            )
-        )
+        self.release(conn, shop)
 
     def release_sessions(self) -> None:
         """Drop PostgreSQL advisory locks (closing the session releases them)."""

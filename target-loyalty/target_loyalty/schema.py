@@ -84,6 +84,8 @@ accounts = sa.Table(
     sa.Column("points_balance", sa.BigInteger),
     sa.Column("cashback_balance", Money),
     sa.Column("metrics_at", UTCDateTime),
+    # Purge looks for deleted and merged accounts without reading the live ones.
+    sa.Index("ix_accounts_status", "shop_domain", "status"),
 )
 
 orders = sa.Table(
@@ -101,6 +103,8 @@ orders = sa.Table(
     sa.Column("eligible", sa.Boolean, nullable=False),
     sa.Column("net_basis", Money, nullable=False),
     sa.Column("last_run_id", sa.String(36), index=True),
+    # Closing finds the orders whose tier period a moved clock changed.
+    sa.Index("ix_orders_created", "shop_domain", "created_at"),
 )
 
 ledger = sa.Table(
@@ -123,6 +127,8 @@ ledger = sa.Table(
     sa.Column("merged_from", sa.BigInteger),
     sa.UniqueConstraint("shop_domain", "customer_id", "source", "kind", name="uq_ledger_key"),
     sa.Index("ix_ledger_order", "shop_domain", "order_id"),
+    # Closing finds the lots a moved clock brought to their expiry date.
+    sa.Index("ix_ledger_occurred", "shop_domain", "occurred_at"),
 )
 
 roster = sa.Table(
@@ -270,4 +276,26 @@ roster_versions = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("applied_at", UTCDateTime, nullable=False),
     sa.Column("run_id", sa.String(36), nullable=False),
+)
+
+# Customers whose books changed since the last close: closing recomputes exactly these (and
+# those the moved clock changed). Written in each batch's transaction, so a run killed
+# before closing leaves them for the next close.
+recompute_queue = sa.Table(
+    "loyalty_recompute_queue",
+    metadata,
+    sa.Column("shop_domain", sa.String(255), primary_key=True),
+    sa.Column("customer_id", sa.BigInteger, primary_key=True, autoincrement=False),
+)
+
+# The clock and rules of each shop's last close: every account equals a full recompute at
+# ``as_of`` under the rules fingerprinted by ``rules_digest``.
+books_clock = sa.Table(
+    "loyalty_books_clock",
+    metadata,
+    sa.Column("shop_domain", sa.String(255), primary_key=True),
+    sa.Column("as_of", UTCDateTime, nullable=False),
+    sa.Column("rules_digest", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(36), nullable=False),
+    sa.Column("closed_at", UTCDateTime, nullable=False),
 )

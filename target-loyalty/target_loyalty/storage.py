@@ -10,7 +10,6 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from target_loyalty import bulk
 from target_loyalty import schema as s
-from target_loyalty.domain.model import ZERO, Discrepancy, EntryKind, LedgerEntry
+from target_loyalty.domain.model import Discrepancy, EntryKind, LedgerEntry
 
 CHUNK = 500  # ids per IN (...) list: well under SQLite's variable limit
 
@@ -35,6 +34,10 @@ def create_engine(url: str) -> Engine:
     for attempt in range(3):
         try:
             s.metadata.create_all(engine)
+            # Tables made by an earlier version get the indexes added since.
+            for table in s.metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(engine, checkfirst=True)
             break
         except sa.exc.DBAPIError:
             # Two runs starting at once can race on CREATE TABLE; the loser retries.
@@ -90,16 +93,27 @@ def entries_for_orders(
     return found
 
 
-def order_versions(conn: Connection, shop: str, order_ids: Sequence[int]) -> dict[int, datetime]:
-    """The ``updated_at`` of each order's booked version."""
+def booked_orders(
+    conn: Connection, shop: str, order_ids: Sequence[int]
+) -> dict[int, tuple[datetime, int | None]]:
+    """The ``updated_at`` and owner of each order's booked version."""
     o = s.orders
-    found: dict[int, datetime] = {}
+    found: dict[int, tuple[datetime, int | None]] = {}
     for part in chunks(sorted(set(order_ids))):
-        query = sa.select(o.c.order_id, o.c.updated_at).where(
+        query = sa.select(o.c.order_id, o.c.updated_at, o.c.customer_id).where(
             o.c.shop_domain == shop, o.c.order_id.in_(part)
         )
-        found.update({row[0]: row[1] for row in conn.execute(query)})
+        found.update({row[0]: (row[1], row[2]) for row in conn.execute(query)})
     return found
+
+
+def queue_recompute(conn: Connection, shop: str, customer_ids: Iterable[int | None]) -> None:
+    """Queue customers whose books changed for the next close (inside the batch)."""
+    rows = [
+        {"shop_domain": shop, "customer_id": cid}
+        for cid in sorted({c for c in customer_ids if c is not None})
+    ]
+    bulk.write(conn, s.recompute_queue, rows, conflict=("shop_domain", "customer_id"))
 
 
 def account_versions(
@@ -301,20 +315,15 @@ def quarantine(
         record_discrepancies(conn, run_id=run_id, shop=shop, stream=stream, notes=group, now=now)
 
 
-def cashback_entries(conn: Connection, shop: str) -> list[LedgerEntry]:
-    """Every cashback row of a shop."""
+def cashback_entries(conn: Connection, shop: str, customer_ids: Sequence[int]) -> list[LedgerEntry]:
+    """Every cashback row of these customers."""
     table = s.ledger
-    query = sa.select(table).where(
-        table.c.shop_domain == shop, table.c.kind == EntryKind.CASHBACK.value
-    )
-    return [_entry(row) for row in conn.execute(query)]
-
-
-def cashback_total(conn: Connection, shop: str, run_id: str) -> Decimal:
-    """Cashback booked by one run (summed in Python: SQLite keeps money as text)."""
-    query = sa.select(s.ledger.c.cashback).where(
-        s.ledger.c.shop_domain == shop,
-        s.ledger.c.run_id == run_id,
-        s.ledger.c.kind == EntryKind.CASHBACK.value,
-    )
-    return sum((value for (value,) in conn.execute(query)), ZERO)
+    found: list[LedgerEntry] = []
+    for part in chunks(sorted(set(customer_ids))):
+        query = sa.select(table).where(
+            table.c.shop_domain == shop,
+            table.c.customer_id.in_(part),
+            table.c.kind == EntryKind.CASHBACK.value,
+        )
+        found.extend(_entry(row) for row in conn.execute(query))
+    return found

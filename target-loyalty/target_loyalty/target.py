@@ -263,7 +263,7 @@ class TargetLoyalty(Target):
         self, shop: str, roster_checks: list[Check], refusal: str | None
     ) -> tuple[RunStatus, list[Check]]:
         with self.engine.begin() as conn:
-            return close_run(
+            status, checks, done = close_run(
                 conn,
                 shop,
                 self.rules,
@@ -273,3 +273,12 @@ class TargetLoyalty(Target):
                 extra_checks=roster_checks,
                 error=refusal,
             )
+        self.logger.info(
+            "Closed %s: recomputed %s customers of %s (%s), cashback issued %s",
+            status.value,
+            f"{done.customers:,}",
+            shop,
+            f"full: {done.scope.reason}" if done.scope.full else "incremental",
+            done.cashback,
+        )
+        return status, checks
