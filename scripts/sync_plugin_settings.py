@@ -4,17 +4,17 @@ One source: ``<executable> --about --format=json`` of the project's three plugin
 by :data:`DECLARATIONS` where the singer-sdk defaults it reports are not what the plugin
 really handles. From it this writes
 
-- the ``capabilities`` and ``settings`` of the three base plugins in ``meltano.yml`` (the
-  rest of the file, its comments and any other plugin are left alone),
+- the ``capabilities``, ``settings`` and ``commands`` of the three base plugins in
+  ``meltano.yml`` (the rest of the file, its comments and any other plugin are left alone),
 - the settings tables of ``README.md``,
 - the Meltano Hub definitions under ``plugins/`` (keys in the Hub's order, secrets as
   ``kind: password``),
 - ``plugins/constraints.txt`` from ``uv.lock``.
 
 ``--check`` writes nothing and exits 1 naming what drifted. For ``meltano.yml`` it compares
-meaning, not text: only the three plugins' ``capabilities`` and ``settings``, so a plugin
-added with ``meltano add`` (which also reformats the file) is not drift. Running it twice
-changes nothing the second time.
+meaning, not text: only the three plugins' ``capabilities``, ``settings`` and ``commands``,
+so a plugin added with ``meltano add`` (which also reformats the file) is not drift. Running
+it twice changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -109,6 +109,21 @@ IGNORED_SDK_SETTINGS: dict[str, str] = {
     "load_method": "every write is an idempotent upsert keyed by a deterministic id",
     "process_activate_version_messages": "the roster's ACTIVATE_VERSION is always applied",
     "faker_config": "Faker is not installed with these plugins: map expressions have no `fake`",
+}
+# `meltano invoke <plugin>:<command>`. Meltano exports the plugin's settings to a command as
+# <PLUGIN>_<SETTING> variables (TARGET_LOYALTY_DATABASE_URL), which `report` reads when given
+# no --database-url: the secret URL never appears on a command line.
+REPORT_COMMANDS: dict[str, dict[str, Any]] = {
+    "report": {
+        "args": "report",
+        "description": "The sync report of the configured database (`--format table|json|html`, "
+        "`--output FILE` for html)",
+    },
+}
+COMMANDS: dict[str, dict[str, dict[str, Any]]] = {
+    "tap-shopify-history": {},
+    "target-loyalty": REPORT_COMMANDS,
+    "target-crm": REPORT_COMMANDS,
 }
 HUB_DEFAULTS: dict[str, Any] = {"maintenance_status": "beta", "quality": "unknown"}
 
@@ -234,6 +249,8 @@ def render_meltano_yml(text: str, descriptions: dict[str, dict[str, Any]]) -> st
     for name, plugin in _own_plugins(document).items():
         plugin["capabilities"] = meltano_capabilities(name, descriptions[name])
         plugin["settings"] = meltano_settings(name, descriptions[name])
+        if COMMANDS[name]:
+            plugin["commands"] = _copy(COMMANDS[name])
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     return buffer.getvalue()
@@ -248,8 +265,10 @@ def meltano_yml_drift(text: str, descriptions: dict[str, dict[str, Any]]) -> lis
         expected = (
             meltano_capabilities(name, descriptions[name]),
             meltano_settings(name, descriptions[name]),
+            COMMANDS[name] or None,
         )
-        if (plugin.get("capabilities"), plugin.get("settings")) != expected:
+        found = (plugin.get("capabilities"), plugin.get("settings"), plugin.get("commands"))
+        if found != expected:
             drifted.append(name)
     return drifted
 
@@ -280,10 +299,17 @@ def hub_definition(name: str, description: dict[str, Any], project: Any) -> dict
         "variant": PLUGIN_VARIANT,
         **DECLARATIONS[name].hub,
     }
+    if COMMANDS[name]:
+        definition["commands"] = _copy(COMMANDS[name])
     if plugin.get("settings_group_validation"):
         groups = plugin["settings_group_validation"]
         definition["settings_group_validation"] = [list(group) for group in groups]
     return _sorted_keys(definition)
+
+
+def _copy(commands: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    # A fresh copy each time: YAML dumpers turn a mapping seen twice into an anchor.
+    return {name: dict(command) for name, command in commands.items()}
 
 
 def _sorted_keys(node: Any) -> Any:

@@ -5,8 +5,18 @@ from __future__ import annotations
 import gc
 import sys
 
+from target_loyalty.report import DATABASE_URL_VARIABLE
 from target_loyalty.report import main as report_main
 from target_loyalty.target import TargetLoyalty
+
+# Shown under `target-loyalty --help`: the report is a subcommand the Singer CLI does not know.
+# "\b" keeps click from rewrapping the lines.
+REPORT_HELP = f"""\b
+Report: target-loyalty report [--format table|json|html] [--output FILE]
+  [--shop DOMAIN] [--limit N] [--details] [--database-url URL]
+  The sync statistics of the books (default: ${DATABASE_URL_VARIABLE}).
+  With Meltano: meltano invoke target-loyalty:report --format html --output FILE
+  See target-loyalty report --help."""
 
 
 def main() -> None:
@@ -17,4 +27,6 @@ def main() -> None:
     # constantly (about a quarter of the run time). Nothing we keep forms cycles.
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
-    TargetLoyalty.cli()
+    command = TargetLoyalty.cli
+    command.epilog = REPORT_HELP
+    command()

@@ -1,18 +1,26 @@
-"""``target-loyalty report``: the sync statistics, as a table or JSON."""
+"""``target-loyalty report``: the sync statistics, as a table, JSON or an HTML page."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from target_loyalty import schema as s
 from target_loyalty import storage
+from target_loyalty.exceptions import InvalidConfigError
 from target_loyalty.outcome import report_rows
+from target_loyalty.settings import DEFAULT_DATABASE_URL, database_url_from_config
+
+#: Where ``meltano invoke target-loyalty:report`` finds the plugin's configured database
+#: (Meltano exports each setting as <NAMESPACE>_<SETTING>, for inherited plugins too).
+DATABASE_URL_VARIABLE = "TARGET_LOYALTY_DATABASE_URL"
 
 COLUMNS = (
     "run_id",
@@ -152,32 +160,69 @@ def _tag(note: dict[str, Any]) -> str:
     return "corrected" if note["corrected"] else "not applied"
 
 
+def report_database_url(given: str | None) -> str:
+    """The books to read: ``--database-url``, else $TARGET_LOYALTY_DATABASE_URL, else the default.
+
+    Raises:
+        InvalidConfigError: The URL given is empty or blank (an unset variable behind it).
+    """
+    if given is None and DATABASE_URL_VARIABLE not in os.environ:
+        return DEFAULT_DATABASE_URL
+    url = given if given is not None else os.environ[DATABASE_URL_VARIABLE]
+    return database_url_from_config({"database_url": url})
+
+
 def main(argv: Sequence[str]) -> int:
-    """Print the report.
+    """Print the report, or write it as HTML.
 
     Args:
         argv: Arguments after ``report``.
 
     Returns:
-        The process exit code.
+        The process exit code: 0 when every shop's latest run succeeded, 1 when one did not,
+        2 for a configuration error.
     """
     parser = argparse.ArgumentParser(prog="target-loyalty report", description=__doc__)
-    parser.add_argument("--database-url", required=True, help="SQLAlchemy URL of the books")
+    parser.add_argument(
+        "--database-url",
+        help=f"SQLAlchemy URL of the books (default: ${DATABASE_URL_VARIABLE}, which Meltano "
+        f"sets from the plugin's database_url, else {DEFAULT_DATABASE_URL})",
+    )
     parser.add_argument("--shop", help="only this shop_domain")
-    parser.add_argument("--format", choices=["table", "json"], default="table")
+    parser.add_argument("--format", choices=["table", "json", "html"], default="table")
+    parser.add_argument("--output", type=Path, help="write the report to this file (html)")
     parser.add_argument("--limit", type=int, default=20, help="most recent runs to show")
     parser.add_argument(
         "--details", action="store_true", help="list every discrepancy, not only counts by reason"
     )
     args = parser.parse_args(list(argv))
-    report = load_report(args.database_url, args.shop, args.limit)
-    out = (
-        json.dumps(report, indent=2, default=str)
-        if args.format == "json"
-        else render_table(report, details=args.details)
-    )
-    sys.stdout.write(out + "\n")
+    try:
+        url = report_database_url(args.database_url)
+    except InvalidConfigError as error:
+        sys.stderr.write(f"target-loyalty report: {error}\n")
+        return 2
+    report = load_report(url, args.shop, args.limit)
+    if args.format == "html":
+        out = _html(url, report, args.shop)
+    elif args.format == "json":
+        out = json.dumps(report, indent=2, default=str) + "\n"
+    else:
+        out = render_table(report, details=args.details) + "\n"
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(out, encoding="utf-8")
+        sys.stderr.write(f"report written to {args.output}\n")
+    else:
+        sys.stdout.write(out)
     failing = latest_not_succeeded(report)
     for line in failing:
         sys.stderr.write(f"not succeeded: {line}\n")
     return 1 if failing else 0
+
+
+def _html(url: str, report: dict[str, Any], shop: str | None) -> str:
+    from target_loyalty.report_html import load_books, render_html  # noqa: PLC0415
+
+    # One page per shop: the one asked for, else the shop of the latest run.
+    shop = shop or (report["runs"][0]["shop_domain"] if report["runs"] else "")
+    return render_html(report, load_books(url, shop), shop)

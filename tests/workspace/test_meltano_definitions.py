@@ -97,6 +97,13 @@ def test_a_plugin_added_the_meltano_way_is_not_drift(tmp_path: Path) -> None:
             ),
             ["tap-shopify-history"],
         ),
+        (lambda p: _plugin(p, "loaders", "target-loyalty").pop("commands"), ["target-loyalty"]),
+        (
+            lambda p: _plugin(p, "loaders", "target-crm")["commands"]["report"].update(
+                args="report --format json"
+            ),
+            ["target-crm"],
+        ),
         (  # an inherited plugin's config is the user's, not drift
             lambda p: _plugin(p, "loaders", "target-crm-postgres").update(
                 settings=[{"name": "extra"}]
@@ -111,6 +118,8 @@ def test_a_plugin_added_the_meltano_way_is_not_drift(tmp_path: Path) -> None:
         "crm-setting-missing",
         "loyalty-capabilities-missing",
         "tap-setting-kind-changed",
+        "loyalty-report-command-missing",
+        "crm-report-command-changed",
         "inherited-plugin-extended",
     ],
 )
@@ -189,3 +198,19 @@ def test_secrets_are_sensitive_and_destinations_swap_by_name() -> None:
     jobs = {job["name"] for job in project["jobs"]}
     assert {"loyalty-sync", "crm-sync", "roster-reconciliation"} <= jobs
     assert {s["name"] for s in project["schedules"]} >= {"loyalty-hourly", "roster-daily"}
+
+
+def test_both_targets_declare_the_report_command() -> None:
+    """`meltano invoke target-loyalty:report` runs `target-loyalty report`, in meltano.yml and
+    on the Hub alike; the command carries no secret on its command line."""
+    project = _project()
+    for name in ("target-loyalty", "target-crm"):
+        command = _plugin(project, "loaders", name)["commands"]["report"]
+        assert command["args"] == "report"
+        assert "$" not in command["args"]
+        hub = yaml.safe_load(
+            (ROOT / "plugins" / "loaders" / f"{name}--shopify-history-suite.yml").read_text()
+        )
+        assert hub["commands"] == {"report": command}
+    tap = _plugin(project, "extractors", "tap-shopify-history")
+    assert "commands" not in tap
