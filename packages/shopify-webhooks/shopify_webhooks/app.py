@@ -21,6 +21,7 @@ from shopify_webhooks.domain.signature import is_signed_by
 from shopify_webhooks.domain.topics import classify
 from shopify_webhooks.queue import ORIGIN_WEBHOOK, Delivery, StoreOutcome, WebhookQueue
 from shopify_webhooks.settings import ReceiverSettings
+from shopify_webhooks.writer import BatchWriter
 
 logger = logging.getLogger("shopify_webhooks")
 WEBHOOK_PATH = "/webhooks"
@@ -54,8 +55,8 @@ def _refused(status: int, error: str) -> JSONResponse:
     return JSONResponse({"error": error}, status_code=status)
 
 
-def build_app(queue: WebhookQueue, settings: ReceiverSettings) -> Starlette:
-    """The Starlette app writing to ``queue``."""
+def build_app(queue: WebhookQueue, writer: BatchWriter, settings: ReceiverSettings) -> Starlette:
+    """The Starlette app: ``writer`` commits deliveries to ``queue``."""
 
     async def receive(request: Request) -> JSONResponse:
         declared = request.headers.get("content-length", "")
@@ -69,16 +70,18 @@ def build_app(queue: WebhookQueue, settings: ReceiverSettings) -> Starlette:
             return _refused(401, "invalid signature")
         delivery = delivery_from(request, body)
         try:
-            # The write goes on in its thread after a timeout; if it then commits, Shopify's
-            # retry of the 503 is recognised as a duplicate, so nothing is stored twice.
+            # The write goes on after a timeout; if it then commits, Shopify's retry of the
+            # 503 is recognised as its duplicate, so nothing is stored twice.
+            # shield: a timeout abandons the wait, never the write.
             outcome: StoreOutcome = await asyncio.wait_for(
-                run_in_threadpool(queue.store, delivery), settings.answer_budget_seconds
+                asyncio.shield(asyncio.wrap_future(writer.submit(delivery))),
+                settings.answer_budget_seconds,
             )
         except TimeoutError:
             budget = settings.answer_budget_seconds
             logger.error("queue write not committed within %.1fs: 503", budget)
             return _refused(503, "queue busy, retry later")
-        except SQLAlchemyError as error:
+        except Exception as error:  # noqa: BLE001 - any failed write is a 503, Shopify retries
             # The class only: a driver message can quote the statement and so the payload.
             logger.error("queue write failed (%s): 503", type(error).__name__)
             return _refused(503, "queue unavailable, retry later")

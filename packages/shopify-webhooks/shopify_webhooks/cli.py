@@ -55,16 +55,23 @@ def main() -> None:
     help="Answer 503 (Shopify retries) when the write has not committed by then.",
 )
 @click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Log one line per request (method, path, status; never headers or bodies).",
+)
+@click.option(
     "--ready-file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help='Write {"base_url", "webhook_url"} as JSON here once listening.',
 )
-def serve(
+def serve(  # noqa: PLR0917 - one parameter per command-line option
     host: str,
     port: int,
     database_url: str | None,
     answer_budget_seconds: float,
+    access_log: bool,
     ready_file: Path | None,
 ) -> None:
     """Serve POST /webhooks until SIGTERM or SIGINT.
@@ -77,7 +84,7 @@ def serve(
         settings = settings_from_environment(
             database_url=database_url, answer_budget_seconds=answer_budget_seconds
         )
-        server = WebhookServer(settings, host=host, port=port)
+        server = WebhookServer(settings, host=host, port=port, access_log=access_log)
     except WebhooksError as error:
         raise click.ClickException(str(error)) from error
 
@@ -144,6 +151,8 @@ def privacy_request(  # noqa: PLR0917 - one parameter per command-line option
         orders=orders,
         data_request_id=data_request_id,
     )
+    if request.problems():  # before opening (and so creating) a database
+        raise click.ClickException("; ".join(request.problems()))
     try:
         queue = WebhookQueue(database_url_from(os.environ, database_url))
         try:

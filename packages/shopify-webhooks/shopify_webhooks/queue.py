@@ -10,7 +10,7 @@ later finds a new row at or below N.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from shopify_webhooks.domain.topics import Classification
@@ -150,15 +149,19 @@ class WebhookQueue:
 
     def store(self, delivery: Delivery, now: datetime | None = None) -> StoreOutcome:
         """Commit ``delivery``, or count it on the row it duplicates; raises on a DB error."""
+        return self.store_many([delivery], now)[0]
+
+    def store_many(
+        self, deliveries: Sequence[Delivery], now: datetime | None = None
+    ) -> list[StoreOutcome]:
+        """Commit ``deliveries`` in one transaction, in order; all or none on a DB error.
+
+        A delivery repeating an earlier one of the same batch is its duplicate, as it would
+        be in separate transactions.
+        """
         now = now or datetime.now(UTC)
-        row = _row(delivery, now)
         with self._writing() as connection:
-            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-            insert = dialect.insert(queue_table).values(**row).on_conflict_do_nothing()
-            position = connection.execute(insert.returning(queue_table.c.position)).scalar()
-            if position is not None:
-                return StoreOutcome(int(position), duplicate=False)
-            return StoreOutcome(_count_duplicate(connection, delivery, now), duplicate=True)
+            return [_store_one(connection, delivery, now) for delivery in deliveries]
 
     def rows_after(self, position: int, limit: int) -> list[sa.Row[Any]]:
         """Up to ``limit`` rows after ``position``, in queue order."""
@@ -208,21 +211,53 @@ def _row(delivery: Delivery, now: datetime) -> dict[str, Any]:
     }
 
 
-def _count_duplicate(connection: Connection, delivery: Delivery, now: datetime) -> int:
-    c = queue_table.c
-    same = []
-    if delivery.webhook_id is not None:
-        same.append(c.webhook_id == delivery.webhook_id)
-    if delivery.event_id is not None:
-        same.append(sa.and_(c.topic == delivery.topic, c.event_id == delivery.event_id))
-    original = connection.execute(
-        sa.select(sa.func.min(c.position)).where(
-            c.shop_domain == delivery.shop_domain, sa.or_(*same)
-        )
-    ).scalar_one()
-    connection.execute(
-        sa.update(queue_table)
-        .where(c.position == original)
-        .values(duplicate_count=c.duplicate_count + 1, last_duplicate_at=now)
-    )
-    return int(original)
+# Every statement of the write path is built once with bound parameters: SQLAlchemy then
+# reuses its compiled form (building and compiling per delivery cost more than the write;
+# the dialects' ON CONFLICT inserts are never cached at all).
+_c = queue_table.c
+_INSERT = sa.insert(queue_table).returning(_c.position)
+_SAME_SHOP = _c.shop_domain == sa.bindparam("shop_domain")
+_SAME_WEBHOOK = _c.webhook_id == sa.bindparam("webhook_id")
+_SAME_EVENT = sa.and_(_c.topic == sa.bindparam("topic"), _c.event_id == sa.bindparam("event_id"))
+_ORIGINAL = {
+    # (has a webhook id, has an event id) -> the look-up of the row a delivery repeats
+    (True, True): sa.select(sa.func.min(_c.position)).where(
+        _SAME_SHOP, sa.or_(_SAME_WEBHOOK, _SAME_EVENT)
+    ),
+    (True, False): sa.select(sa.func.min(_c.position)).where(_SAME_SHOP, _SAME_WEBHOOK),
+    (False, True): sa.select(sa.func.min(_c.position)).where(_SAME_SHOP, _SAME_EVENT),
+}
+_COUNT_DUPLICATE = (
+    sa.update(queue_table)
+    .where(_c.position == sa.bindparam("original"))
+    .values(duplicate_count=_c.duplicate_count + 1, last_duplicate_at=sa.bindparam("now"))
+)
+
+
+def _store_one(connection: Connection, delivery: Delivery, now: datetime) -> StoreOutcome:
+    # Writers hold the queue's write lock, so no other insert can come between this look-up
+    # and the insert; the unique constraints still stand guard (a violation fails the
+    # batch, whose deliveries are then retried one by one and found here as duplicates).
+    original = _original_position(connection, delivery)
+    if original is not None:
+        connection.execute(_COUNT_DUPLICATE, {"original": original, "now": now})
+        return StoreOutcome(original, duplicate=True)
+    position = connection.execute(_INSERT, _row(delivery, now)).scalar_one()
+    return StoreOutcome(int(position), duplicate=False)
+
+
+def _original_position(connection: Connection, delivery: Delivery) -> int | None:
+    """The position of the row ``delivery`` repeats (same webhook id, or topic and event id)."""
+    lookup = _ORIGINAL.get((delivery.webhook_id is not None, delivery.event_id is not None))
+    if lookup is None:
+        return None
+    position = connection.execute(
+        lookup,
+        {
+            "shop_domain": delivery.shop_domain,
+            "webhook_id": delivery.webhook_id,
+            "topic": delivery.topic,
+            "event_id": delivery.event_id,
+        },
+    ).scalar()
+    return None if position is None else int(position)

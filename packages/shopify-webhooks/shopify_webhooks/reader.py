@@ -78,13 +78,13 @@ class WebhookHints:
         Deletions and privacy requests are not re-fetched: the customer is gone (a fetch
         finds nothing) or must not be copied again, so they travel as their own records.
         """
-        fetchable = {h for h in self.hints if h.privacy_request is None}
         return tuple(
             sorted(
                 {
                     h.resource_id
-                    for h in fetchable
-                    if h.resource_kind == kind
+                    for h in self.hints
+                    if h.privacy_request is None
+                    and h.resource_kind == kind
                     and h.shop_domain == shop_domain
                     and h.resource_id is not None
                     and h.topic != "customers/delete"

@@ -12,6 +12,7 @@ import uvicorn
 from shopify_webhooks.app import WEBHOOK_PATH, build_app
 from shopify_webhooks.queue import WebhookQueue
 from shopify_webhooks.settings import ReceiverSettings
+from shopify_webhooks.writer import BatchWriter
 
 
 class _ListeningServer(uvicorn.Server):
@@ -57,6 +58,7 @@ class WebhookServer:
         self.port = port or _free_port(host)
         self.access_log = access_log
         self.queue = WebhookQueue(settings.database_url)
+        self.writer = BatchWriter(self.queue)
         # The uvicorn server, and its thread when serving in the background.
         self._running: tuple[_ListeningServer, threading.Thread | None] | None = None
 
@@ -72,10 +74,11 @@ class WebhookServer:
 
     def _uvicorn(self, on_listening: Callable[[], None]) -> _ListeningServer:
         config = uvicorn.Config(
-            build_app(self.queue, self.settings),
+            build_app(self.queue, self.writer, self.settings),
             host=self.host,
             port=self.port,
-            log_level="warning",
+            # uvicorn's access lines are INFO; without them only its warnings are news.
+            log_level="info" if self.access_log else "warning",
             access_log=self.access_log,
             lifespan="off",
         )
@@ -93,6 +96,7 @@ class WebhookServer:
             server.run()
         finally:
             self._running = None
+            self.writer.close()
             self.queue.dispose()
 
     def start(self) -> WebhookServer:
@@ -116,6 +120,7 @@ class WebhookServer:
             if thread is not None:
                 thread.join(timeout=10)
             self._running = None
+        self.writer.close()
         self.queue.dispose()
 
     def __enter__(self) -> WebhookServer:

@@ -268,3 +268,23 @@ def test_concurrent_deliveries_get_distinct_increasing_positions(
     assert sorted(json.loads(bytes(r["body"]))["id"] for r in rows) == sorted(
         n * 100 + 1 + i for n in range(5) for i in range(10)
     )
+
+
+def test_without_a_webhook_id_the_event_id_still_finds_duplicates(
+    sender: Sender, read_queue: Rows
+) -> None:
+    # A sender that omits X-Shopify-Webhook-Id: an empty header is no id at all.
+    no_id = {"X-Shopify-Webhook-Id": ""}
+    answers = [
+        sender.post("customers/update", {"id": 3}, event_id="e-3", headers=no_id),
+        sender.post("customers/update", {"id": 3}, event_id="e-3", headers=no_id),
+        sender.post("customers/update", {"id": 3}, headers=no_id),
+        sender.post("customers/update", {"id": 3}, headers=no_id),
+    ]
+    assert [a.json()["duplicate"] for a in answers] == [False, True, False, False]
+    rows = read_queue()
+    assert [(r["webhook_id"], r["event_id"], r["duplicate_count"]) for r in rows] == [
+        (None, "e-3", 1),
+        (None, None, 0),
+        (None, None, 0),
+    ]
