@@ -51,6 +51,18 @@ def delivery_from(request: Request, body: bytes) -> Delivery:
     )
 
 
+async def _read_capped(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it passes ``limit`` (a chunked body declares no length)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _refused(status: int, error: str) -> JSONResponse:
     return JSONResponse({"error": error}, status_code=status)
 
@@ -62,8 +74,8 @@ def build_app(queue: WebhookQueue, writer: BatchWriter, settings: ReceiverSettin
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > settings.max_body_bytes:
             return _refused(413, "body too large")
-        body = await request.body()
-        if len(body) > settings.max_body_bytes:
+        body = await _read_capped(request, settings.max_body_bytes)
+        if body is None:
             return _refused(413, "body too large")
         if not is_signed_by(body, request.headers.get("x-shopify-hmac-sha256"), settings.secrets):
             logger.warning("refused a delivery without a valid signature (401)")
@@ -106,6 +118,8 @@ def build_app(queue: WebhookQueue, writer: BatchWriter, settings: ReceiverSettin
             with queue.engine.connect() as connection:
                 connection.execute(sa.text("SELECT 1"))
 
+        if not writer.alive:
+            return _refused(503, "queue writer stopped")
         try:
             await asyncio.wait_for(run_in_threadpool(ping), settings.answer_budget_seconds)
         except (TimeoutError, SQLAlchemyError):

@@ -38,6 +38,11 @@ class BatchWriter:
         self._pending.put((delivery, future))
         return future
 
+    @property
+    def alive(self) -> bool:
+        """Whether the writer thread is running (the health check reports it)."""
+        return self._thread.is_alive()
+
     def close(self) -> None:
         """Write what was submitted, then stop the thread."""
         self._pending.put(_STOP)

@@ -184,6 +184,16 @@ def test_an_oversized_body_is_refused_unread(
     sender = sender_for(server.webhook_url, client_secret)
     assert sender.post("orders/create", {"id": 1, "note": "x" * 2000}).status_code == 413
     assert sender.post("orders/create", {"id": 1, "note": "x" * 500}).status_code == 200
+    big = json.dumps({"id": 2, "note": "x" * 2000}).encode()
+    headers = shopify_headers(
+        big, client_secret, topic="orders/create", shop_domain=SHOP, webhook_id="chunked"
+    )
+    # A chunked body declares no length: it is cut off once it passes the limit.
+    chunked = requests.post(
+        server.webhook_url, data=(big[i : i + 256] for i in range(0, len(big), 256)),
+        headers=headers, timeout=10,
+    )  # fmt: skip
+    assert chunked.status_code == 413
     assert [r["resource_id"] for r in read_queue()] == [1]
 
 
@@ -243,6 +253,9 @@ def test_a_failing_database_answers_503(
 def test_health(receiver: WebhookServer) -> None:
     answer = requests.get(receiver.base_url + "/healthz", timeout=10)
     assert (answer.status_code, answer.json()) == (200, {"status": "ok"})
+    receiver.writer.close()
+    answer = requests.get(receiver.base_url + "/healthz", timeout=10)
+    assert (answer.status_code, answer.json()) == (503, {"error": "queue writer stopped"})
 
 
 def test_concurrent_deliveries_get_distinct_increasing_positions(
