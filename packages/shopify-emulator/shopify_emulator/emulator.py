@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import os
 import secrets
 import socket
 import threading
@@ -16,7 +17,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -156,6 +157,9 @@ def build_app(emulator: Emulator) -> _Faulty:
         partial = request.query_params.get("partial") == "1"
         status, data = emulator.bulk.file(request.path_params["token"], partial)
         media = "application/jsonl" if status == 200 else "application/xml"
+        if isinstance(data, str):
+            emulator.usage.download(os.path.getsize(data))
+            return FileResponse(data, media_type=media)
         if status == 200:
             emulator.usage.download(len(data))
         return Response(data, status_code=status, media_type=media)

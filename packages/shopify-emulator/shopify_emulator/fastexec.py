@@ -199,51 +199,43 @@ def generate(steps: list[Step]) -> Completer:
     for i, step in enumerate(steps):
         body += _step_code(i, step, env)
     body.append("    return out")
-    source = "\n".join(body)
+    return bind("\n".join(body), "complete", env)  # type: ignore[no-any-return]
+
+
+def bind(source: str, name: str, env: dict[str, Any]) -> Callable[..., Any]:
+    """The function ``name`` defined by ``source``, its free names bound from ``env``."""
     factory = _FACTORIES.get(source)
     if factory is None:
         # Compiling is the costly part (milliseconds), so the code is kept per selection
         # shape and each request only binds its own infos, arguments and completers.
-        binds = [f"    {name} = E[{name!r}]" for name in sorted(env)]
+        binds = [f"    {key} = E[{key!r}]" for key in sorted(env)]
         code = "\n".join(["def factory(E):", *binds, textwrap.indent(source, "    ")])
         namespace: dict[str, Any] = {}
-        exec(code + "\n    return complete", namespace)  # noqa: S102 - built from schema names
+        exec(code + f"\n    return {name}", namespace)  # noqa: S102 - built from schema names
         if len(_FACTORIES) > MAX_FACTORIES:
             _FACTORIES.clear()
         factory = _FACTORIES[source] = namespace["factory"]
-    return factory(env)  # type: ignore[no-any-return]
+    return factory(env)
 
 
 MAX_FACTORIES = 1024
-_FACTORIES: dict[str, Callable[[dict[str, Any]], Completer]] = {}
+_FACTORIES: dict[str, Callable[[dict[str, Any]], Callable[..., Any]]] = {}
 
 
 def _step_code(i: int, step: Step, env: dict[str, Any]) -> list[str]:
-    key, name, resolve, info, args, complete = step
+    key, _name, _resolve, info, _args, complete = step
     if info is None:  # __typename: a constant
         env[f"K{i}"] = complete(None)
         return [f"    out[{key!r}] = K{i}"]
-    env[f"I{i}"], env[f"A{i}"], env[f"C{i}"], env[f"R{i}"] = info, args, complete, resolve
-    extra = f", **A{i}" if args else ""
-    if resolve is not None:
-        lines = [f"    v = R{i}(src, I{i}{extra})"]
-    else:
-        lines = [
-            f"    v = src.get({name!r}) if d else getattr(src, {name!r}, None)",
-            f"    if callable(v): v = v(I{i}{extra})",
-        ]
+    env[f"C{i}"] = complete
+    lines = resolve_code(i, step, env)
     lines.append("    if isinstance(v, Exc): raise Bail('an exception as a value')")
     inner = getattr(complete, "inner", None)
     leaf = inner if inner is not None else complete
-    kind = getattr(leaf, "kind", None)
     env[f"L{i}"] = leaf
-    if kind == "identity":
-        expr = "None if v is UNDEF else v"
-    elif kind == "enum":
-        env[f"E{i}"] = leaf.names
-        expr = f"E{i}[v] if v in E{i} else L{i}(v)"
-    elif kind in ("str", "bool"):
-        expr = f"v if v.__class__ is {kind} else L{i}(v)"
+    expr = leaf_expression(i, leaf, env)
+    if expr is not None:
+        pass
     elif inner is not None:
         expr = f"L{i}(v)"  # the non-null check below saves a call level
     else:
@@ -256,6 +248,34 @@ def _step_code(i: int, step: Step, env: dict[str, Any]) -> list[str]:
         "    if v is None: raise Bail('null in a non-null field')",
         f"    out[{key!r}] = v",
     ]
+
+
+def resolve_code(i: int, step: Step, env: dict[str, Any]) -> list[str]:
+    """Code resolving step ``i`` on ``src`` (``d``: it is a dict) into ``v``, as
+    :func:`run_steps` does."""
+    _key, name, resolve, info, args, _complete = step
+    env[f"I{i}"], env[f"A{i}"], env[f"R{i}"] = info, args, resolve
+    extra = f", **A{i}" if args else ""
+    if resolve is not None:
+        return [f"    v = R{i}(src, I{i}{extra})"]
+    return [
+        f"    v = src.get({name!r}) if d else getattr(src, {name!r}, None)",
+        f"    if callable(v): v = v(I{i}{extra})",
+    ]
+
+
+def leaf_expression(i: int, leaf: Completer, env: dict[str, Any]) -> str | None:
+    """Code completing the value ``v`` of leaf ``i`` (bound as ``L{i}``) with the common
+    cases inlined; None when only a call of the completer does it."""
+    kind = getattr(leaf, "kind", None)
+    if kind == "identity":
+        return "None if v is UNDEF else v"
+    if kind == "enum":
+        env[f"E{i}"] = leaf.names  # type: ignore[attr-defined]
+        return f"E{i}[v] if v in E{i} else L{i}(v)"
+    if kind in ("str", "bool"):
+        return f"v if v.__class__ is {kind} else L{i}(v)"
+    return None
 
 
 def run_steps(steps: list[Step], source: Any) -> dict[str, Any]:
@@ -285,8 +305,13 @@ def compile_plan(
     context: Any,
     variables: dict[str, Any] | None = None,
     operation_name: str | None = None,
+    *,
+    compiler: type[_Compiler] = _Compiler,
 ) -> list[Step]:
     """The root steps of the document's query operation.
+
+    ``compiler`` may be a subclass building something else than completers per field
+    (``bulk_emit`` builds emit specs).
 
     Raises:
         UnsupportedError: the document is not a plain query the plan reproduces exactly.
@@ -302,8 +327,9 @@ def compile_plan(
     coerced = get_variable_values(schema, operation.variable_definitions or [], variables or {})
     if not isinstance(coerced, dict):
         raise UnsupportedError("invalid variables")  # the reference reports them
-    compiler = _Compiler(schema, operation, coerced, context)
-    return compiler.fields(schema.query_type, operation.selection_set)
+    return compiler(schema, operation, coerced, context).fields(
+        schema.query_type, operation.selection_set
+    )
 
 
 def execute(

@@ -5,6 +5,7 @@ Each attribute or method is named like the GraphQL field; methods take ``(info, 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -81,11 +82,19 @@ def money_v2(cents: int, currency: str = SHOP_CURRENCY) -> dict[str, str]:
 
 
 def money_bag(cents: int, order: Order) -> dict[str, Any]:
-    """A MoneyBag: shop money plus the order's presentment money."""
-    presentment = cents * order.rate // 10000
+    """A MoneyBag: shop money plus the order's presentment money.
+
+    Bags are shared per (amount, currency) and must not be changed by callers: bulk output
+    writes each distinct bag's text once (``bulk_emit``), and most amounts repeat.
+    """
+    return _money_bag(cents, order.rate, order.presentment_currency)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _money_bag(cents: int, rate: int, currency: str) -> dict[str, Any]:
     return {
         "shopMoney": money_v2(cents),
-        "presentmentMoney": money_v2(presentment, order.presentment_currency),
+        "presentmentMoney": money_v2(cents * rate // 10000, currency),
     }
 
 
@@ -287,6 +296,10 @@ class OrderView:
         self.displayFulfillmentStatus = o.fulfillment_status
         self.sourceName = o.source_name
         self.tags = list(o.tags)
+        # Totals are sums over the lines; each money field would otherwise redo them.
+        self._subtotal = o.subtotal_cents
+        self._total = self._subtotal + o.tax_cents + o.shipping_cents
+        self._refunded = o.refunded_cents
 
     def customer(self, info: GraphQLResolveInfo) -> CustomerView | None:
         if self.o.customer_id is None:
@@ -306,10 +319,10 @@ class OrderView:
         return money_bag(cents, self.o)
 
     def totalPriceSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
-        return self._bag(self.o.total_cents)
+        return self._bag(self._total)
 
     def subtotalPriceSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
-        return self._bag(self.o.subtotal_cents)
+        return self._bag(self._subtotal)
 
     def totalTaxSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
         return self._bag(self.o.tax_cents)
@@ -321,18 +334,18 @@ class OrderView:
         return self._bag(self.o.shipping_cents)
 
     def totalRefundedSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
-        return self._bag(self.o.refunded_cents)
+        return self._bag(self._refunded)
 
     def currentTotalPriceSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
-        return self._bag(self.o.current_total_cents)
+        return self._bag(max(0, self._total - self._refunded))
 
     def currentSubtotalPriceSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
-        return self._bag(max(0, self.o.subtotal_cents - self.o.refunded_subtotal_cents))
+        return self._bag(max(0, self._subtotal - self.o.refunded_subtotal_cents))
 
     def currentTotalTaxSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
         o = self.o
-        kept = max(0, o.subtotal_cents - o.refunded_subtotal_cents)
-        return self._bag(o.tax_cents * kept // o.subtotal_cents if o.subtotal_cents else 0)
+        kept = max(0, self._subtotal - o.refunded_subtotal_cents)
+        return self._bag(o.tax_cents * kept // self._subtotal if self._subtotal else 0)
 
     def currentTotalDiscountsSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
         return self._bag(self.o.discounts_cents)

@@ -52,13 +52,21 @@ class LineItemView:
         li = self.li
         if li.variant_id is None:
             return None
-        return {
-            "id": gid("ProductVariant", li.variant_id),
-            "legacyResourceId": str(li.variant_id),
-            "sku": li.sku,
-            "title": li.variant_title or "Default Title",
-            "product": _product(li.product_id),
-        }
+        return _variant(li.variant_id, li.sku, li.variant_title, li.product_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _variant(
+    variant_id: int, sku: str | None, title: str | None, product_id: int | None
+) -> dict[str, Any]:
+    # Shared like products (never changed by callers): bulk output writes each one's text once.
+    return {
+        "id": gid("ProductVariant", variant_id),
+        "legacyResourceId": str(variant_id),
+        "sku": sku,
+        "title": title or "Default Title",
+        "product": _product(product_id),
+    }
 
 
 @functools.lru_cache(maxsize=4096)

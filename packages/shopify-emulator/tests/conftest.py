@@ -1,0 +1,8 @@
+"""Make the tests folder importable for the documents and fixtures the tests share."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
