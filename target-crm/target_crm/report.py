@@ -314,20 +314,49 @@ def _n(row: dict[str, Any], key: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """`target-crm report --database-url URL [--shop S] [--run ID] [--format table|json]`.
+    """`target-crm report [--database-url URL] [--shop S] [--run ID] [--format ...] [--output F]`.
 
     Returns:
-        0 when the run succeeded and every check holds, 1 otherwise.
+        0 when the run succeeded and every check holds, 1 otherwise, 2 for a configuration
+        error.
     """
+    # Imported here: this function alone is the command line, the rest of the module the data.
+    from pathlib import Path  # noqa: PLC0415
+
+    from target_runtime import report_html as h  # noqa: PLC0415
+
+    from target_crm.exceptions import CrmConfigError  # noqa: PLC0415
+    from target_crm.report_html import DATABASE_URL_VARIABLE, html_report  # noqa: PLC0415
+    from target_crm.settings import DEFAULT_DATABASE_URL  # noqa: PLC0415
+    from target_crm.target import database_url  # noqa: PLC0415
+
     parser = argparse.ArgumentParser(prog="target-crm report", description=__doc__)
-    parser.add_argument("--database-url", required=True, help="SQLAlchemy URL of the store")
+    parser.add_argument(
+        "--database-url",
+        help=f"SQLAlchemy URL of the store (default: ${DATABASE_URL_VARIABLE}, which Meltano "
+        f"sets from the plugin's database_url, else {DEFAULT_DATABASE_URL})",
+    )
     parser.add_argument("--shop", help="only this shop_domain")
     parser.add_argument("--run", help="a run id (default: the latest)")
-    parser.add_argument("--format", choices=["table", "json"], default="table")
+    parser.add_argument("--format", choices=["table", "json", "html"], default="table")
+    parser.add_argument("--output", type=Path, help="write the report to this file (html)")
     args = parser.parse_args(argv)
-    report = build_report(args.database_url, args.shop, args.run)
-    if args.format == "json":
-        sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
+    try:
+        url = h.report_database_url(
+            args.database_url,
+            variable=DATABASE_URL_VARIABLE,
+            default=DEFAULT_DATABASE_URL,
+            validate=lambda given: database_url({"database_url": given}),
+        )
+    except CrmConfigError as error:
+        sys.stderr.write(f"target-crm report: {error}\n")
+        return 2
+    report = build_report(url, args.shop, args.run)
+    if args.format == "html":
+        out = html_report(url, report, args.shop)
+    elif args.format == "json":
+        out = json.dumps(report, indent=2, default=str) + "\n"
     else:
-        sys.stdout.write(render_table(report))
+        out = render_table(report)
+    h.write_report(out, args.output)
     return 0 if report["ok"] else 1

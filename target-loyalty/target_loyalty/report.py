@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from target_runtime import report_html as h
 
 from target_loyalty import schema as s
 from target_loyalty import storage
@@ -160,18 +160,6 @@ def _tag(note: dict[str, Any]) -> str:
     return "corrected" if note["corrected"] else "not applied"
 
 
-def report_database_url(given: str | None) -> str:
-    """The books to read: ``--database-url``, else $TARGET_LOYALTY_DATABASE_URL, else the default.
-
-    Raises:
-        InvalidConfigError: The URL given is empty or blank (an unset variable behind it).
-    """
-    if given is None and DATABASE_URL_VARIABLE not in os.environ:
-        return DEFAULT_DATABASE_URL
-    url = given if given is not None else os.environ[DATABASE_URL_VARIABLE]
-    return database_url_from_config({"database_url": url})
-
-
 def main(argv: Sequence[str]) -> int:
     """Print the report, or write it as HTML.
 
@@ -197,7 +185,12 @@ def main(argv: Sequence[str]) -> int:
     )
     args = parser.parse_args(list(argv))
     try:
-        url = report_database_url(args.database_url)
+        url = h.report_database_url(
+            args.database_url,
+            variable=DATABASE_URL_VARIABLE,
+            default=DEFAULT_DATABASE_URL,
+            validate=lambda given: database_url_from_config({"database_url": given}),
+        )
     except InvalidConfigError as error:
         sys.stderr.write(f"target-loyalty report: {error}\n")
         return 2
@@ -208,12 +201,7 @@ def main(argv: Sequence[str]) -> int:
         out = json.dumps(report, indent=2, default=str) + "\n"
     else:
         out = render_table(report, details=args.details) + "\n"
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(out, encoding="utf-8")
-        sys.stderr.write(f"report written to {args.output}\n")
-    else:
-        sys.stdout.write(out)
+    h.write_report(out, args.output)
     failing = latest_not_succeeded(report)
     for line in failing:
         sys.stderr.write(f"not succeeded: {line}\n")

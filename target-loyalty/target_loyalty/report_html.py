@@ -198,7 +198,14 @@ def _reconciliation(run: dict[str, Any]) -> str:
     streams = h.table(
         headers, rows, key="streams", numeric=range(1, 10), empty="No stream counts recorded."
     )
-    return "".join(bars) + streams + "<h3>Checks</h3>" + checks
+    failed = sum(str(c["status"]).upper() != "OK" for c in run["checks"])
+    folded = h.collapsible(
+        f"Checks: {failed} not ok" if failed else "Checks: all ok",
+        checks,
+        count=len(run["checks"]),
+        opened=bool(failed),
+    )
+    return "".join(bars) + streams + folded
 
 
 def _monthly_sections(books: dict[str, Any]) -> str:
@@ -290,10 +297,8 @@ def _not_applied(run: dict[str, Any], books: dict[str, Any]) -> str:
         + h.hbar_chart("quarantine-reasons", dict(quarantine_reasons), empty="Nothing quarantined.")
         + "<h3>Discrepancies by reason</h3>"
         + h.hbar_chart("discrepancies", dict(by_reason), empty="No discrepancies.")
-        + "<h3>Discrepancies</h3>"
-        + listed
-        + "<h3>Quarantined records</h3>"
-        + quarantined
+        + h.collapsible("Discrepancies", listed, count=len(run["discrepancy_rows"]))
+        + h.collapsible("Quarantined records", quarantined, count=len(books["quarantine"]))
     )
 
 

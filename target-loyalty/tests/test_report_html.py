@@ -64,9 +64,11 @@ class Figures(HTMLParser):
         self.tiles: dict[str, str] = {}
         self.bars: dict[str, dict[tuple[str, str], str]] = {}
         self.progress: dict[str, tuple[str, str]] = {}
+        self.tables: dict[str, list[list[str]]] = {}
         self.scripts = 0
         self.text: list[str] = []
         self._chart = ""
+        self._table: list[list[str]] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
@@ -82,9 +84,21 @@ class Figures(HTMLParser):
             self.bars[self._chart][key] = a["data-value"]
         if "data-progress" in a:
             self.progress[a["data-progress"]] = (a["data-done"], a["data-total"])
+        if tag == "table" and "data-table" in a:
+            self._table = self.tables.setdefault(a["data-table"], [])
+        if tag == "tr" and self._table is not None:
+            self._table.append([])
+        if tag == "td" and self._table:
+            self._table[-1].append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._table = None
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
+        if self._table and self._table[-1]:
+            self._table[-1][-1] += data
 
 
 def sync(server, url: str, tmp_path: Path) -> None:

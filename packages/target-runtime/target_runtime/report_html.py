@@ -20,11 +20,17 @@ from the DOM and compare them with the database.
 
 from __future__ import annotations
 
+import functools
 import html
-from collections.abc import Iterable, Mapping, Sequence
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -32,23 +38,51 @@ __all__ = [
     "Series",
     "Tile",
     "bar_chart",
+    "collapsible",
     "escape",
     "format_value",
     "hbar_chart",
     "month_key",
     "page",
     "progress",
+    "report_database_url",
     "section",
     "status_badge",
     "table",
     "tiles",
     "when",
+    "write_report",
 ]
 
 #: Series colours (colour-blind-safe, after Okabe and Ito), in the order series are given.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
 _GOOD = {"succeeded", "ok", "pass", "passed", "delivered", "sent"}
 _BAD = {"failed", "fail", "refused", "error", "stopped", "abandoned", "dead"}
+
+
+def report_database_url(
+    given: str | None, *, variable: str, default: str, validate: Callable[[str], str]
+) -> str:
+    """The database a ``report`` reads: ``--database-url``, else ``variable``, else ``default``.
+
+    ``meltano invoke <plugin>:report`` exports the plugin's settings as environment variables
+    (``TARGET_CRM_DATABASE_URL``), so the configured database is read without its URL, which
+    may hold a password, ever standing on a command line. A given but blank URL (an unset
+    variable behind it) goes to ``validate``, which refuses it as the target itself does.
+    """
+    if given is None and variable not in os.environ:
+        return default
+    return validate(given if given is not None else os.environ[variable])
+
+
+def write_report(text: str, output: Path | None) -> None:
+    """The report to ``output`` (its folder created; the path said on stderr), else stdout."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    sys.stderr.write(f"report written to {output}\n")
 
 
 def format_value(value: Any) -> str:
@@ -127,6 +161,14 @@ def section(title: str, body: str, *, note: str = "", key: str = "") -> str:
     anchor = f' id="{escape(key)}"' if key else ""
     lead = f'<p class="note">{escape(note)}</p>' if note else ""
     return f"<section{anchor}><h2>{escape(title)}</h2>{lead}{body}</section>"
+
+
+def collapsible(title: str, body: str, *, count: int | None = None, opened: bool = False) -> str:
+    """A block folded under its title (HTML ``details``: no script), for long record lists."""
+    label = escape(title) + (
+        f' <span class="count">({count:,})</span>' if count is not None else ""
+    )
+    return f"<details{' open' if opened else ''}><summary>{label}</summary>{body}</details>"
 
 
 def status_badge(status: Any) -> str:
@@ -285,10 +327,16 @@ def page(title: str, sections: Sequence[str], *, subtitle: str = "", generated: 
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<title>{escape(title)}</title><style>{_style()}</style></head>"
         f"<body><header><h1>{escape(title)}</h1>{sub}</header><main>"
         f"{''.join(sections)}</main>{foot}</body></html>\n"
     )
+
+
+@functools.cache
+def _style() -> str:
+    # Kept beside this module so the page's look is edited as CSS, not as a Python string.
+    return resources.files("target_runtime").joinpath("report.css").read_text(encoding="utf-8")
 
 
 def _raw(value: Any) -> Any:
@@ -304,22 +352,32 @@ def _shorten(label: str, limit: int = 32) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "\u2026"
 
 
+def _nice_step(value: float, ticks: int = 5) -> float:
+    """A round gridline step (1, 2 or 5 times a power of ten) giving at most ``ticks`` lines."""
+    if value <= 0:
+        return 1.0
+    raw = value / ticks
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return float(next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw))
+
+
 def _nice_ceiling(value: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above ``value``."""
+    """The axis top: the first whole number of round steps at or above ``value``."""
     if value <= 0:
         return 0.0
-    magnitude = 10 ** (len(str(int(value))) - 1) if value >= 1 else 1.0
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return float(step * magnitude)
-    return float(10 * magnitude)
+    step = _nice_step(value)
+    return math.ceil(value / step - 1e-9) * step
 
 
 def _gridlines(left: int, width: int, plot: int, top: float) -> str:
+    if top <= 0:
+        return ""
+    step = _nice_step(top)
     lines = []
-    for i in range(5):
-        y = 10 + plot - plot * i / 4
-        label = format_value(int(top * i / 4) if top >= 4 else round(top * i / 4, 2))
+    for i in range(round(top / step) + 1):
+        y = 10 + plot - plot * (i * step) / top
+        tick = i * step
+        label = f"{int(tick):,}" if float(tick).is_integer() else f"{tick:g}"
         lines.append(
             f'<line class="grid" x1="{left}" x2="{width}" y1="{y:.1f}" y2="{y:.1f}"/>'
             f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
@@ -337,49 +395,3 @@ def _legend(series: Sequence[Series]) -> str:
         for i, s in enumerate(series)
     )
     return f'<div class="legend">{items}</div>'
-
-
-_STYLE = """
-:root{--ink:#1d2430;--muted:#5d6778;--line:#e3e7ee;--bg:#f5f7fa;--card:#fff;
---good:#1a7f4b;--bad:#b42318;--warn:#b54708}
-*{box-sizing:border-box}
-body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
-color:var(--ink);background:var(--bg)}
-header{background:#14213d;color:#fff;padding:22px 32px}
-header h1{margin:0;font-size:22px;font-weight:600}
-.subtitle{margin:4px 0 0;color:#c9d3e6}
-main{max-width:1180px;margin:0 auto;padding:20px 32px 40px}
-section{background:var(--card);border:1px solid var(--line);border-radius:10px;
-padding:16px 20px;margin:0 0 18px}
-h2{font-size:16px;margin:0 0 10px;font-weight:600}
-h3{font-size:14px;margin:18px 0 8px;font-weight:600}
-.note{color:var(--muted);margin:0 0 10px}
-.empty{color:var(--muted);font-style:italic}
-.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(165px,1fr));gap:12px}
-.tile{border:1px solid var(--line);border-radius:8px;padding:12px 14px;background:#fbfcfe}
-.tile-value{font-size:22px;font-weight:650;letter-spacing:-.01em;white-space:nowrap}
-.tile-label{color:var(--muted);font-size:13px}
-.tile-hint{color:var(--muted);font-size:12px;margin-top:2px}
-table{border-collapse:collapse;width:100%;font-size:13px}
-th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
-th{color:var(--muted);font-weight:600;background:#fafbfd}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-.badge{display:inline-block;padding:1px 8px;border-radius:999px;font-size:12px;font-weight:600}
-.badge.good{background:#e6f4ec;color:var(--good)}
-.badge.bad{background:#fdecea;color:var(--bad)}
-.badge.neutral{background:#eef1f6;color:var(--muted)}
-.progress{margin:8px 0 12px}
-.progress-label{display:flex;justify-content:space-between;font-size:13px;margin-bottom:4px}
-.progress-track{height:10px;border-radius:5px;background:#e9edf3;overflow:hidden}
-.progress-fill{height:100%}
-.progress-fill.good{background:var(--good)}
-.progress-fill.warn{background:var(--warn)}
-svg.chart{max-width:100%;height:auto;display:block}
-svg.chart.wide{width:100%;max-height:260px}
-svg .grid{stroke:var(--line);stroke-width:1}
-svg .axis{fill:var(--muted);font-size:11px}
-svg .value{fill:var(--ink);font-size:11px}
-.legend{display:flex;gap:16px;margin-top:6px;color:var(--muted);font-size:12px}
-.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px}
-footer{color:var(--muted);text-align:center;font-size:12px;padding:0 0 24px}
-"""

@@ -74,6 +74,7 @@ def test_a_script_in_a_value_is_text() -> None:
     # And were anything to slip through, the page's policy forbids scripts and remote loads.
     assert "default-src 'none'" in page
     assert not re.search(r"(src|href)=\"https?:", page)
+    assert ".tile{" in page  # the styles are inline, read from the package's report.css
 
 
 def test_bars_are_drawn_to_scale_with_their_figures() -> None:
@@ -89,14 +90,15 @@ def test_bars_are_drawn_to_scale_with_their_figures() -> None:
         ("s", "2026-02"): "25",
     }
     heights = {(a["data-series"], a["data-category"]): float(a["height"]) for a in rects}
-    # 100 is the axis top (a round ceiling), so 50 stands half as high and 0 not at all.
+    # 100 is the axis top (five steps of 20), so 50 stands half as high and 0 not at all.
     assert heights[("synced", "2026-01")] == pytest.approx(heights[("synced", "2026-02")] / 2)
     assert heights[("s", "2026-01")] == 0
     assert heights[("s", "2026-02")] == pytest.approx(heights[("synced", "2026-02")] / 4)
 
 
 @pytest.mark.parametrize(
-    ("value", "ceiling"), [(0, 0), (1, 1), (7, 10), (101, 200), (240, 250), (4_100, 5_000)]
+    ("value", "ceiling"),
+    [(0, 0), (1, 1), (7, 8), (10, 10), (11, 15), (101, 150), (240, 250), (4_100, 5_000)],
 )
 def test_the_axis_top_is_a_round_number_at_or_above_the_largest_bar(
     value: float, ceiling: float
