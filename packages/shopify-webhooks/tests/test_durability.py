@@ -163,6 +163,7 @@ def test_the_client_secret_is_never_logged_nor_stored(
     sender_for: Callable[[str, str], Sender],
     client_secret: str,
     database_url: str,
+    read_queue: Rows,
 ) -> None:
     process = receiver_process()
     sender = sender_for(process.webhook_url, client_secret)
@@ -175,6 +176,7 @@ def test_the_client_secret_is_never_logged_nor_stored(
         sender.post("customers/create", {"id": 4}, headers={"X-Shopify-Hmac-Sha256": ""}),
     ]
     assert [a.status_code for a in answers] == [200, 200, 200, 401, 401]
+    assert [row["webhook_id"] for row in read_queue()] == ["w-1", "w-2"]  # no 401 stored
     process.process.send_signal(signal.SIGTERM)
     assert process.process.wait(15) == 0
     logs = process.logs()

@@ -188,7 +188,24 @@ def test_a_privacy_request_survives_its_payload(request_: PrivacyRequest) -> Non
     assert privacy_request_from_payload(request_.kind.value, SHOP, payload) == request_
 
 
-def test_a_privacy_request_trusts_the_delivering_shop_not_the_body() -> None:
+@pytest.mark.parametrize(
+    ("named", "state"),
+    [
+        (SHOP, State.RECEIVED),
+        (SHOP.upper(), State.RECEIVED),
+        ("other.myshopify.com", State.IGNORED),
+    ],
+    ids=["same-shop", "same-shop-other-case", "other-shop"],
+)
+def test_a_compliance_body_must_name_the_delivering_shop(named: str, state: State) -> None:
+    body = json.dumps({"shop_domain": named, "customer": {"id": 1}}).encode()
+    found = classify("customers/redact", SHOP, body)
+    assert found.state is state
+    if state is State.IGNORED:
+        assert found.reason == f"the body names shop {named!r}, the header {SHOP!r}"
+
+
+def test_a_privacy_request_is_read_for_the_delivering_shop() -> None:
     payload = {"shop_domain": "other.myshopify.com", "customer": {"id": 1}}
     found = privacy_request_from_payload("customers/redact", SHOP, payload)
     assert found is not None

@@ -122,6 +122,12 @@ def _classify_privacy_request(
 ) -> Classification:
     # A privacy request is honoured on whatever identifies the customer (a local request
     # may know only an email); shop/redact names the shop by its domain alone.
+    # Shopify signs the body, not the headers: a compliance body naming another shop than
+    # the header is not honoured for either (a redaction must never land on the wrong shop).
+    named = payload.get("shop_domain")
+    if isinstance(named, str) and named.strip().lower() != shop_domain:
+        reason = f"the body names shop {named!r}, the header {shop_domain!r}"
+        return Classification(State.IGNORED, rule.kind, reason=reason)
     request = privacy_request_from_payload(rule.topic, shop_domain, payload)
     assert request is not None  # every compliance rule is a PrivacyKind
     resource_id = request.shop_id if rule.kind is ResourceKind.SHOP else request.customer_id
