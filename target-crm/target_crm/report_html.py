@@ -116,7 +116,7 @@ def _history_block(history: list[dict[str, Any]]) -> str:
     chronological = list(reversed(history))
     chart = h.bar_chart(
         "runs",
-        [h.when(_iso(r["started_at"]))[:16] for r in chronological],
+        [h.when(_iso(r["started_at"]))[5:16] for r in chronological],
         [
             h.Series(
                 "events created", [r["counts"].get("events:created", 0) for r in chronological]

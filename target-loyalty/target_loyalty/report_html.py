@@ -306,7 +306,7 @@ def _history(runs: list[dict[str, Any]]) -> str:
     chronological = list(reversed(runs))
     chart = h.bar_chart(
         "runs",
-        [r["started_at"][:16].replace("T", " ") for r in chronological],
+        [r["started_at"][5:16].replace("T", " ") for r in chronological],
         [
             h.Series("orders synced", [r["orders_synced"] for r in chronological]),
             h.Series("customers synced", [r["customers_synced"] for r in chronological]),

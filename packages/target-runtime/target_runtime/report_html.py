@@ -257,10 +257,13 @@ def bar_chart(
     if not categories or not series:
         return f'<p class="empty" data-chart="{escape(key)}">{escape(empty)}</p>'
     top = _nice_ceiling(max((float(v) for s in series for v in s.values), default=0.0))
-    left, bottom, group = 56, 28, max(18, min(64, 1040 // len(categories)))
+    # Groups wide enough for their labels (about 7 px a character) while the chart fits.
+    widest = max(64, 7 * max(len(c) for c in categories) + 8)
+    left, bottom, group = 56, 28, max(18, min(widest, 1040 // len(categories)))
     width = left + group * len(categories) + 8
     plot = height - bottom - 10
     bar = max(3.0, (group - 6) / len(series))
+    label_chars = max(7, group * max(1, -(-52 // group)) // 7)
     parts = [_gridlines(left, width, plot, top)]
     for ci, category in enumerate(categories):
         x0 = left + ci * group + 3
@@ -278,7 +281,7 @@ def bar_chart(
         if ci % max(1, -(-52 // group)) == 0:
             parts.append(
                 f'<text class="axis" x="{x0 + (group - 6) / 2:.1f}" y="{height - 10}" '
-                f'text-anchor="middle">{escape(category)}</text>'
+                f'text-anchor="middle">{escape(_shorten(category, label_chars))}</text>'
             )
     svg = (
         f'<svg class="chart wide" data-chart="{escape(key)}" role="img" '

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -137,3 +139,22 @@ def test_progress_shows_overshoot_and_an_unknown_total() -> None:
 )
 def test_values_read_as_a_person_reads_them(value: object, text: str) -> None:
     assert h.format_value(value) == text
+
+
+def test_the_page_loads_in_chromium_without_a_console_message(tmp_path: Path) -> None:
+    """Every block, hostile values included: the browser runs nothing, loads nothing."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from report_pages import SHOTS, Figures, chromium_or_skip, render  # noqa: PLC0415
+
+    chromium_or_skip()
+    page = tmp_path / "blocks.html"
+    page.write_text(every_block(HOSTILE), encoding="utf-8")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    dom, console = render(page, SHOTS / "target-runtime-blocks.png", height=1200)
+    assert console == []
+    shown = Figures()
+    shown.feed(dom)
+    assert shown.scripts == 0
+    assert HOSTILE in "".join(shown.text)
+    # Both charts bear the hostile key; the last one read (the horizontal bars) is kept.
+    assert shown.bars[HOSTILE] == {("", HOSTILE): "3"}
