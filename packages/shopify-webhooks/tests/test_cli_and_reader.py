@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -183,3 +185,49 @@ def test_read_hints_refuses_a_database_without_a_queue(sqlite_url: str) -> None:
 def test_read_hints_refuses_bad_arguments(sqlite_url: str, after: int, limit: int) -> None:
     with pytest.raises(ValueError, match="after_position"):
         read_hints(sqlite_url, after, limit)
+
+
+def test_a_reader_never_finds_a_new_row_behind_its_position(
+    receiver_factory: Callable[..., Any],
+    sender_for: Callable[[str, str], Sender],
+    client_secret: str,
+    database_url: str,
+) -> None:
+    # Two receivers on one database (two processes behind a load balancer, here two
+    # servers): a reader polling meanwhile must see every position exactly once, in order.
+    servers = [receiver_factory(), receiver_factory()]
+    # One of them is slow to commit, which opens the window in which the other could
+    # commit a later position first, were the writers not ordered by the database lock.
+    sa.event.listen(servers[0].queue.engine, "commit", lambda _connection: time.sleep(0.02))
+    done = threading.Event()
+    seen: list[int] = []
+
+    def read() -> None:
+        position = 0
+        while True:
+            finished = done.is_set()
+            page = read_hints(database_url, position, limit=1000)
+            assert all(h.position > position for h in page.hints)
+            seen.extend(h.position for h in page.hints)
+            position = page.position
+            if finished:
+                return
+
+    def send(server: Any, worker: int) -> None:
+        sender = sender_for(server.webhook_url, client_secret)
+        for i in range(25):
+            sender.post("orders/updated", {"id": worker * 100 + i + 1})
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    senders = [
+        threading.Thread(target=send, args=(servers[w % 2], w)) for w in range(4)
+    ]  # fmt: skip
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join()
+    done.set()
+    reader.join(30)
+    assert seen == sorted(seen)
+    assert len(seen) == len(set(seen)) == 100
