@@ -39,6 +39,8 @@ class ShopifySession:
         )
         self.bulk_concurrency = settings.bulk_concurrency_for(settings.api_version(config))
         self._run_end: str | None = None
+        # Stream name -> actual points per record its pages cost in this run (``auto``).
+        self.points_per_record: dict[str, float] = {}
 
     def window_end(self, end_date: str | None = None) -> str:
         """The exclusive ``updated_at`` end of every window this run reads, fixed once.

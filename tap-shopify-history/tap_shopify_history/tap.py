@@ -96,8 +96,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.IntegerType,
         default=2500,
         description=(
-            "In `auto` mode, incremental runs with more changed records than this use"
-            " a bulk operation."
+            "In `auto` mode, incremental runs with more changed records than this always "
+            "use a bulk operation; below it, the run pages when the pages' cost would wait "
+            "on the bucket less than a bulk job takes (see the README's extraction cost)."
         ),
     ),
     th.Property(

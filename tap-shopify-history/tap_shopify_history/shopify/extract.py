@@ -177,17 +177,31 @@ class PageSizer:
     cost_per_node: float
     fixed_cost: float = 2.0
     history: list[int] = field(default_factory=list)
+    # What the pages really cost (``actualQueryCost``) and how many nodes they held.
+    actual_points: float = 0.0
+    actual_nodes: int = 0
 
-    def learn(self, first: int, extensions: Mapping[str, Any]) -> None:
+    def learn(self, first: int, extensions: Mapping[str, Any], nodes: int = 0) -> None:
         """Update the per-node cost from a response.
 
         Args:
             first: The page size that was asked for.
             extensions: The response's ``extensions``.
+            nodes: Nodes the page held.
         """
-        requested = (extensions.get("cost") or {}).get("requestedQueryCost")
+        cost = extensions.get("cost") or {}
+        requested = cost.get("requestedQueryCost")
         if requested and first:
             self.cost_per_node = max(1.0, (float(requested) - self.fixed_cost) / first)
+        actual = cost.get("actualQueryCost")
+        if actual is not None and nodes:
+            self.actual_points += float(actual)
+            self.actual_nodes += nodes
+
+    @property
+    def actual_per_node(self) -> float | None:
+        """Measured actual points per node, None before any page."""
+        return self.actual_points / self.actual_nodes if self.actual_nodes else None
 
 
 def iter_pages(
@@ -231,8 +245,8 @@ def iter_pages(
                 raise
             sizer.cost_per_node = max(sizer.cost_per_node * 2, float(error.cost) / first)
             continue
-        sizer.learn(first, data.get("__extensions") or {})
         page = data[connection]
+        sizer.learn(first, data.get("__extensions") or {}, len(page["nodes"]))
         yield list(page["nodes"])
         info = page["pageInfo"]
         if not info["hasNextPage"]:

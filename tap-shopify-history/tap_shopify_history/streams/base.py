@@ -147,6 +147,8 @@ class EntityStream(ShopifyStream):
     count_field: ClassVar[str]
     child_fields: ClassVar[dict[str, str]] = {}
     node_cost_estimate: ClassVar[float] = 10.0
+    # Actual points a record costs in pages, for ``auto`` before any page was measured.
+    points_per_record_estimate: ClassVar[float] = 10.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Set up the per-run bookkeeping."""

@@ -18,6 +18,7 @@ class CustomersStream(IncrementalShopifyStream):
     count_field = "customersCount"
     child_fields: ClassVar[dict[str, str]] = {"Metafield": "metafields"}
     node_cost_estimate = 8.0
+    points_per_record_estimate = 5.0  # address, amount spent, two consents
 
     @property
     def namespaces(self) -> list[str]:

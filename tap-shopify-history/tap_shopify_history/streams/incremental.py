@@ -20,6 +20,7 @@ from tap_shopify_history.shopify.extract import (
     iter_pages,
     parse_time,
 )
+from tap_shopify_history.shopify.mode import choose_extraction
 from tap_shopify_history.streams.bulk_windows import BulkWindowStream
 
 
@@ -151,7 +152,30 @@ class IncrementalShopifyStream(BulkWindowStream):
             return bool(mode == "bulk")
         if bookmark is None:
             return True
-        return self._count(window) > self._config_int("bulk_threshold_records", 2500)
+        count = self._count(window)
+        if count > self._config_int("bulk_threshold_records", 2500):
+            return True
+        limiter = self.session.client.limiter
+        status = limiter.status
+        if status is None:  # no answer seen yet (the count query gives one)
+            return False
+        measured = self.session.points_per_record.get(self.name)
+        per_record = measured if measured is not None else self.points_per_record_estimate
+        choice = choose_extraction(
+            count, per_record, status.restore_rate, limiter.available() or 0.0
+        )
+        self.logger.info(
+            "%s: %s for %s changed record(s): pages would wait %.0fs on the bucket at %.1f "
+            "points each (%s), a bulk job takes about %.0fs",
+            self.name,
+            "bulk operation" if choice.use_bulk else "paginated read",
+            f"{count:,}",
+            choice.paged_seconds,
+            per_record,
+            "measured" if measured is not None else "estimated",
+            choice.bulk_seconds,
+        )
+        return choice.use_bulk
 
     def _read_sample(self, window: Window, limit: int) -> Iterator[dict[str, Any]]:
         # A connection test: the first `limit` records from pages that size, no counts, no
@@ -189,4 +213,7 @@ class IncrementalShopifyStream(BulkWindowStream):
             self.complete_nodes(nodes, bulk=False)
             yield from self._emit(nodes, window)
         self._seen = None
+        if sizer.actual_per_node is not None:
+            # The next auto decision of this stream uses what its pages really cost.
+            self.session.points_per_record[self.name] = sizer.actual_per_node
         self._counted(window, before)

@@ -38,6 +38,7 @@ class OrdersStream(IncrementalShopifyStream):
     count_field = "ordersCount"
     child_fields: ClassVar[dict[str, str]] = {"LineItem": "lineItems"}
     node_cost_estimate = 250.0
+    points_per_record_estimate = 75.0  # ten MoneyBags and about 2.4 line items of four
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Set up the refund sweep's bookkeeping."""
