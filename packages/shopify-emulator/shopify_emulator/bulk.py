@@ -14,7 +14,22 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse, validate
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    TypeInfo,
+    TypeInfoVisitor,
+    Visitor,
+    get_named_type,
+    parse,
+    validate,
+    visit,
+)
 
 from shopify_emulator import bulk_emit, fastexec
 from shopify_emulator.bulk_output import BulkFile, flatten
@@ -237,6 +252,8 @@ class BulkManager:
             return "Bulk queries must contain at least one connection."
         if any(_parent_without_id(t) for t in tops):
             return "The parent 'node' field for a nested connection must select the 'id' field."
+        if _connection_in_list(served_schema(ctx.version), document):
+            return "Queries that contain a connection field within a list field are not supported."
         if count > MAX_CONNECTIONS:
             return f"Bulk queries cannot contain more than {MAX_CONNECTIONS} connections."
         if depth > MAX_NESTING:
@@ -324,6 +341,38 @@ def _parent_without_id(node: FieldNode) -> bool:
     if nested and not any(f.name.value == "id" and f.alias is None for f in fields):
         return True
     return any(_parent_without_id(f) for f in fields)
+
+
+def _plain_list(info: TypeInfo, node: FieldNode) -> bool:
+    """A list field other than a connection's own ``edges`` / ``nodes``."""
+    type_ = info.get_type()
+    inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+    parent = info.get_parent_type()
+    wrapper = parent is not None and parent.name.endswith("Connection")
+    return isinstance(inner, GraphQLList) and not wrapper
+
+
+def _connection_in_list(schema: GraphQLSchema, document: DocumentNode) -> bool:
+    """Whether a connection is selected under a list field (``refunds { refundLineItems }``),
+    which Shopify's bulk queries refuse."""
+    info = TypeInfo(schema)
+    lists = [0]  # list-typed fields open above the current field
+
+    class Finder(Visitor):
+        found = False
+
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            type_ = info.get_type()
+            named = get_named_type(type_)
+            if lists[0] and named is not None and named.name.endswith("Connection"):
+                Finder.found = True
+            lists[0] += _plain_list(info, node)
+
+        def leave_field(self, node: FieldNode, *_: Any) -> None:
+            lists[0] -= _plain_list(info, node)
+
+    visit(document, TypeInfoVisitor(info, Finder()))
+    return Finder.found
 
 
 def _connections(node: FieldNode, depth: int) -> tuple[int, int]:

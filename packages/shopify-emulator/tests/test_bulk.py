@@ -133,6 +133,11 @@ def test_group_objects_argument_exists_from_2025_07(emulator_factory):
             "{ orders { edges { node { name lineItems { edges { node { id } } } } } } }",
             "must select the 'id' field",
         ),
+        (
+            "{ orders { edges { node { id refunds { id refundLineItems { edges { node"
+            " { quantity } } } } } } } }",
+            "connection field within a list field",
+        ),
     ],
 )
 def test_invalid_bulk_queries(emulator_factory, query, message):
