@@ -256,6 +256,7 @@ def test_documented_default_limits(moe):
         "future_tolerance_seconds": 0.0,
         "retry_after_seconds": None,
         "require_appkey_header": True,
+        "rate_window_seconds": 60.0,
     }
 
 
@@ -303,6 +304,16 @@ def test_rate_window_slides(moe):
     moe.control.advance_time(30.5)  # the first request has left the window, the second not
     assert post(moe, transition(customer("d"))).status_code == 200
     assert post(moe, transition(customer("e"))).status_code == 429
+
+
+def test_shortened_rate_window_frees_the_allowance_sooner(moe):
+    moe.control.configure(users_per_minute=2, rate_window_seconds=6)
+    assert post(moe, transition(customer("a"), customer("b"))).status_code == 200
+    assert post(moe, transition(customer("c"))).status_code == 429
+    moe.control.advance_time(5.5)  # still inside the 6 s window
+    assert post(moe, transition(customer("c"))).status_code == 429
+    moe.control.advance_time(0.6)
+    assert post(moe, transition(customer("c"))).status_code == 200
 
 
 def test_profiles_merge_in_arrival_order(moe):
