@@ -1,14 +1,23 @@
-"""Benchmark target-loyalty: orders/s into SQLite and PostgreSQL, end to end.
+"""Benchmark target-loyalty: throughput, memory, and what an incremental run costs.
 
 Generates a recorded Singer file shaped like tap-shopify-history's output (customers;
 orders with line-item refunds, cancellations, guest and tagged orders; STATE every
 10,000 records; the customer roster with ACTIVATE_VERSION) and pipes it into the
-`target-loyalty` executable (process start, parsing, ledger, tiers and cashback at the
-end of the run all included). The baseline is the same target with singer-sdk's
-per-record JSON Schema validation on (`validate_records: true`, the singer-sdk default
-path), measured in the same run; the ratio is printed.
+`target-loyalty` executable (process start, parsing with the strict parser, ledger, tiers,
+cashback and the close all included), reporting wall time and the process's peak RSS.
 
-    python bench/bench_loyalty.py [--orders 100000] [--customers 20000] [--skip-postgres]
+throughput: orders/s on SQLite and PostgreSQL, as a ratio to singer-sdk's default path (the
+same target with per-record JSON Schema validation, `validate_records: true`) and to the
+msgspec parse floor (decoding every line of the same file and nothing else).
+
+incremental: builds stores of each `--stores` size, then times a run bringing 100 changed
+orders (a later version with a refund each; the clock one hour later) against the close
+before it followed the change (`--baseline-rev`, extracted with git archive), each on its
+own copy of the store.
+
+    python bench/bench_loyalty.py [throughput] [--orders 200000] [--customers 40000]
+        [--skip-postgres]
+    python bench/bench_loyalty.py incremental [--stores 10000,1000000]
 """
 
 from __future__ import annotations
@@ -17,13 +26,16 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +45,9 @@ SHOP = "bench-store.myshopify.com"
 PG_ADMIN = os.environ.get(
     "TESTKIT_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+AS_OF = "2024-12-31T00:00:00Z"
+#: The last commit whose close read the shop's whole history: the incremental baseline.
+BASELINE_REV = "8372795"
 TIERS = [
     {"name": "Member", "entry_threshold": "0", "cashback_percent": "1"},
     {
@@ -85,12 +100,14 @@ def customer(cid, rng):
     }
 
 
-def order(oid, customers, rng):
+def order(oid, customers, rng=None, *, changed=False):
+    """Order ``oid``, the same every time (``changed``: a later version with a refund)."""
+    rng = random.Random(oid)
     cid = None if rng.random() < 0.05 else rng.randrange(1, customers + 1)
     lines = [rng.randrange(500, 9000) for _ in range(rng.randrange(1, 4))]
     subtotal, shipping, tax = sum(lines), 500, sum(lines) // 10
     refunds = []
-    if rng.random() < 0.1:
+    if rng.random() < 0.1 or changed:
         refunds.append(
             {
                 "id": oid * 10,
@@ -130,7 +147,7 @@ def order(oid, customers, rng):
         "name": f"#{oid}",
         "created_at": iso(oid % 300, oid % 86400),
         "processed_at": iso(oid % 300),
-        "updated_at": iso(oid % 300, oid % 86400),
+        "updated_at": iso(oid % 300 + (10 if changed else 0), oid % 86400),
         "cancelled_at": cancelled,
         "closed_at": None,
         "cancel_reason": "CUSTOMER" if cancelled else None,
@@ -159,83 +176,90 @@ def order(oid, customers, rng):
     }
 
 
-def write_recording(path, orders, customers):
+def write_recording(path, orders, customers, *, changed=(), roster=True):
+    """The tap's output for a store (or, with ``changed``, for a run bringing those orders)."""
     rng = random.Random(42)
     with path.open("w") as out:
 
         def emit(message):
             out.write(json.dumps(message) + "\n")
 
+        def schema_message(stream):
+            return {
+                "type": "SCHEMA",
+                "stream": stream,
+                "schema": schema(stream),
+                "key_properties": ["shop_domain", "id"],
+            }
+
+        if changed:
+            emit(schema_message("orders"))
+            for oid in changed:
+                record = order(oid, customers, changed=True)
+                emit({"type": "RECORD", "stream": "orders", "record": record})
+            emit({"type": "STATE", "value": {"bookmarks": {"orders": {"n": len(changed)}}}})
+            return
         for stream in ("customers", "orders"):
-            emit(
-                {
-                    "type": "SCHEMA",
-                    "stream": stream,
-                    "schema": schema(stream),
-                    "key_properties": ["shop_domain", "id"],
-                }
-            )
+            emit(schema_message(stream))
             count = customers if stream == "customers" else orders
             for n in range(1, count + 1):
-                record = customer(n, rng) if stream == "customers" else order(n, customers, rng)
+                record = customer(n, rng) if stream == "customers" else order(n, customers)
                 emit({"type": "RECORD", "stream": stream, "record": record})
                 if n % 10_000 == 0:
                     emit({"type": "STATE", "value": {"bookmarks": {stream: {"n": n}}}})
             emit({"type": "STATE", "value": {"bookmarks": {stream: {"n": count}}}})
-        emit(
-            {
-                "type": "SCHEMA",
-                "stream": "customer_roster",
-                "schema": schema("customer_roster"),
-                "key_properties": ["shop_domain", "id"],
-            }
-        )
+        if not roster:
+            return
+        emit(schema_message("customer_roster"))
         emit({"type": "ACTIVATE_VERSION", "stream": "customer_roster", "version": 1})
         for n in range(1, customers + 1):
-            emit(
-                {
-                    "type": "RECORD",
-                    "stream": "customer_roster",
-                    "version": 1,
-                    "record": {
-                        "shop_domain": SHOP,
-                        "id": n,
-                        "admin_graphql_api_id": f"gid://shopify/Customer/{n}",
-                    },
-                }
-            )
+            record = {
+                "shop_domain": SHOP,
+                "id": n,
+                "admin_graphql_api_id": f"gid://shopify/Customer/{n}",
+            }
+            emit({"type": "RECORD", "stream": "customer_roster", "version": 1, "record": record})
         emit({"type": "ACTIVATE_VERSION", "stream": "customer_roster", "version": 1})
         emit({"type": "STATE", "value": {"bookmarks": {"customer_roster": {}}}})
 
 
-def run(recording, url, *, validate, workdir):
+@dataclass
+class Measured:
+    """One target process: wall and CPU seconds, peak resident memory."""
+
+    seconds: float
+    cpu: float
+    peak_mb: float
+
+
+def run(recording, url, *, validate=False, workdir, as_of=AS_OF, code=None):
+    """Pipe a recording into a target process (``code``: an older target_loyalty folder)."""
     config = workdir / f"config-{uuid.uuid4().hex[:6]}.json"
-    config.write_text(
-        json.dumps(
-            {
-                "database_url": url,
-                "validate_records": validate,
-                "tiers": TIERS,
-                "signup_bonus_points": 50,
-                "signup_bonus_existing_customers": True,
-                "as_of": "2024-12-31T00:00:00Z",
-            }
-        )
-    )
+    settings = {
+        "database_url": url,
+        "validate_records": validate,
+        "tiers": TIERS,
+        "signup_bonus_points": 50,
+        "signup_bonus_existing_customers": True,
+        "as_of": as_of,
+    }
+    config.write_text(json.dumps(settings))
+    command, env = [TARGET, "--config", str(config)], dict(os.environ)
+    if code is not None:
+        command = [sys.executable, "-c", "from target_loyalty.cli import main; main()"]
+        command += ["--config", str(config)]
+        env["PYTHONPATH"] = str(code)
     started = time.perf_counter()
     with recording.open() as stdin:
-        done = subprocess.run(
-            [TARGET, "--config", str(config)],
-            stdin=stdin,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            check=False,
+        child = subprocess.Popen(
+            command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
         )
+        stderr = child.stderr.read()
+        _pid, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - started
-    if done.returncode:
-        raise SystemExit(done.stderr[-3000:])
-    return elapsed
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(stderr.decode()[-3000:])
+    return Measured(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 def postgres_database():
@@ -254,39 +278,121 @@ def drop_postgres(name):
     engine.dispose()
 
 
+def throughput(args, workdir):
+    recording = workdir / "recording.jsonl"
+    write_recording(recording, args.orders, args.customers)
+    size = recording.stat().st_size / 1e6
+    print(f"recording: {args.orders:,} orders, {args.customers:,} customers, {size:.0f} MB")
+    floor = parse_floor(recording)
+    print(f"msgspec parse floor: {args.orders / floor:,.0f} orders/s ({floor:.2f} s)")
+    backends = ["sqlite"] + ([] if args.skip_postgres else ["postgresql"])
+    for backend in backends:
+        results = {}
+        for label, validate in (
+            ("baseline (validate_records on)", True),
+            ("target-loyalty default", False),
+        ):
+            if backend == "sqlite":
+                pg_name, url = None, f"sqlite:///{workdir / uuid.uuid4().hex}.db"
+            else:
+                pg_name, url = postgres_database()
+            try:
+                results[label] = run(recording, url, validate=validate, workdir=workdir)
+            finally:
+                if pg_name:
+                    drop_postgres(pg_name)
+            got = results[label]
+            print(
+                f"{backend:<10} {label:<32} {got.seconds:7.2f} s  "
+                f"{args.orders / got.seconds:9,.0f} orders/s  {got.cpu:6.1f} s CPU  "
+                f"peak {got.peak_mb:5.0f} MB"
+            )
+        base, fast = results.values()
+        print(
+            f"{backend:<10} speed-up over the singer-sdk default path: "
+            f"{base.seconds / fast.seconds:.2f}x; share of the msgspec parse floor: "
+            f"{floor / fast.seconds:.2f}"
+        )
+
+
+def parse_floor(recording):
+    """Seconds to decode every line of the recording with msgspec alone: the floor."""
+    decoder = msgspec.json.Decoder()
+    started = time.perf_counter()
+    with recording.open("rb") as lines:
+        for line in lines:
+            decoder.decode(line)
+    return time.perf_counter() - started
+
+
+def old_code(rev, workdir):
+    """target_loyalty as of ``rev`` (before closing followed the change), or None."""
+    folder = workdir / f"target-loyalty-{rev}"
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "target-loyalty/target_loyalty"],
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode:
+        return None
+    subprocess.run(["tar", "-x", "-C", str(workdir)], input=archive.stdout, check=True)
+    (workdir / "target-loyalty").rename(folder)
+    return folder
+
+
+def incremental(args, workdir):
+    """A run bringing ``--changed`` changed orders to stores of each size, old path beside."""
+    code = old_code(args.baseline_rev, workdir)
+    for size in args.stores:
+        customers = max(size // 5, 10)
+        store = workdir / f"store-{size}.db"
+        recording = workdir / f"store-{size}.jsonl"
+        write_recording(recording, size, customers, roster=False)
+        built = run(recording, f"sqlite:///{store}", workdir=workdir)
+        recording.unlink()
+        print(
+            f"store of {size:,} orders, {customers:,} customers built in {built.seconds:.1f} s "
+            f"({size / built.seconds:,.0f} orders/s, {built.cpu:.1f} s CPU, "
+            f"peak {built.peak_mb:.0f} MB)"
+        )
+        rng = random.Random(size)
+        changes = workdir / f"changes-{size}.jsonl"
+        write_recording(changes, size, customers, changed=rng.sample(range(1, size + 1), 100))
+        later = "2024-12-31T01:00:00Z"  # an hourly run: the clock moved an hour
+        paths = [("incremental close", None)]
+        if code is not None:
+            paths.insert(0, (f"old path (git {args.baseline_rev})", code))
+        for label, folder in paths:
+            copy = workdir / f"copy-{uuid.uuid4().hex[:6]}.db"
+            for suffix in ("", "-wal", "-shm"):
+                if Path(f"{store}{suffix}").exists():
+                    shutil.copy(f"{store}{suffix}", f"{copy}{suffix}")
+            got = run(changes, f"sqlite:///{copy}", workdir=workdir, as_of=later, code=folder)
+            print(
+                f"  {len(changes.read_text().splitlines()) - 2} changed orders, {label:<28} "
+                f"{got.seconds:6.2f} s  {got.cpu:6.2f} s CPU  peak {got.peak_mb:5.0f} MB"
+            )
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{copy}{suffix}").unlink(missing_ok=True)
+        store.unlink()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=100_000)
-    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("mode", nargs="?", default="throughput", choices=MODES)
+    parser.add_argument("--orders", type=int, default=200_000)
+    parser.add_argument("--customers", type=int, default=40_000)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--stores", type=lambda v: [int(n) for n in v.split(",")], default=[10_000, 1_000_000]
+    )
+    parser.add_argument("--baseline-rev", default=BASELINE_REV)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        recording = workdir / "recording.jsonl"
-        write_recording(recording, args.orders, args.customers)
-        size = recording.stat().st_size / 1e6
-        print(f"recording: {args.orders:,} orders, {args.customers:,} customers, {size:.0f} MB")
-        backends = ["sqlite"] + ([] if args.skip_postgres else ["postgresql"])
-        for backend in backends:
-            results = {}
-            for label, validate in (
-                ("baseline (validate_records on)", True),
-                ("target-loyalty default", False),
-            ):
-                if backend == "sqlite":
-                    pg_name, url = None, f"sqlite:///{workdir / uuid.uuid4().hex}.db"
-                else:
-                    pg_name, url = postgres_database()
-                try:
-                    results[label] = run(recording, url, validate=validate, workdir=workdir)
-                finally:
-                    if pg_name:
-                        drop_postgres(pg_name)
-                rate = args.orders / results[label]
-                print(f"{backend:<10} {label:<32} {results[label]:7.2f} s  {rate:9,.0f} orders/s")
-            base, fast = results.values()
-            print(f"{backend:<10} speed-up over the singer-sdk default path: {base / fast:.2f}x")
+        MODES[args.mode](args, Path(tmp))
 
+
+MODES = {"throughput": throughput, "incremental": incremental}
 
 if __name__ == "__main__":
     main()

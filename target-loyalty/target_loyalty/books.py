@@ -72,8 +72,8 @@ class Books:
 
     def apply_orders(
         self, shop: str, orders: Sequence[Order], rejects: Rejects, now: datetime
-    ) -> None:
-        """Book a batch of orders (in arrival order) in one transaction."""
+    ) -> Counter[str]:
+        """Book a batch of orders (in arrival order) in one transaction; returns its counts."""
         tally = _tally(len(orders) + len(rejects), rejects)
         with self.engine.begin() as conn:
             existing = storage.entries_for_orders(conn, shop, [o.order_id for o in orders])
@@ -139,11 +139,12 @@ class Books:
                 discrepancies=len(notes) + len(rejects),
                 quarantined=len(rejects),
             )
+        return tally
 
     def apply_customers(
         self, shop: str, customers: Sequence[Customer], rejects: Rejects, now: datetime
-    ) -> None:
-        """Upsert accounts and book signup bonuses in one transaction.
+    ) -> Counter[str]:
+        """Upsert accounts and book signup bonuses in one transaction; returns its counts.
 
         Newer wins: a customer version older (``updated_at``) than the stored one changes
         nothing and is counted ``stale_version``.
@@ -183,6 +184,7 @@ class Books:
                 discrepancies=len(rejects) + len(notes),
                 quarantined=len(rejects),
             )
+        return tally
 
     def _first_synced(self, conn: Connection, shop: str, now: datetime) -> datetime:
         query = sa.select(s.shops.c.first_synced_at).where(s.shops.c.shop_domain == shop)
@@ -190,8 +192,8 @@ class Books:
 
     def apply_roster(
         self, shop: str, ids: Sequence[int], version: int, rejects: Rejects, now: datetime
-    ) -> None:
-        """Record which customers are live in this roster version.
+    ) -> Counter[str]:
+        """Record which customers are live in this roster version; returns its counts.
 
         A version older than the one last applied is stale: counted, never stored, so it
         can neither restore nor delete anyone.
@@ -204,7 +206,7 @@ class Books:
                 storage.quarantine(conn, self.run_id, shop, rejects, now)
                 run_outcome.add_counts(conn, self.run_id, shop, "customer_roster", tally)
                 self.registry.heartbeat(conn, shop, now, quarantined=len(rejects))
-                return
+                return tally
             tally["applied"] += len(ids)
             rows = [
                 {"shop_domain": shop, "customer_id": cid, "version": version}
@@ -225,6 +227,7 @@ class Books:
             self.registry.heartbeat(
                 conn, shop, now, discrepancies=len(rejects), quarantined=len(rejects)
             )
+        return tally
 
     def note_ignored(
         self, shop: str, stream: str, records: Sequence[dict[str, Any]], now: datetime
@@ -248,8 +251,8 @@ class Books:
 
     def apply_manifest(
         self, shop: str, rows: Sequence[Manifest], rejects: Rejects, now: datetime
-    ) -> None:
-        """Keep the tap's manifest rows; the run is reconciled against them at close."""
+    ) -> Counter[str]:
+        """Keep the tap's manifest rows (reconciled at close); returns the batch's counts."""
         tally = _tally(len(rows) + len(rejects), rejects)
         tally["applied"] += len(rows)
         with self.engine.begin() as conn:
@@ -259,6 +262,7 @@ class Books:
             self.registry.heartbeat(
                 conn, shop, now, discrepancies=len(rejects), quarantined=len(rejects)
             )
+        return tally
 
     def last_roster_version(self, shop: str) -> int | None:
         """The newest roster version applied for the shop, if any."""

@@ -7,7 +7,7 @@ and batch.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -56,29 +56,39 @@ class LoyaltySink(BatchSink):
         return
 
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
-        """Stage the record; the first record of a shop takes that shop's lock at once."""
-        self.loyalty.ensure_shop(_shop_of(record))
-        context.setdefault("records", []).append(record)
+        """Parse the record as it arrives; the first record of a shop takes its lock at once.
+
+        Only the parsed record is kept until the batch commits (the raw one only when it is
+        quarantined), so a batch holds small frozen objects instead of decoded JSON.
+        """
+        try:
+            shop, item = type(self).parse(record)
+        except RecordError as error:
+            self.logger.warning("Quarantined: %s", error)
+            shop = _shop_of(record)
+            self.loyalty.ensure_shop(shop)
+            context.setdefault("rejects", defaultdict(list))[shop].append((error, record))
+            return
+        self.loyalty.ensure_shop(shop)
+        context.setdefault("parsed", defaultdict(list))[shop].append(item)
 
     def process_batch(self, context: dict[str, Any]) -> None:
-        """Parse, group by shop, apply; then enforce the rejected-records threshold."""
-        parsed: dict[str, list[Any]] = defaultdict(list)
-        rejects: dict[str, list[tuple[RecordError, dict[str, Any]]]] = defaultdict(list)
-        for raw in context.get("records", []):
-            try:
-                shop, item = type(self).parse(raw)
-            except RecordError as error:
-                self.logger.warning("Quarantined: %s", error)
-                rejects[_shop_of(raw)].append((error, raw))
-                continue
-            parsed[shop].append(item)
+        """Apply each shop's part of the batch; then enforce the rejected-records threshold."""
+        parsed: dict[str, list[Any]] = context.get("parsed", {})
+        rejects: dict[str, list[tuple[RecordError, dict[str, Any]]]] = context.get("rejects", {})
         now = self.loyalty.wall_clock()
         for shop in sorted(set(parsed) | set(rejects)):
             self.loyalty.ensure_shop(shop)
-            self.apply(shop, parsed.get(shop, []), rejects.get(shop, []), now)
+            tally = self.apply(shop, parsed.get(shop, []), rejects.get(shop, []), now)
+            self.loyalty.batch_log.committed(
+                stream=self.stream_name,
+                records=tally["received"],
+                applied=tally["applied"],
+                rejected=tally["quarantined"],
+            )
         self.loyalty.count_rejects(sum(len(r) for r in rejects.values()))
 
-    def apply(self, shop: str, items: list[Any], rejects: list[Any], now: Any) -> None:
+    def apply(self, shop: str, items: list[Any], rejects: list[Any], now: Any) -> Counter[str]:
         """Hand one shop's part of the batch to the books."""
         raise NotImplementedError
 
@@ -88,9 +98,9 @@ class CustomersSink(LoyaltySink):
 
     parse = staticmethod(parse_customer)
 
-    def apply(self, shop: str, items: list[Any], rejects: list[Any], now: Any) -> None:
+    def apply(self, shop: str, items: list[Any], rejects: list[Any], now: Any) -> Counter[str]:
         """Upsert accounts."""
-        self.loyalty.books.apply_customers(shop, items, rejects, now)
+        return self.loyalty.books.apply_customers(shop, items, rejects, now)
 
 
 class OrdersSink(LoyaltySink):
@@ -98,9 +108,9 @@ class OrdersSink(LoyaltySink):
 
     parse = staticmethod(parse_order)
 
-    def apply(self, shop: str, items: list[Any], rejects: list[Any], now: Any) -> None:
+    def apply(self, shop: str, items: list[Any], rejects: list[Any], now: Any) -> Counter[str]:
         """Book the orders."""
-        self.loyalty.books.apply_orders(shop, items, rejects, now)
+        return self.loyalty.books.apply_orders(shop, items, rejects, now)
 
 
 class CustomerRosterSink(LoyaltySink):
@@ -112,11 +122,12 @@ class CustomerRosterSink(LoyaltySink):
         """Remember which version the records of this batch belong to."""
         context["version"] = self.loyalty.roster_version
 
-    def apply(self, shop: str, items: list[Any], rejects: list[Any], now: Any) -> None:
+    def apply(self, shop: str, items: list[Any], rejects: list[Any], now: Any) -> Counter[str]:
         """Store the roster rows under the current version."""
         version = self.loyalty.roster_version or 0  # no version: never activated
-        self.loyalty.books.apply_roster(shop, items, version, rejects, now)
+        tally = self.loyalty.books.apply_roster(shop, items, version, rejects, now)
         self.loyalty.roster_received[shop, version] += len(items)
+        return tally
 
     def activate_version(self, new_version: int) -> None:
         """Customers absent from this version were deleted or merged away."""
@@ -128,9 +139,9 @@ class SyncManifestSink(LoyaltySink):
 
     parse = staticmethod(parse_manifest)
 
-    def apply(self, shop: str, items: list[Any], rejects: list[Any], now: Any) -> None:
+    def apply(self, shop: str, items: list[Any], rejects: list[Any], now: Any) -> Counter[str]:
         """Store the manifest rows."""
-        self.loyalty.books.apply_manifest(shop, items, rejects, now)
+        return self.loyalty.books.apply_manifest(shop, items, rejects, now)
 
 
 class IgnoredStreamSink(LoyaltySink):
@@ -139,6 +150,11 @@ class IgnoredStreamSink(LoyaltySink):
     def _singer_validate_message(self, record: dict[str, Any]) -> None:
         # Not our contract: keep singer-sdk's own key-property check.
         BatchSink._singer_validate_message(self, record)
+
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
+        """Keep the record to count it: there is nothing to parse."""
+        self.loyalty.ensure_shop(_shop_of(record))
+        context.setdefault("records", []).append(record)
 
     def process_batch(self, context: dict[str, Any]) -> None:
         """Record one discrepancy per record."""
@@ -150,3 +166,6 @@ class IgnoredStreamSink(LoyaltySink):
         for shop, group in by_shop.items():
             self.loyalty.ensure_shop(shop)
             self.loyalty.books.note_ignored(shop, self.stream_name, group, now)
+            self.loyalty.batch_log.committed(
+                stream=self.stream_name, records=len(group), applied=0, rejected=0
+            )
