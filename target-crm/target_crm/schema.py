@@ -197,6 +197,8 @@ outbox = sa.Table(
     sa.Column("run_id", sa.String(64)),
     sa.Column("sent_hash", sa.String(64)),
     sa.Index("ix_outbox_pending", "destination", "status"),
+    # finish_request moves a request's rows by request id.
+    sa.Index("ix_outbox_request", "request_id"),
 )
 
 delivery_requests = sa.Table(

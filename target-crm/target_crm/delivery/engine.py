@@ -188,12 +188,12 @@ class DeliveryEngine:
         self._lost = 0
         for attempt in range(1, self.policy.max_attempts + 1):
             self.sleep(self.pacers[adapter.name].wait_time(units))
-            self.pacers[adapter.name].record(units)
             try:
                 answer = self.session.post(
                     url, data=body, headers=headers, timeout=self.policy.timeout_seconds
                 )
             except requests.RequestException as error:
+                self.pacers[adapter.name].record(units)
                 if _connection_never_made(error) or adapter.resend_in_doubt:
                     # Idempotent platform: a lost answer is re-sent, and counted.
                     self._lost += 0 if _connection_never_made(error) else 1
@@ -208,6 +208,9 @@ class DeliveryEngine:
                     f"in doubt: no answer ({type(error).__name__})",
                 )
                 return True
+            # Counted when answered, not when sent: the platform's window starts when the
+            # request arrives, so counting from before it would let the next one in early.
+            self.pacers[adapter.name].record(units)
             status = answer.status_code
             if status == 429 or status >= 500:
                 queue = answer.headers.get("X-QueueSize-Remaining")

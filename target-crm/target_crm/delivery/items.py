@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 # Outbox states (README "Delivery"): a row moves pending -> sending -> sent, or ends
@@ -42,12 +43,12 @@ class Item:
     reason: str | None = None
     units: Mapping[str, int] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def encoded(self) -> bytes:
         """The payload as compact UTF-8 JSON (what its share of a request body weighs)."""
         return encode(self.payload)
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """Hash of the payload: an unchanged contact is not sent twice."""
         return hashlib.sha256(self.encoded).hexdigest()[:32]

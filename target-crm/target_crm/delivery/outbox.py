@@ -139,9 +139,17 @@ def finish_request(
             values["last_error"] = answer
         conn.execute(sa.update(t.outbox).where(_ob.request_id == request_id).values(**values))
         if hashes:
+            # The destination makes each row's lookup a primary-key one: without it every
+            # row of a request scanned the whole outbox (quadratic on a large store).
+            destination = conn.execute(
+                sa.select(t.delivery_requests.c.destination).where(
+                    t.delivery_requests.c.request_id == request_id
+                )
+            ).scalar_one()
             conn.execute(
                 sa.update(t.outbox)
                 .where(
+                    _ob.destination == destination,
                     _ob.request_id == request_id,
                     _ob.entity == sa.bindparam("e"),
                     _ob.entity_key == sa.bindparam("k"),
