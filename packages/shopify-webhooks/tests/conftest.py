@@ -74,7 +74,7 @@ class Sender:
             event_id=event_id,
         )
         sent.update(headers or {})
-        return self.session.post(self.url, data=raw, headers=sent, timeout=10)
+        return self.session.post(self.url, data=raw, headers=sent, timeout=30)
 
 
 @pytest.fixture
