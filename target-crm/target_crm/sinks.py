@@ -135,6 +135,12 @@ class CrmSink(BatchSink):
             self.crm.fail(error)
             raise
         context["records"] = []
+        self.crm.batch_log.committed(
+            stream=self.stream_name,
+            records=len(records),
+            applied=len(parsed),
+            rejected=len(rejected),
+        )
         self.crm.after_commit(self, rejected)
 
     def apply(

@@ -15,6 +15,7 @@ from typing import Any
 from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 from sqlalchemy.engine import Connection
+from target_runtime.run_log import BatchLog
 from target_runtime.singer_input import DeadLetter, ResilientSingerReader
 
 from target_crm.closing import load_manifest, run_shops, save_assessment, shop_stats
@@ -134,6 +135,8 @@ class TargetCRM(Target):
         gc.set_threshold(100_000, 50, 100)
         self.max_parallelism = 1
         self.now = _utcnow
+        # One INFO line per committed batch and one at the end of the run.
+        self.batch_log = BatchLog(self.logger, rejected_word="quarantined")
         self.rules = self._rules()
         delivery = delivery_from_config(self.config, self.rules.identifier.value)
         # Queued for the destinations that are on (credentials set) and any other named.
@@ -314,6 +317,7 @@ class TargetCRM(Target):
         except Exception as error:
             self.fail(error)
             raise
+        self.batch_log.summary(outcome=outcome.value)
         if not delivered:
             raise DeliveryIncompleteError(note)
         if outcome is RunOutcome.UNRECONCILED:
@@ -393,3 +397,4 @@ class TargetCRM(Target):
             self.ledger.finish(
                 RunOutcome.FAILED.value, self.now(), f"{type(error).__name__}: {error}"
             )
+            self.batch_log.summary(outcome=f"failed ({type(error).__name__})")
