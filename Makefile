@@ -6,6 +6,8 @@ bootstrap:
 
 demo: bootstrap
 	./scripts/demo.sh
+	@# Ends with where the two HTML sync reports are (meltano invoke <target>:report).
+	@.venv/bin/python scripts/demo_pipelines.py output/3000x20000
 
 test: bootstrap
 	./scripts/test.sh

@@ -7,6 +7,8 @@ the destination databases or Meltano's stored state.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,10 +47,34 @@ def _columns(urls: dict[str, str], table: str, *names: str) -> list[tuple[Any, .
     return [tuple(row) for row in rows]
 
 
+def _reports_through_meltano(
+    meltano_project: MeltanoProject,
+    urls: dict[str, str],
+    live_orders: dict[Any, Any],
+    tmp_path: Path,
+) -> None:
+    """`meltano invoke <target>:report` reads the database Meltano configured for the plugin
+    (here $TARGET_*_DATABASE_URL, SQLite or PostgreSQL): its figures are the books'."""
+    loyalty = json.loads(meltano_project("invoke", "target-loyalty:report", "--format", "json"))
+    (run,) = loyalty["runs"]
+    assert run["orders_synced"] == len(live_orders)
+    assert run["run_id"] == _columns(urls, "loyalty_sync_runs", "run_id")[0][0]
+    crm = json.loads(meltano_project("invoke", "target-crm:report", "--format", "json"))
+    assert crm["ok"], crm["reconciliation"]
+    assert crm["run"]["run_id"] == _columns(urls, "sync_runs", "run_id")[0][0]
+    assert crm["store"]["orders"] == len(_columns(urls, "orders", "order_id"))
+    page = tmp_path / "crm-report.html"
+    meltano_project("invoke", "target-crm:report", "--format", "html", "--output", str(page))
+    assert 'data-figure="outcome" data-value="succeeded"' in page.read_text()
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize("destination_urls", BACKENDS, indirect=True)
 def test_backfill_rerun_and_incremental_through_meltano(
-    meltano_project: MeltanoProject, destination_urls: dict[str, str], emulator_factory: Any
+    meltano_project: MeltanoProject,
+    destination_urls: dict[str, str],
+    emulator_factory: Any,
+    tmp_path: Path,
 ) -> None:
     emulator = emulator_factory(store=generate_store(seed=21, customers=40, orders=240))
     meltano_project.env.update(
@@ -74,6 +100,7 @@ def test_backfill_rerun_and_incremental_through_meltano(
         bookmarks = meltano_project.state(state_id)["singer_state"]["bookmarks"]
         newest = max(o["updated_at"] for o in live_orders.values())
         assert bookmarks["orders"]["replication_key_value"] >= newest
+    _reports_through_meltano(meltano_project, destination_urls, live_orders, tmp_path)
     backfilled = _books(destination_urls)
     assert backfilled["ledger"]
     assert backfilled["events"]
