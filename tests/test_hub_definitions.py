@@ -20,7 +20,8 @@ from yamllint.config import YamlLintConfig
 ROOT = Path(__file__).resolve().parents[1]
 HUB_SCHEMAS = ROOT.parent / "shared" / "meltano-hub-schema"
 DEFINITIONS = sorted((ROOT / "plugins").glob("*/*.yml"))
-SECRETS = {"access_token", "database_url"}
+# Every setting that holds a credential (the delivery API keys of target-crm among them).
+SECRETS = {"access_token", "database_url", "moengage_api_key", "ometria_api_key"}
 
 pytestmark = pytest.mark.skipif(
     not HUB_SCHEMAS.is_dir(),
