@@ -205,6 +205,8 @@ def write_html_reports(books: Path) -> list[Path]:
 if __name__ == "__main__":
     # `make demo` ends here: python scripts/demo_pipelines.py output/<customers>x<orders>
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "output" / "3000x20000"
+    # The pages list customers by name: private like the books beside them (demo.sh, umask 077).
+    os.umask(0o077)
     pages = write_html_reports(folder)
     for path in pages:
         print(f"HTML sync report: {path}", flush=True)

@@ -23,6 +23,7 @@ from .conftest import REPO_ROOT, meltano_env, project_lock
 # Sizes nobody else uses, the second smaller than the first, as in the report.
 FIRST, SECOND = (29, 140), (13, 60)
 DEMO_SEED, DEMO_STORE_TIME = 2026, datetime(2026, 11, 1, tzinfo=UTC)
+PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 
 
 def _demo(size: tuple[int, int], env: dict[str, str]) -> str:
@@ -87,7 +88,24 @@ def test_each_demo_size_keeps_its_own_books_and_state(
                 text=True,
                 check=True,
             ).stdout.split()
+            # `make demo` ends with the HTML reports of its books, their paths printed.
+            pages = subprocess.run(
+                [str(PYTHON), str(REPO_ROOT / "scripts" / "demo_pipelines.py"), str(folders[1])],
+                cwd=REPO_ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+                umask=0o022,
+            )
             written = set(run_dir.rglob("*")) - existing
+        assert pages.returncode == 0, pages.stderr[-3000:]
+        expected = [folders[1] / f"{t}-report.html" for t in ("target-loyalty", "target-crm")]
+        assert pages.stdout.splitlines() == [f"HTML sync report: {p}" for p in expected]
+        second_store = generate_store(DEMO_SEED, *SECOND, now=DEMO_STORE_TIME)
+        active = f'data-figure="active_accounts" data-value="{len(second_store.customers)}"'
+        assert active in expected[0].read_text(encoding="utf-8")
         for report in (first_report, second_report):
             assert "== target-loyalty report ==" in report
             assert "== target-crm report ==" in report
