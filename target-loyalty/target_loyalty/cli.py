@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 
+from target_loyalty.recompute import main as recompute_main
 from target_loyalty.report import DATABASE_URL_VARIABLE
 from target_loyalty.report import main as report_main
 from target_loyalty.target import TargetLoyalty
@@ -16,13 +17,19 @@ Report: target-loyalty report [--format table|json|html] [--output FILE]
   [--shop DOMAIN] [--limit N] [--details] [--database-url URL]
   The sync statistics of the books (default: ${DATABASE_URL_VARIABLE}).
   With Meltano: meltano invoke target-loyalty:report --format html --output FILE
-  See target-loyalty report --help."""
+  See target-loyalty report --help.
+
+\b
+Recompute: target-loyalty recompute --config FILE [--shop DOMAIN]
+  Every account recomputed under the configured rules (after a rule change)."""
 
 
 def main() -> None:
     """Run the report subcommand when asked, else the singer-sdk target CLI."""
     if len(sys.argv) > 1 and sys.argv[1] == "report":
         raise SystemExit(report_main(sys.argv[2:]))
+    if len(sys.argv) > 1 and sys.argv[1] == "recompute":
+        raise SystemExit(recompute_main(sys.argv[2:]))
     # Every record decodes into many small dicts; the default GC thresholds rescan them
     # constantly (about a quarter of the run time). Nothing we keep forms cycles.
     gc.freeze()
