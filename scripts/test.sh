@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: the same lint as `make lint` (ruff check, ruff format --check,
-# import-linter contracts), then pytest (two workers, one per core; the Meltano pipelines
-# share one worker, see tests/e2e/conftest.py). The Hub definitions are
+# import-linter contracts), then pytest (two workers, one per core). The Hub definitions are
 # validated by tests/test_hub_definitions.py, the meltano.yml drift by --check in pytest.
 set -euo pipefail
 # The e2e tests run meltano, whose per-run config files hold secrets: keep them private.
@@ -10,4 +9,4 @@ cd "$(dirname "$0")/.."
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/lint-imports
-exec .venv/bin/pytest -n 2 --dist loadgroup "$@"
+exec .venv/bin/pytest -n 2 "$@"

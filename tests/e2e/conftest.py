@@ -160,15 +160,3 @@ def table_rows(
     finally:
         engine.dispose()
     return sorted((tuple(row) for row in rows), key=repr)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test that runs Meltano in the project goes to one xdist worker, in order.
-
-    They take `project_lock` one at a time anyway; on one worker (`--dist loadgroup`) they
-    run back to back from the start while the other worker takes the rest, instead of each
-    holding a worker idle while it waits for the lock.
-    """
-    for item in items:
-        if "meltano_installed" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("meltano_project"))
