@@ -43,7 +43,8 @@ class ReceiverProcess:
             stderr=self.stderr,
         )
         deadline = time.monotonic() + 60
-        while not ready.exists():
+        # The file may exist before its content is written: wait until it reads whole.
+        while not (ready.exists() and ready.read_text().strip().endswith("}")):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.close()
                 raise RuntimeError("the receiver process did not start")
