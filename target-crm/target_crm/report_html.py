@@ -66,19 +66,10 @@ def render_html(report: dict[str, Any], store: dict[str, Any], shop: str) -> str
 
 
 def _monthly_sections(store: dict[str, Any]) -> str:
-    months = list(store["orders_by_month"])
-    orders = h.bar_chart(
-        "orders-per-month",
-        months,
-        [h.Series("orders", [store["orders_by_month"][m][0] for m in months])],
-        empty="No orders in the store.",
-    )
-    value = h.bar_chart(
-        "value-per-month",
-        months,
-        [h.Series("net value", [store["orders_by_month"][m][1] for m in months])],
-        empty="No orders in the store.",
-    )
+    by_month = store["orders_by_month"]
+    none = "No orders in the store."
+    orders = h.monthly_chart("orders-per-month", by_month, [("orders", 0)], empty=none)
+    value = h.monthly_chart("value-per-month", by_month, [("net value", 1)], empty=none)
     event_months = list(store["events_by_month"])
     kinds = sorted(
         {k for counts in store["events_by_month"].values() for k in counts},

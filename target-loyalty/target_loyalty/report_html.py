@@ -209,27 +209,14 @@ def _reconciliation(run: dict[str, Any]) -> str:
 
 
 def _monthly_sections(books: dict[str, Any]) -> str:
-    months = list(books["orders_by_month"])
-    orders = h.bar_chart(
-        "orders-per-month",
-        months,
-        [h.Series("orders", [books["orders_by_month"][m][0] for m in months])],
-        empty="No orders in the books.",
-    )
-    revenue = h.bar_chart(
-        "basis-per-month",
-        months,
-        [h.Series("earning basis", [books["orders_by_month"][m][1] for m in months])],
-        empty="No orders in the books.",
-    )
-    point_months = list(books["points_by_month"])
-    points = h.bar_chart(
+    by_month = books["orders_by_month"]
+    none = "No orders in the books."
+    orders = h.monthly_chart("orders-per-month", by_month, [("orders", 0)], empty=none)
+    revenue = h.monthly_chart("basis-per-month", by_month, [("earning basis", 1)], empty=none)
+    points = h.monthly_chart(
         "points-per-month",
-        point_months,
-        [
-            h.Series("issued", [books["points_by_month"][m][0] for m in point_months]),
-            h.Series("reversed", [books["points_by_month"][m][1] for m in point_months]),
-        ],
+        books["points_by_month"],
+        [("issued", 0), ("reversed", 1)],
         empty="No ledger entries yet.",
     )
     return (

@@ -43,6 +43,7 @@ __all__ = [
     "format_value",
     "hbar_chart",
     "month_key",
+    "monthly_chart",
     "page",
     "progress",
     "report_database_url",
@@ -243,6 +244,19 @@ def progress(label: str, done: int, total: int | None, *, key: str = "") -> str:
         f'<div class="progress-track"><div class="progress-fill {tone}" '
         f'style="width:{width:.1f}%"></div></div></div>'
     )
+
+
+def monthly_chart(
+    key: str,
+    by_month: Mapping[str, Sequence[Any]],
+    columns: Sequence[tuple[str, int]],
+    *,
+    empty: str,
+) -> str:
+    """Bars per month from a row of figures per month: one series per (name, position)."""
+    months = list(by_month)
+    series = [Series(name, [by_month[m][at] for m in months]) for name, at in columns]
+    return bar_chart(key, months, series, empty=empty)
 
 
 def bar_chart(
