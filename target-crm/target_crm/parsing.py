@@ -267,6 +267,8 @@ def _line_item(f: _Fields, raw: Any) -> LineItem:
         quantity=quantity,
         current_quantity=f.count("current_quantity", raw, null=True) or 0,
         unit_price=f.bag("line_items.original_unit_price_set", unit),
+        product_id=f.id_("product_id", raw, null=True),
+        variant_id=f.id_("variant_id", raw, null=True),
     )
 
 

@@ -190,4 +190,7 @@ def test_full_refund_invalidates_the_order_with_line_refunds(sqlite_url, ometria
     assert (record["status"], record["is_valid"]) == ("refunded", False)
     assert record["lineitems"][0]["quantity_refunded"] == 1
     assert record["lineitems"][0]["refunded"] == 100.0
+    # The line names Shopify's product and variant (the record builder's ids 1 and 2).
+    assert record["lineitems"][0]["product"] == {"id": "1", "sku": "SKU-1", "title": "Widget"}
+    assert record["lineitems"][0]["variant_id"] == "2"
     assert outbox(sqlite_url, "ometria")[("event", f"order_refunded:{SHOP}:103:9101")][0] == "sent"

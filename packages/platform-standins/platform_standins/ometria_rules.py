@@ -178,4 +178,6 @@ def _line_paths(lines: Any) -> list[str]:
         ]
         if "product" in line and not isinstance(line["product"], dict):
             paths.append(f"{where} > product")
+        if "variant_id" in line and not isinstance(line["variant_id"], str):
+            paths.append(f"{where} > variant_id")  # Ometria ids are strings
     return paths

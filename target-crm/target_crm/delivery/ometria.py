@@ -92,9 +92,13 @@ def _line(line: Mapping[str, Any]) -> dict[str, Any]:
     current = int(line.get("current_quantity", quantity) or 0)
     unit = _money(line.get("unit_price"))
     refunded_qty = max(quantity - current, 0)
-    product_id = str(line.get("sku") or line.get("id") or "")
+    # Ometria keys its product catalogue by the product id; a line whose product was deleted
+    # in Shopify (product_id null) falls back to the SKU, then to the line's own id.
+    product_id = str(line.get("product_id") or line.get("sku") or line.get("id") or "")
+    variant = line.get("variant_id")
     out: dict[str, Any] = {
         "product": {"id": product_id, "sku": line.get("sku"), "title": line.get("title")},
+        "variant_id": str(variant) if variant is not None else None,
         "sku": line.get("sku"),
         "quantity": quantity,
         "unit_price": unit,

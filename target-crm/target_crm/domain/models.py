@@ -90,6 +90,8 @@ class LineItem:
     quantity: int
     current_quantity: int
     unit_price: Decimal
+    product_id: int | None = None
+    variant_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,8 @@ def order_properties(order: Order) -> dict[str, object]:
         "line_items": [
             {
                 "id": li.id,
+                "product_id": li.product_id,
+                "variant_id": li.variant_id,
                 "sku": li.sku,
                 "title": li.title,
                 "quantity": li.quantity,
