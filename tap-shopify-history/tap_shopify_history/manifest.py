@@ -14,6 +14,8 @@ from typing import Any
 
 WINDOW = "window"
 REFUND_SWEEP = "refund_sweep"
+# The ids the webhook queue hinted, fetched by id: Shopify's count is the ids asked for.
+WEBHOOKS = "webhooks"
 
 
 @dataclass
@@ -31,6 +33,8 @@ class PartTally:
     shopify_count_after: int = 0
     emitted: int = 0
     excluded: Counter[str] = field(default_factory=Counter)
+    # Records a window read emitted that no webhook announced (None: no queue configured).
+    unannounced: int | None = None
 
     def counted(self, before: int, after: int) -> None:
         """Add one window's counts (before and after its read).
@@ -46,8 +50,8 @@ class PartTally:
         """Count one record Shopify counted that is not emitted.
 
         Args:
-            reason: ``test_order``, ``outside_sync_range``, ``already_emitted`` or
-                ``refunds_unchanged``.
+            reason: ``test_order``, ``outside_sync_range``, ``already_emitted``,
+                ``refunds_unchanged``, ``not_found`` or ``deleted``.
         """
         self.excluded[reason] += 1
 
@@ -70,7 +74,7 @@ class PartTally:
         Returns:
             The record.
         """
-        return {
+        record: dict[str, Any] = {
             "shop_domain": shop_domain,
             "run_id": run_id,
             "stream": self.stream,
@@ -85,6 +89,9 @@ class PartTally:
             "started_at": self.started_at,
             "finished_at": self.finished_at or self.started_at,
         }
+        if self.unannounced is not None:
+            record["unannounced"] = self.unannounced
+        return record
 
 
 @dataclass
@@ -108,7 +115,7 @@ class Manifest:
 
         Args:
             stream: The stream name.
-            part: ``window`` or ``refund_sweep``.
+            part: ``window``, ``refund_sweep`` or ``webhooks``.
             selection: The Shopify search the count and the read share (None: everything).
             window_start: The ``updated_at`` range start (None: open).
             window_end: Its exclusive end (None: open).

@@ -11,10 +11,11 @@ from types import FrameType
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 
-from tap_shopify_history import settings
+from tap_shopify_history import settings, webhook_queue
 from tap_shopify_history.manifest import Manifest
 from tap_shopify_history.session import ShopifySession
 from tap_shopify_history.streams import STREAM_TYPES, OrdersStream
+from tap_shopify_history.webhook_queue import QueueRead
 from tap_shopify_history.writer import BufferedMsgSpecWriter
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -157,6 +158,34 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Customer metafield namespaces to include (opt-in custom data).",
     ),
     th.Property(
+        "webhook_queue_url",
+        th.StringType,
+        secret=True,
+        description=(
+            "Database URL of the shopify-webhooks queue (`sqlite:///...`, "
+            "`postgresql://...`). When set, each run first re-fetches the customers and "
+            "orders the queue's webhooks named since the position kept in state, and emits "
+            "the `privacy_requests` stream. May carry a password: never logged."
+        ),
+    ),
+    th.Property(
+        "webhook_batch_limit",
+        th.IntegerType,
+        default=webhook_queue.DEFAULT_BATCH_LIMIT,
+        description=(
+            "Queue rows read per page; a run reads up to 20 pages, the rest waits for the next run."
+        ),
+    ),
+    th.Property(
+        "webhook_only",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Read only the webhook queue (the near-real-time job): no `updated_at` window, "
+            "no roster; the scheduled runs stay the safety net."
+        ),
+    ),
+    th.Property(
         "request_timeout", th.IntegerType, default=60, description="Seconds per HTTP request."
     ),
     th.Property(
@@ -188,6 +217,49 @@ class TapShopifyHistory(Tap):
     def manifest(self) -> Manifest:
         """This run's ``sync_manifest`` (a fresh UUID per tap run)."""
         return Manifest(run_id=str(uuid.uuid4()))
+
+    @cached_property
+    def gone_customers(self) -> set[int]:
+        """Customers a ``customers/delete`` hint named that the re-fetch found gone."""
+        return set()
+
+    @property
+    def webhook_only(self) -> bool:
+        """Whether this run reads only the webhook queue (setting ``webhook_only``)."""
+        return bool(self.config.get("webhook_queue_url")) and bool(self.config.get("webhook_only"))
+
+    @cached_property
+    def queue_read(self) -> QueueRead | None:
+        """This run's read of the webhook queue (None without ``webhook_queue_url``).
+
+        Read once, by the first stream that asks, after the position kept in STATE.
+        """
+        url = self.config.get("webhook_queue_url")
+        if not url:
+            return None
+        after = webhook_queue.position_from_state(self.state)
+        limit = int(self.config.get("webhook_batch_limit") or webhook_queue.DEFAULT_BATCH_LIMIT)
+        read = webhook_queue.read_queue(str(url), after, limit, self.session.shop_domain)
+        self.logger.info(
+            "webhook queue: %d row(s) after position %d: %d customer(s), %d order(s), "
+            "%d privacy request(s) for %s%s",
+            read.rows,
+            after,
+            len(read.customer_ids),
+            len(read.order_ids),
+            len(read.privacy),
+            self.session.shop_domain,
+            " (more rows wait for the next run)" if read.more else "",
+        )
+        return read
+
+    def keep_queue_position(self) -> None:
+        """Put the queue position into STATE: called once the hinted records are emitted."""
+        read = self.queue_read
+        if read is None:
+            return
+        bookmarks = self.state.setdefault("bookmarks", {})
+        bookmarks[webhook_queue.STATE_KEY] = {"position": read.position}
 
     @property
     def streams(self) -> dict[str, Stream]:

@@ -118,5 +118,11 @@ def test_building_the_tap_warns_of_nothing_deprecated(recwarn) -> None:
     tap = TapShopifyHistory(
         config={"store_url": "http://127.0.0.1:9", "access_token": "x"}, parse_env_config=False
     )
-    assert sorted(tap.streams) == ["customer_roster", "customers", "orders", "sync_manifest"]
+    assert sorted(tap.streams) == [
+        "customer_roster",
+        "customers",
+        "orders",
+        "privacy_requests",
+        "sync_manifest",
+    ]
     assert [str(w.message) for w in recwarn if issubclass(w.category, DeprecationWarning)] == []

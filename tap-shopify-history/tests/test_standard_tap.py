@@ -14,7 +14,9 @@ CONFIG: dict = {"store_url": "http://127.0.0.1:9", "access_token": "set-by-fixtu
 _Base = get_tap_test_class(
     TapShopifyHistory,
     config=CONFIG,
-    suite_config=SuiteConfig(max_records_limit=None, ignore_no_records_for_streams=[]),
+    suite_config=SuiteConfig(
+        max_records_limit=None, ignore_no_records_for_streams=["privacy_requests"]
+    ),
 )
 
 
@@ -38,7 +40,9 @@ FLAT_CONFIG: dict = {
 _FlatBase = get_tap_test_class(
     TapShopifyHistory,
     config=FLAT_CONFIG,
-    suite_config=SuiteConfig(max_records_limit=None, ignore_no_records_for_streams=[]),
+    suite_config=SuiteConfig(
+        max_records_limit=None, ignore_no_records_for_streams=["privacy_requests"]
+    ),
 )
 
 

@@ -126,16 +126,58 @@ def customers_page_query(metafields: bool) -> str:
     Returns:
         The query document (variables ``first``, ``after``, ``query``).
     """
+    return (
+        "query CustomersPage($first: Int!, $after: String, $query: String) {\n"
+        "  customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {\n"
+        f"    {PAGE_INFO}\n    nodes {{ {customer_selection(metafields)} }}\n  }}\n}}"
+    )
+
+
+def customer_selection(metafields: bool) -> str:
+    """The fields of one customer, shared by the pages and the lookups by id.
+
+    Args:
+        metafields: Include the first 50 metafields.
+
+    Returns:
+        The selection (without braces).
+    """
     extra = (
         f"metafields(first: {METAFIELD_PAGE_SIZE}) {{ nodes {{ {METAFIELD_FIELDS} }} }}"
         if metafields
         else ""
     )
+    return f"{CUSTOMER_FIELDS} {extra}"
+
+
+def order_selection() -> str:
+    """The fields of one order, shared by the pages and the lookups by id.
+
+    Returns:
+        The selection (without braces): line items' first page and refunds with lines.
+    """
     return (
-        "query CustomersPage($first: Int!, $after: String, $query: String) {\n"
-        "  customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {\n"
-        f"    {PAGE_INFO}\n    nodes {{ {CUSTOMER_FIELDS} {extra} }}\n  }}\n}}"
+        f"{ORDER_FIELDS}\n      lineItems(first: {CHILD_PAGE_SIZE}) "
+        f"{{ {PAGE_INFO} nodes {{ {LINE_ITEM_FIELDS} }} }}"
+        f"\n      {REFUNDS_WITH_LINES}\n    "
     )
+
+
+def by_id_query(root: str, gids: list[str], selection: str) -> str:
+    """Several objects by id in one query, aliased ``c1``, ``c2``, ... in order.
+
+    Args:
+        root: ``customer`` or ``order``.
+        gids: Their global ids.
+        selection: The fields of each (:func:`customer_selection`, :func:`order_selection`).
+
+    Returns:
+        The query document (no variables).
+    """
+    lookups = "\n".join(
+        f'  c{n}: {root}(id: "{gid}") {{ {selection} }}' for n, gid in enumerate(gids, 1)
+    )
+    return f"query {root.title()}sById {{\n{lookups}\n}}"
 
 
 def orders_page_query() -> str:
@@ -147,10 +189,7 @@ def orders_page_query() -> str:
     return (
         "query OrdersPage($first: Int!, $after: String, $query: String) {\n"
         "  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {\n"
-        f"    {PAGE_INFO}\n    nodes {{ {ORDER_FIELDS}\n"
-        f"      lineItems(first: {CHILD_PAGE_SIZE}) "
-        f"{{ {PAGE_INFO} nodes {{ {LINE_ITEM_FIELDS} }} }}"
-        f"\n      {REFUNDS_WITH_LINES}\n    }}\n  }}\n}}"
+        f"    {PAGE_INFO}\n    nodes {{ {order_selection()}}}\n  }}\n}}"
     )
 
 

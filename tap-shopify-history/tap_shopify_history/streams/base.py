@@ -67,6 +67,10 @@ class ShopifyStream(Stream):
     _all_selected: bool | None = None
     # The manifest part the records now being emitted belong to.
     _tally: PartTally | None = None
+    # With the webhook queue: ids the queue announced this run; records emitted while
+    # re-fetching them (they leave the bookmark alone).
+    _announced: frozenset[int] | None = None
+    _hinting = False
 
     def _generate_record_messages(
         self, record: dict[str, Any]
@@ -77,6 +81,8 @@ class ShopifyStream(Stream):
             yield message
         if emitted and self._tally is not None:
             self._tally.emitted += 1
+            if self._tally.unannounced is not None and record["id"] not in (self._announced or ()):
+                self._tally.unannounced += 1
 
     def _record_messages(self, record: dict[str, Any]) -> Iterator[singer.RecordMessage]:
         # The SDK walks every record, copying each nested dict, to drop deselected

@@ -37,6 +37,10 @@ class CustomersStream(IncrementalShopifyStream):
         """
         return queries.customers_bulk_query(search, bool(self.namespaces))
 
+    def lookup(self) -> tuple[str, str]:
+        """``customer(id:)`` with the pages' selection."""
+        return "customer", queries.customer_selection(bool(self.namespaces))
+
     def to_record(self, node: dict[str, Any]) -> dict[str, Any]:
         """Map a Customer node.
 

@@ -99,6 +99,10 @@ class OrdersStream(IncrementalShopifyStream):
         """
         return queries.orders_bulk_query(search)
 
+    def lookup(self) -> tuple[str, str]:
+        """``order(id:)`` with the pages' selection (line items, refunds with lines)."""
+        return "order", queries.order_selection()
+
     def preflight(self, now: dt.datetime) -> None:
         """Fail before a long backfill if ``read_all_orders`` is missing.
 
@@ -135,6 +139,9 @@ class OrdersStream(IncrementalShopifyStream):
     def _increment_stream_state(
         self, latest_record: dict[str, Any], *, context: Context | None = None
     ) -> None:
+        if self._hinting:
+            self._refund_latest.pop(latest_record["id"], None)
+            return
         super()._increment_stream_state(latest_record, context=context)
         # The refund version the target now has, so the sweep re-emits only real changes.
         latest = self._refund_latest.pop(latest_record["id"], "")
@@ -160,7 +167,8 @@ class OrdersStream(IncrementalShopifyStream):
         self.fix_range_start(state, self.session.client.server_now())
         yield from super().read(context)
         days = self._sweep_days()
-        if incremental and days > 0 and self.sample_limit is None:
+        webhook_only = self._tap.webhook_only  # type: ignore[attr-defined]
+        if incremental and days > 0 and self.sample_limit is None and not webhook_only:
             now = self.session.client.server_now()
             created_from = format_time(now - dt.timedelta(days=days))
             marks = state.setdefault("refund_marks", {})

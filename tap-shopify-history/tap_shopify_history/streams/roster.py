@@ -39,6 +39,8 @@ class CustomerRosterStream(ShopifyStream):
         Args:
             context: Stream partition.
         """
+        if self._tap.webhook_only:  # type: ignore[attr-defined]
+            return  # the near-real-time run reads the queue only; the scheduled runs list
         shop = self.session.shop_domain
         client = self.session.client
         if self.sample_limit is not None:
