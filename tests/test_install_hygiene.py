@@ -24,7 +24,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 UV = ROOT / ".tools" / "bin" / "uv"
 CONSTRAINTS = ROOT / "plugins" / "constraints.txt"
-WORKSPACE = {"tap-shopify-history", "target-crm", "target-loyalty", "target-runtime"}
+WORKSPACE = {
+    "tap-shopify-history",
+    "target-crm",
+    "target-loyalty",
+    "target-runtime",
+    "shopify-webhooks",
+}
 
 # Run inside an interpreter: every distribution on its path with the files its RECORD lists.
 LIST_FILES = """
