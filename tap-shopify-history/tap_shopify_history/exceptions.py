@@ -11,3 +11,7 @@ class ShopifySyncError(FatalAPIError):
 
 class TapSettingsError(ConfigValidationError):
     """A setting is missing or invalid."""
+
+
+class WebhookQueueError(FatalAPIError):
+    """The webhook queue cannot be read (the message never shows its URL)."""

@@ -8,10 +8,13 @@ from datetime import datetime
 from functools import cached_property
 from types import FrameType
 
+from shopify_webhooks.exceptions import QueueNotFoundError
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from tap_shopify_history import settings, webhook_queue
+from tap_shopify_history.exceptions import WebhookQueueError
 from tap_shopify_history.manifest import Manifest
 from tap_shopify_history.session import ShopifySession
 from tap_shopify_history.streams import STREAM_TYPES, OrdersStream
@@ -239,7 +242,15 @@ class TapShopifyHistory(Tap):
             return None
         after = webhook_queue.position_from_state(self.state)
         limit = int(self.config.get("webhook_batch_limit") or webhook_queue.DEFAULT_BATCH_LIMIT)
-        read = webhook_queue.read_queue(str(url), after, limit, self.session.shop_domain)
+        try:
+            read = webhook_queue.read_queue(str(url), after, limit, self.session.shop_domain)
+        except QueueNotFoundError as error:
+            msg = f"webhook_queue_url: {error}; is it the receiver's database?"
+            raise WebhookQueueError(msg) from None
+        except (SQLAlchemyError, ArgumentError, ValueError) as error:
+            # The driver's message can quote the URL (and its password): name the type only.
+            msg = f"webhook_queue_url: the queue cannot be read ({type(error).__name__})"
+            raise WebhookQueueError(msg) from None
         self.logger.info(
             "webhook queue: %d row(s) after position %d: %d customer(s), %d order(s), "
             "%d privacy request(s) for %s%s",

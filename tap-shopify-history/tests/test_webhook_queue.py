@@ -357,3 +357,20 @@ def test_a_delete_hint_without_webhook_id_is_keyed_by_its_position() -> None:
     )
     with pytest.raises(ValueError, match="queue position 42: topic 'orders/create'"):
         privacy_record(PrivacyHint(**{**hint.__dict__, "topic": "orders/create"}))
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:///{tmp}/empty.db", "postgresql://queue:s3cret-pw@127.0.0.1:9/nowhere"],
+    ids=["no-queue-table", "unreachable"],
+)
+def test_an_unreadable_queue_fails_the_run_without_showing_its_url(
+    store_and_baseline, tmp_path, url
+) -> None:
+    server, first = store_and_baseline
+    url = url.format(tmp=tmp_path)
+    out = run_tap(config_for(server, url), state=first.final_state, expect_error=True)
+    assert "webhook_queue_url" in str(out.error)
+    assert "s3cret" not in str(out.error)
+    assert out.records("customers") == []
+    assert "s3cret" not in json.dumps(out.messages)
