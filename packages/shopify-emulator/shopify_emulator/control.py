@@ -19,6 +19,7 @@ from starlette.routing import Route
 from shopify_emulator import mutations
 from shopify_emulator.faults import Faults
 from shopify_emulator.model import Customer, Order, gid, iso, money
+from shopify_emulator.webhook_control import WEBHOOK_METHODS, WebhookControl
 
 if TYPE_CHECKING:
     from shopify_emulator.emulator import Emulator
@@ -42,6 +43,7 @@ HTTP_METHODS = (
     "set_index_lag",
     "usage",
     "reset_usage",
+    *WEBHOOK_METHODS,
 )
 
 
@@ -50,7 +52,7 @@ def _id(value: int | str) -> int:
     return int(str(value).rsplit("/", 1)[-1])
 
 
-class Control:
+class Control(WebhookControl):
     """Changes to a running emulator; every method is safe to call from a test thread."""
 
     def __init__(self, emulator: Emulator) -> None:
@@ -64,33 +66,42 @@ class Control:
     def create_customer(self, **fields: Any) -> int:
         """Create a customer (email, phone, first_name, last_name, tags, email_consent...)."""
         with self.store.lock:
-            return mutations.create_customer(self.store, self._now(), **fields)
+            cid = mutations.create_customer(self.store, self._now(), **fields)
+            self._customer_event("customers/create", cid)
+            return cid
 
     def update_customer(self, id: int | str, **fields: Any) -> None:
         """Change a customer; bumps its updatedAt."""
         with self.store.lock:
             mutations.update_customer(self.store, _id(id), self._now(), **fields)
+            self._customer_event("customers/update", _id(id))
 
     def delete_customer(self, id: int | str) -> None:
         """Delete a customer without orders (Shopify refuses otherwise)."""
         with self.store.lock:
             mutations.delete_customer(self.store, _id(id))
+            self._deleted_customer_event(_id(id))
 
     def merge_customers(self, keep_id: int | str, remove_id: int | str) -> None:
         """Merge ``remove_id`` into ``keep_id``: orders move, the removed one disappears."""
         with self.store.lock:
             mutations.merge_customers(self.store, _id(keep_id), _id(remove_id), self._now())
+            self._deleted_customer_event(_id(remove_id))
+            self._customer_event("customers/update", _id(keep_id))
 
     def create_order(self, customer_id: int | str | None = None, **fields: Any) -> int:
         """Place an order for a customer (None: a guest order); returns the order id."""
         with self.store.lock:
             cid = None if customer_id is None else _id(customer_id)
-            return mutations.create_order(self.store, cid, self._now(), **fields)
+            oid = mutations.create_order(self.store, cid, self._now(), **fields)
+            self._order_event(oid, "orders/create", "orders/updated")
+            return oid
 
     def update_order(self, id: int | str, **fields: Any) -> None:
         """Change tags, note, email or phone of an order; bumps its updatedAt."""
         with self.store.lock:
             mutations.update_order(self.store, _id(id), self._now(), **fields)
+            self._order_event(_id(id), "orders/updated")
 
     def delete_order(self, id: int | str) -> None:
         """Delete an order (it vanishes, as on Shopify)."""
@@ -116,14 +127,17 @@ class Control:
                 the order's own updatedAt stays put (Shopify does this on some edits).
         """
         with self.store.lock:
-            return mutations.refund_order(
+            rid = mutations.refund_order(
                 self.store, _id(id), self._now(), amount, line_items, touch_order=touch_order
             )
+            self._refund_event(_id(id), rid, touch_order=touch_order)
+            return rid
 
     def cancel_order(self, id: int | str, reason: str = "CUSTOMER") -> None:
         """Cancel an order; bumps its updatedAt."""
         with self.store.lock:
             mutations.cancel_order(self.store, _id(id), self._now(), reason)
+            self._order_event(_id(id), "orders/cancelled", "orders/updated")
 
     def advance_time(self, seconds: float) -> None:
         """Move store time forward (bucket refill, bulk progress, index lag, URL expiry)."""

@@ -29,6 +29,7 @@ from shopify_emulator.graphql_api import handle_graphql
 from shopify_emulator.schema import SUPPORTED_VERSIONS
 from shopify_emulator.store import Store
 from shopify_emulator.usage import UsageMeter
+from shopify_emulator.webhooks import WebhookDispatcher, WebhookSettings
 
 FULL_SCOPES = (
     "read_customers",
@@ -62,8 +63,9 @@ class Emulator:
         faults: Faults | None = None,
         fault_seed: int = 0,
         rate_limited: bool = True,
+        webhooks: WebhookSettings | None = None,
     ) -> None:
-        """Set up auth, rate limits, faults and bulk operations for ``store``.
+        """Set up auth, rate limits, faults, bulk operations and webhooks for ``store``.
 
         ``rate_limited=False`` still reports costs but never throttles (benchmarks only).
         """
@@ -82,6 +84,7 @@ class Emulator:
         self._buckets: dict[str, LeakyBucket] = {}
         self._lock = threading.Lock()
         self.usage = UsageMeter()
+        self.webhooks = WebhookDispatcher(store.shop_domain, webhooks)
         self.token = self.issue_token(list(FULL_SCOPES))
 
     def issue_token(self, scopes: list[str]) -> str:
@@ -199,10 +202,12 @@ class EmulatorServer:
         port: int = 0,
         host: str = "127.0.0.1",
         rate_limited: bool = True,
+        webhooks: WebhookSettings | None = None,
     ) -> None:
         """Configure (not start) a server for ``store``; ``port=0`` picks a free port."""
         self.emulator = Emulator(
             store,
+            webhooks=webhooks,
             rate_limited=rate_limited,
             plan=plan,
             api_versions=api_versions,
@@ -265,6 +270,7 @@ class EmulatorServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.emulator.bulk.close()
+        self.emulator.webhooks.stop()
         self._server = None
         self._thread = None
 
