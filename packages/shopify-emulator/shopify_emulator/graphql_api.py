@@ -207,6 +207,7 @@ def _execute(emulator: Emulator, app: App, served: str, request: _Request) -> di
         protected_denied=emulator.protected_denied,
         bulk=emulator.bulk,
         plan=emulator.plan,
+        webhooks=emulator.webhooks,
     )
     result = fastexec.execute(
         schema, request.document, ctx, request.variables, request.operation_name

@@ -14,6 +14,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo, GraphQLSchema, build_schema
 
+from shopify_emulator import webhook_graphql
 from shopify_emulator.listing import (
     count_customers,
     count_orders,
@@ -107,6 +108,7 @@ def _query_resolvers() -> dict[str, Any]:
             _ctx(info), query, limit
         ),
         "shop": lambda _r, info: shop_dict(_ctx(info)),
+        "webhookSubscriptions": webhook_graphql.list_subscriptions,
         "currentAppInstallation": lambda _r, info: app_installation(_ctx(info)),
         "currentBulkOperation": lambda _r, info, type="QUERY": _ctx(info).bulk.current(
             _ctx(info), type
@@ -123,6 +125,8 @@ def _mutation_resolvers() -> dict[str, Any]:
     return {
         "bulkOperationRunQuery": _run_bulk,
         "bulkOperationCancel": lambda _r, info, id: _ctx(info).bulk.cancel(_ctx(info), id),
+        "webhookSubscriptionCreate": webhook_graphql.create,
+        "webhookSubscriptionDelete": webhook_graphql.delete,
     }
 
 
@@ -140,6 +144,8 @@ def served_schema(version: str) -> GraphQLSchema:
                 root.fields[name].resolve = resolver
     node = schema.get_type("Node")
     node.resolve_type = _resolve_node_type  # type: ignore[union-attr]
+    endpoint = schema.get_type("WebhookSubscriptionEndpoint")
+    endpoint.resolve_type = _resolve_node_type  # type: ignore[union-attr]
     return schema
 
 

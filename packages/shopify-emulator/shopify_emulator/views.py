@@ -40,6 +40,7 @@ class RequestContext:
     protected_denied: bool = False
     plan: str = "standard"
     bulk: Any = None  # the BulkManager, set by the server
+    webhooks: Any = None  # the WebhookDispatcher, set by the server
     unbounded: bool = False  # bulk execution: connections return everything
     bulk_slice: tuple[int, int] | None = None  # bulk: (offset, limit) of top-level nodes
     bulk_cache: dict[Any, list[int]] | None = None  # bulk: matching ids, computed once

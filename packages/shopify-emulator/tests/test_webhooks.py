@@ -122,7 +122,6 @@ mutation($id: ID!) {
 }"""
 
 
-@pytest.mark.skip(reason="pending")
 def test_subscriptions_are_created_listed_deleted_and_refused_with_shopifys_errors(emulator):
     made = graphql(emulator, CREATE, topic="CUSTOMERS_CREATE", url="https://a.example/h")
     created = made["data"]["webhookSubscriptionCreate"]
