@@ -12,17 +12,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.sinks import BatchSink
 from sqlalchemy.engine import Connection
 
-from target_crm import outputs, storage
+from target_crm import outputs, privacy, storage
 from target_crm.closing import save_manifest
 from target_crm.domain.batch import CustomerBatch, fold_customers, fold_orders
 from target_crm.domain.identity import customer_phone, normalize_email
 from target_crm.domain.late_orders import join_orders
 from target_crm.domain.models import ConsentAudit, Event, OrderSnapshot
+from target_crm.domain.privacy import PrivacyRequest, parse_privacy_request
 from target_crm.edge import printable_key, text_problem
 from target_crm.exceptions import RecordRejectedError, SyncAlreadyRunningError
 from target_crm.parsing import (
@@ -165,6 +167,18 @@ class CrmSink(BatchSink):
             now,
         )
 
+    def _redaction_wins(
+        self,
+        conn: Connection,
+        keys: set[tuple[str, int]],
+        stats: Counter[StatKey],
+        now: datetime,
+    ) -> None:
+        # A customer redacted by a privacy request stays redacted when a record for it
+        # arrives again (a replay, an older source): README "Privacy requests".
+        for shop, n in privacy.redact_on_arrival(conn, keys, now).items():
+            stats[(shop, self.stream_name, "redacted_on_arrival", "")] += n
+
 
 class CustomersSink(CrmSink):
     """`customers`: contacts upserted by Shopify id, identity resolution, consent."""
@@ -212,6 +226,7 @@ class CustomersSink(CrmSink):
         storage.refresh_aggregates(conn, touched)
         changed = [(s, f"{s}:{c}") for s, c in sorted(touched)]
         outputs.enqueue(conn, self.crm.destinations, "contact", changed, now)
+        self._redaction_wins(conn, ids | touched, stats, now)
 
     @staticmethod
     def _fold_duplicates(conn: Connection, batch: CustomerBatch) -> set[tuple[str, int]]:
@@ -293,6 +308,7 @@ class OrdersSink(CrmSink):
         storage.add_to_aggregates(conn, deltas)
         changed = [(s, f"{s}:{c}") for s, c in deltas]
         outputs.enqueue(conn, self.crm.destinations, "contact", changed, now)
+        self._redaction_wins(conn, owners, stats, now)
 
 
 def aggregate_deltas(
@@ -345,6 +361,54 @@ class ManifestSink(CrmSink):
             stats[(part.shop_domain, "sync_manifest", "listed", "")] += 1
 
 
+class PrivacySink(CrmSink):
+    """`privacy_requests`: redaction, deletion and export requests, each applied once."""
+
+    parser = staticmethod(parse_privacy_request)
+
+    def apply(
+        self, conn: Connection, parsed: list[Any], stats: Counter[StatKey], now: datetime
+    ) -> None:
+        """Apply each request in queue order and audit it (README "Privacy requests")."""
+        base = Path(str(self.config.get("privacy_export_dir") or "output/privacy-exports"))
+        for request in sorted(parsed, key=lambda r: (r.queue_position, r.request_id)):
+            shop = request.shop_domain
+            if privacy.seen(conn, shop, request.request_id):
+                stats[(shop, self.stream_name, "unchanged", privacy.ALREADY_APPLIED)] += 1
+                continue
+            outcome, counts, path = self._one(conn, request, base, now)
+            privacy.audit(
+                conn,
+                request,
+                outcome=outcome,
+                counts=counts,
+                now=now,
+                run_id=self.crm.ledger.run_id,
+                path=path,
+            )
+            applied = outcome in (privacy.APPLIED, privacy.EXPORTED)
+            reason = request.kind if applied else outcome
+            stats[(shop, self.stream_name, "updated" if applied else "unchanged", reason)] += 1
+
+    @staticmethod
+    def _one(
+        conn: Connection, request: PrivacyRequest, base: Path, now: datetime
+    ) -> tuple[str, dict[str, int], Path | None]:
+        shop = request.shop_domain
+        if request.kind == "shop_redact":
+            ids = privacy.shop_customers(conn, shop)
+        else:
+            ids = privacy.match(conn, request)
+        if not ids:
+            return privacy.NO_MATCH, {}, None
+        if request.kind == "customer_delete":
+            return privacy.APPLIED, privacy.delete(conn, shop, ids, now), None
+        if request.kind == "data_request":
+            path, counts = privacy.export(conn, shop, ids, request, base)
+            return privacy.EXPORTED, counts, path
+        return privacy.APPLIED, privacy.redact(conn, shop, ids, request, now), None
+
+
 class UnsupportedStreamSink(CrmSink):
     """Any other stream: nothing to apply, but every record is counted as skipped."""
 
@@ -375,6 +439,7 @@ __all__ = [
     "CustomersSink",
     "ManifestSink",
     "OrdersSink",
+    "PrivacySink",
     "RosterSink",
     "UnsupportedStreamSink",
     "record_key",

@@ -51,6 +51,7 @@ from target_crm.sinks import (
     CustomersSink,
     ManifestSink,
     OrdersSink,
+    PrivacySink,
     RosterSink,
     UnsupportedStreamSink,
 )
@@ -61,12 +62,14 @@ SINKS: dict[str, type[CrmSink]] = {
     "orders": OrdersSink,
     "customer_roster": RosterSink,
     "sync_manifest": ManifestSink,
+    "privacy_requests": PrivacySink,
 }
 # A stream's batch needs these streams' buffered records committed first.
 UPSTREAM = {
     "orders": ("customers",),
     "customer_roster": ("customers", "orders"),
-    "sync_manifest": ("customers", "orders", "customer_roster"),
+    "privacy_requests": ("customers", "orders"),
+    "sync_manifest": ("customers", "orders", "customer_roster", "privacy_requests"),
 }
 
 
