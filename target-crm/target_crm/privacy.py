@@ -207,6 +207,40 @@ def _remember(conn: Connection, shop: str, ids: list[int], request_id: str, now:
         conn.execute(redacted_customers.insert(), rows)
 
 
+def cancel_pending(conn: Connection, shop: str, ids: list[int]) -> int:
+    """Pending outbox rows of redacted contacts are skipped (reason ``redacted``), not sent.
+
+    A contact's payload is built from the store when it is sent, so a pending row would now
+    carry the placeholder: sending it would create a placeholder user on the platform.
+
+    Args:
+        conn: The batch transaction.
+        shop: The shop.
+        ids: The redacted customers.
+
+    Returns:
+        How many outbox rows were skipped.
+    """
+    ob = t.outbox.c
+    event_keys = list(
+        conn.scalars(
+            sa.select(t.events.c.event_id).where(
+                t.events.c.shop_domain == shop, t.events.c.customer_id.in_(ids)
+            )
+        )
+    )
+    owned = [sa.and_(ob.entity == "contact", ob.entity_key.in_([f"{shop}:{c}" for c in ids]))]
+    for start in range(0, len(event_keys), 500):
+        chunk = event_keys[start : start + 500]
+        owned.append(sa.and_(ob.entity == "event", ob.entity_key.in_(chunk)))
+    result = conn.execute(
+        t.outbox.update()
+        .where(ob.shop_domain == shop, ob.status == "pending", sa.or_(*owned))
+        .values(status="skipped", last_error="redacted")
+    )
+    return int(result.rowcount or 0)
+
+
 def redact(
     conn: Connection, shop: str, ids: list[int], request: PrivacyRequest, now: datetime
 ) -> dict[str, int]:
@@ -226,6 +260,7 @@ def redact(
     secrets = _secrets(conn, shop, ids, request)
     counts["contacts"] += _redact_contacts(conn, shop, ids, request.request_id, now)
     _scan(conn, secrets, counts)
+    counts["outbox_skipped_redacted"] += cancel_pending(conn, shop, ids)
     _remember(conn, shop, ids, request.request_id, now)
     return {k: v for k, v in sorted(counts.items()) if v}
 
@@ -261,6 +296,7 @@ def redact_on_arrival(
             secrets = _secrets(conn, shop, [cid], request)
             _redact_contacts(conn, shop, [cid], request_id, now)
             _scan(conn, secrets, Counter())
+            cancel_pending(conn, shop, [cid])
             arrived[shop] += 1
     return arrived
 
@@ -387,6 +423,7 @@ __all__ = [
     "NO_MATCH",
     "REDACTED_TEXT",
     "audit",
+    "cancel_pending",
     "delete",
     "export",
     "match",

@@ -76,7 +76,8 @@ def backfill(url: str) -> None:
     )
     # A malformed order naming the customer's email lands in quarantine.
     feed.record("orders", {**order(103, 1), "created_at": "not a date"})
-    run_target({"database_url": url}, feed.manifest(), now=later(days=1))
+    config = {"database_url": url, "destinations": ["moengage", "ometria"]}
+    run_target(config, feed.manifest(), now=later(days=1))
 
 
 def dump(url: str) -> str:
@@ -155,6 +156,25 @@ def test_a_redaction_leaves_no_trace_and_the_books_unchanged(database_url, tmp_p
     assert counts["contacts"] == 1
     assert counts["quarantine"] >= 1
     assert counts["events"] >= 1
+    # The contact's and its events' pending outbox rows will not send (counted).
+    assert (
+        counts["outbox_skipped_redacted"]
+        == q(
+            database_url,
+            "select count(*) from outbox where status='skipped' and last_error='redacted'",
+        )[0][0]
+    )
+    assert counts["outbox_skipped_redacted"] > 0
+    assert q(
+        database_url,
+        "select count(*) from outbox where status='pending' and "
+        f"(entity_key='{SHOP}:1' or entity_key in (select event_id from events "
+        "where customer_id=1))",
+    ) == [(0,)]
+    assert q(
+        database_url,
+        f"select status from outbox where entity='contact' and entity_key='{SHOP}:2'",
+    ) == [("pending",), ("pending",)]
 
     # Twice: nothing changes, the repeat is counted.
     kept = "contacts", "events", "orders", "quarantine", "outbox", "crm_privacy_requests"
