@@ -218,6 +218,38 @@ delivery_requests = sa.Table(
     sa.Column("finished_at", UtcDateTime),
 )
 
+# The platform user id each contact was last sent under, per destination. MoEngage keys a
+# user by the `identifier` (an email, say): when it changes, the old user is left behind,
+# so the change is recorded here and, with merging on, a merge of the old into the new one
+# is scheduled (delivery_merges).
+delivery_identities = sa.Table(
+    "delivery_identities",
+    metadata,
+    sa.Column("destination", sa.String(64), primary_key=True),
+    sa.Column("shop_domain", sa.String(255), primary_key=True),
+    sa.Column("customer_id", sa.BigInteger, primary_key=True),
+    sa.Column("platform_user_id", sa.String(400), nullable=False),
+    sa.Column("first_sent_at", UtcDateTime, nullable=False),
+    sa.Column("previous_user_id", sa.String(400)),
+    sa.Column("changed_at", UtcDateTime),
+    sa.Column("changed_run_id", sa.String(64)),
+)
+
+# A merge of a left-behind platform user into the contact's current one. Its outbox row
+# (entity `merge`, key `merge_key`) waits `scheduled` until `due_at`.
+delivery_merges = sa.Table(
+    "delivery_merges",
+    metadata,
+    sa.Column("destination", sa.String(64), primary_key=True),
+    sa.Column("merge_key", sa.String(400), primary_key=True),
+    sa.Column("shop_domain", sa.String(255), nullable=False),
+    sa.Column("customer_id", sa.BigInteger, nullable=False),
+    sa.Column("merged_user", sa.String(400), nullable=False),
+    sa.Column("retained_user", sa.String(400), nullable=False),
+    sa.Column("scheduled_at", UtcDateTime, nullable=False),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+)
+
 delivery_feedback = sa.Table(
     "delivery_feedback",
     metadata,

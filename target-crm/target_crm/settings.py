@@ -161,6 +161,23 @@ CONFIG_SCHEMA = th.PropertiesList(
         "cut-over; exclude it in MoEngage campaign triggers (README, Delivery).",
     ),
     th.Property(
+        "moengage_merge_users",
+        th.BooleanType,
+        default=False,
+        description="When a contact's MoEngage user id changes (an email change with "
+        "`identifier: email`), merge the old user into the new one through MoEngage's Merge "
+        "User API (`/v1/customer/merge`), once. MoEngage enables that API per workspace on "
+        "request: turn this on only then. Off, the change is counted in the delivery report "
+        "and the old user stays.",
+    ),
+    th.Property(
+        "moengage_merge_delay_seconds",
+        th.NumberType,
+        default=7200,
+        description="Seconds between the new user id's first send and the merge; MoEngage "
+        "asks for at least 2 hours.",
+    ),
+    th.Property(
         "ometria_api_key",
         th.StringType,
         secret=True,
@@ -191,6 +208,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.StringType,
         description="A folder: request bodies are written there (one file per request, "
         "under the destination's name) instead of being sent; the outbox stays pending.",
+    ),
+    th.Property(
+        "privacy_export_dir",
+        th.StringType,
+        default="output/privacy-exports",
+        description="Folder of the `data_request` exports: one JSON file per request at "
+        "`<folder>/<shop_domain>/<request_id>.json`, mode 0600 in 0700 folders (README, "
+        "Privacy requests).",
     ),
     th.Property(
         "delivery_max_attempts",

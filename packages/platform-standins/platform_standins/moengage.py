@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import json
 import secrets
 import string
 from collections import Counter, deque
@@ -53,6 +54,10 @@ class MoEngageLimits:
     # The rate window ("per minute"). Only a benchmark shortens it, scaling both limits by
     # the same factor, so a short run shows the sustained rate rather than one burst.
     rate_window_seconds: float = WINDOW_SECONDS
+    # Merge User API: "1000 user updates per minute", and the merge should come at least
+    # 2 hours after the retained user id first appeared (each merge records whether it did).
+    merges_per_minute: int = 1_000
+    merge_min_age_seconds: float = 7_200.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,9 @@ class MoEngageStandin(StandinServer):
         self.elements: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self._window: deque[tuple[float, int, int]] = deque()
+        self.merges: list[dict[str, Any]] = []
+        self._merge_window: deque[tuple[float, int]] = deque()
+        self._first_seen: dict[str, float] = {}
         self._control = MoEngageControl(self)
 
     @property
@@ -126,6 +134,9 @@ class MoEngageStandin(StandinServer):
         self.elements.clear()
         self.events.clear()
         self._window.clear()
+        self.merges.clear()
+        self._merge_window.clear()
+        self._first_seen.clear()
 
     def platform_routes(self) -> list[Route]:
         """``POST /v1/transition/{workspace_id}``."""
@@ -134,7 +145,100 @@ class MoEngageStandin(StandinServer):
             body = await request.body()
             return await run_in_threadpool(self.handle_transition, request, body)
 
-        return [Route("/v1/transition/{workspace_id}", transition, methods=["POST"])]
+        async def merge(request: Request) -> Response:
+            body = await request.body()
+            return await run_in_threadpool(self.handle_merge, request, body)
+
+        return [
+            Route("/v1/transition/{workspace_id}", transition, methods=["POST"]),
+            Route("/v1/customer/merge", merge, methods=["POST"]),
+        ]
+
+    def handle_merge(self, request: Request, body: bytes) -> Response:
+        """Merge User API: Basic auth and `app_id`, `merge_data` pairs, 1000 per minute."""
+        with self.lock:
+            request_id = self.new_request_id()
+            refusal, pairs = self._check_merge(request, body, request_id)
+            if refusal is not None:
+                self.log_request(
+                    request,
+                    body,
+                    request_id=request_id,
+                    status=refusal.status,
+                    outcome=refusal.outcome,
+                )
+                return JSONResponse(
+                    refusal.payload, status_code=refusal.status, headers=refusal.headers
+                )
+            entry = self.log_request(
+                request,
+                body,
+                request_id=request_id,
+                status=200,
+                outcome="merged",
+                elements=len(pairs),
+            )
+            now = entry["received_at"]
+            self._merge_window.append((now, len(pairs)))
+            for merged, retained in pairs:
+                seen = self._first_seen.get(retained)
+                self.merges.append(
+                    {
+                        "seq": len(self.merges) + 1,
+                        "request_id": request_id,
+                        "merged_user": merged,
+                        "retained_user": retained,
+                        # Only registered users merge; MoEngage still answers success.
+                        "outcome": "merged"
+                        if merged in self._first_seen and seen is not None
+                        else "unknown_user",
+                        "retained_age_seconds": None if seen is None else now - seen,
+                        "too_early": seen is not None
+                        and now - seen < self.limits.merge_min_age_seconds,
+                    }
+                )
+        return JSONResponse({"status": "success", "operation": "created"})
+
+    def _check_merge(
+        self, request: Request, body: bytes, request_id: str
+    ) -> tuple[Refusal | None, list[tuple[str, str]]]:
+        header = request.headers.get("authorization") or ""
+        scheme, _, token = header.partition(" ")
+        try:
+            user, _, password = base64.b64decode(token, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            user = password = ""
+        good = (
+            scheme.lower() == "basic"
+            and secrets.compare_digest(user, self.workspace_id)
+            and secrets.compare_digest(password, self.api_key)
+            and request.query_params.get("app_id") == self.workspace_id
+        )
+        if not good:
+            message = AUTH_MISMATCH if header else AUTH_MISSING
+            fail = _fail(message, "Authentication required", request_id)
+            return Refusal(401, "unauthorized", fail), []
+        try:
+            data = json.loads(body)
+            pairs = [(str(p["merged_user"]), str(p["retained_user"])) for p in data["merge_data"]]
+        except (ValueError, TypeError, KeyError):
+            fail = _fail(
+                "merge_data must be a list of merged_user/retained_user pairs",
+                "Bad Request",
+                request_id,
+            )
+            return Refusal(400, "bad_request", fail), []
+        now = self.clock.now()
+        while self._merge_window and self._merge_window[0][0] <= now - WINDOW_SECONDS:
+            self._merge_window.popleft()
+        if sum(n for _, n in self._merge_window) + len(pairs) > self.limits.merges_per_minute:
+            fail = _fail(
+                "Rate limits for merges exceeded. Please Try After Some Time",
+                "Rate Limits Exceeded",
+                request_id,
+            )
+            return Refusal(429, "rate_limited", fail), []
+        return None, pairs
 
     # --- the request pipeline, in MoEngage's order ---------------------------------
 
@@ -245,6 +349,8 @@ class MoEngageStandin(StandinServer):
                 "reason": _forbidden_reason(element) if forbidden else None,
             }
             self.elements.append(record)
+            if not forbidden and element.get("customer_id") is not None:
+                self._first_seen.setdefault(str(element["customer_id"]), now)
             if element["type"] == "event":
                 self._store_actions(element, record, now, forbidden)
 
@@ -292,6 +398,7 @@ class MoEngageControl(BaseControl):
         "profiles",
         "counts",
         "configure",
+        "merges",
     }
     server: MoEngageStandin
 
@@ -336,6 +443,12 @@ class MoEngageControl(BaseControl):
             key = str(element["customer_id"])
             merged.setdefault(key, {}).update(element["element"].get("attributes", {}))
         return merged
+
+    def merges(self) -> list[dict[str, Any]]:
+        """Each merged pair received: ``merged_user``, ``retained_user``, ``outcome``
+        (``merged`` | ``unknown_user``), ``retained_age_seconds`` and ``too_early`` (sooner
+        than ``merge_min_age_seconds`` after the retained user id first arrived)."""
+        return self._copy(self.server.merges)
 
     def counts(self) -> dict[str, Any]:
         """Exact totals: requests by outcome, elements and events stored and dropped."""

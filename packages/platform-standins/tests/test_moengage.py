@@ -257,7 +257,57 @@ def test_documented_default_limits(moe):
         "retry_after_seconds": None,
         "require_appkey_header": True,
         "rate_window_seconds": 60.0,
+        # Merge User API: "1000 user updates per minute", at least 2 hours after the id.
+        "merges_per_minute": 1_000,
+        "merge_min_age_seconds": 7_200.0,
     }
+
+
+def _merge(moe, pairs, *, auth=True, app_id=None):
+    headers = moe.auth_headers() if auth else {}
+    return requests.post(
+        f"{moe.base_url}/v1/customer/merge",
+        params={"app_id": app_id or moe.workspace_id},
+        json={"merge_data": [{"merged_user": a, "retained_user": b} for a, b in pairs]},
+        headers=headers,
+        timeout=10,
+    )
+
+
+def test_merge_user_api_auth_body_rate_and_what_it_records(moe):
+    post(moe, transition(customer("old"), customer("new")))
+    assert _merge(moe, [("old", "new")], auth=False).status_code == 401
+    assert _merge(moe, [("old", "new")], app_id="OTHER").status_code == 401
+    bad = requests.post(
+        f"{moe.base_url}/v1/customer/merge",
+        params={"app_id": moe.workspace_id},
+        json={"merge_data": [{"merged_user": "old"}]},
+        headers=moe.auth_headers(),
+        timeout=10,
+    )
+    assert bad.status_code == 400
+    assert moe.control.merges() == []  # nothing refused is recorded
+
+    answer = _merge(moe, [("old", "new"), ("ghost", "new")])
+    assert (answer.status_code, answer.json()) == (
+        200,
+        {"status": "success", "operation": "created"},
+    )
+    merges = moe.control.merges()
+    assert [(m["merged_user"], m["outcome"], m["too_early"]) for m in merges] == [
+        ("old", "merged", True),  # sent seconds after the retained id first arrived
+        ("ghost", "unknown_user", True),
+    ]
+    moe.control.advance_time(7_200)
+    assert _merge(moe, [("old", "new")]).status_code == 200
+    assert moe.control.merges()[-1]["too_early"] is False
+
+    moe.control.advance_time(61)  # out of the minute that holds the merges above
+    moe.control.configure(merges_per_minute=3)
+    assert _merge(moe, [("a", "b")] * 3).status_code == 200
+    assert _merge(moe, [("a", "b")]).status_code == 429
+    moe.control.advance_time(61)
+    assert _merge(moe, [("a", "b")]).status_code == 200
 
 
 def test_ten_thousand_users_per_minute_then_429(moe):

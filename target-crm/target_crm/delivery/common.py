@@ -39,6 +39,19 @@ def load_events(conn: Connection, rows: Sequence[OutboxRow]) -> dict[str, Any]:
     return found
 
 
+def load_merges(conn: Connection, destination: str, rows: Sequence[OutboxRow]) -> dict[str, Any]:
+    """Scheduled user merges by merge key."""
+    keys = [r.entity_key for r in rows]
+    found: dict[str, Any] = {}
+    dm = t.delivery_merges.c
+    for chunk in _chunks(keys):
+        stmt = sa.select(t.delivery_merges).where(
+            dm.destination == destination, dm.merge_key.in_(chunk)
+        )
+        found.update({row.merge_key: row for row in conn.execute(stmt)})
+    return found
+
+
 def load_order_times(
     conn: Connection, keys: Iterable[tuple[str, int]]
 ) -> dict[tuple[str, int], Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from target_crm.delivery.engine import Adapter, Policy
-from target_crm.delivery.moengage import MoEngageAdapter, moengage_host
+from target_crm.delivery.moengage import MERGE_DELAY_SECONDS, MoEngageAdapter, moengage_host
 from target_crm.delivery.ometria import OmetriaAdapter
 from target_crm.exceptions import CrmConfigError
 
@@ -84,6 +84,10 @@ def _moengage(config: Mapping[str, Any], identifier: str) -> MoEngageAdapter | N
         resend_in_doubt=_flag(config, "moengage_resend_in_doubt"),
         retention_days=int(retention) if retention is not None else None,
         historical_attribute=_text(config, "moengage_historical_attribute") or "historical",
+        merge_users=_flag(config, "moengage_merge_users"),
+        merge_delay_seconds=_number(
+            config, "moengage_merge_delay_seconds", MERGE_DELAY_SECONDS, minimum=0
+        ),
     )
 
 

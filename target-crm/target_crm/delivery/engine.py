@@ -17,6 +17,7 @@ import requests
 from sqlalchemy.engine import Connection, Engine
 
 from target_crm.delivery import outbox
+from target_crm.delivery.common import contact_key
 from target_crm.delivery.items import IN_DOUBT, PENDING, REJECTED, SENT, Item, OutboxRow, encode
 
 LOGGER = logging.getLogger("target_crm.delivery")
@@ -29,6 +30,10 @@ class Adapter(Protocol):
     resend_in_doubt: bool
     windows: Mapping[str, tuple[int, float]]  # unit -> (most per window, window seconds)
     feedback_wait_seconds: float  # how long the platform takes to validate what it took
+    # Seconds after a contact's user id changed before the old user is merged into the new
+    # one (a `merge` outbox row); None: the platform keys users by something that does not
+    # change, or merging is off, and the change is only recorded and reported.
+    merge_delay_seconds: float | None
 
     def build(self, conn: Connection, rows: Sequence[OutboxRow], now: datetime) -> list[Item]:
         """Turn pending rows into payloads or local outcomes."""
@@ -146,6 +151,7 @@ class DeliveryEngine:
                         "%s: %d request(s) in doubt from an interrupted run", adapter.name, n
                     )
                 self._recovered.add(adapter.name)
+            outbox.release_due(self.store, adapter.name, self.now())
             self._drain_one(adapter)
 
     def _drain_one(self, adapter: Adapter) -> None:
@@ -237,7 +243,20 @@ class DeliveryEngine:
             if 200 <= status < 300:
                 self.sent_to.add(adapter.name)
                 hashes = {(i.row.entity, i.row.entity_key): i.digest for i in batch}
-                self._finish(request_id, SENT, SENT, attempt, status, answer.text[:2000], hashes)
+                identities = [
+                    (*contact_key(i.row), i.identity) for i in batch if i.identity is not None
+                ]
+                self._finish(
+                    request_id,
+                    SENT,
+                    SENT,
+                    attempt,
+                    status,
+                    answer.text[:2000],
+                    hashes,
+                    identities=identities,
+                    merge_delay_seconds=adapter.merge_delay_seconds,
+                )
                 return True
             self._finish(request_id, REJECTED, REJECTED, attempt, status, answer.text[:2000])
             return True
@@ -264,6 +283,9 @@ class DeliveryEngine:
         http_status: int | None,
         answer: str | None,
         hashes: dict[tuple[str, str], str] | None = None,
+        *,
+        identities: Sequence[outbox.Identity] = (),
+        merge_delay_seconds: float | None = None,
     ) -> None:
         outbox.finish_request(
             self.store,
@@ -276,6 +298,8 @@ class DeliveryEngine:
             now=self.now(),
             hashes=hashes,
             lost_answers=self._lost + (1 if status == IN_DOUBT else 0),
+            identities=identities,
+            merge_delay_seconds=merge_delay_seconds,
         )
 
     def _backoff(self, attempt: int, retry_after: str | None) -> None:

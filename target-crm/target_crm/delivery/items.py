@@ -19,6 +19,9 @@ REJECTED = "rejected"
 SKIPPED = "skipped"
 OUTSIDE_RETENTION = "outside_retention"
 IN_DOUBT = "in_doubt"
+# A row that must not go out before a time (a MoEngage user merge, 2 hours after the new
+# user id was first sent); `outbox.release_due` makes it pending once due.
+SCHEDULED = "scheduled"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class Item:
     outcome: str | None = None  # a final state decided locally (no request)
     reason: str | None = None
     units: Mapping[str, int] = field(default_factory=dict)
+    # The platform's user id this contact is sent under (recorded once the request is sent).
+    identity: str | None = None
 
     @cached_property
     def encoded(self) -> bytes:

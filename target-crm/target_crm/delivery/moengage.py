@@ -24,6 +24,11 @@ from target_crm.delivery.items import (
 MAX_REQUEST_BYTES = 100_000  # "100 KB" read strictly
 USERS_PER_MINUTE = 10_000
 EVENTS_PER_MINUTE = 30_000
+# Merge User API (`POST /v1/customer/merge`): "1000 user updates per minute"; at least two
+# hours between a user id's change and the merge that folds the old user into the new one.
+MERGES_PER_MINUTE = 1_000
+MERGE_DELAY_SECONDS = 7_200.0
+MERGES_PER_REQUEST = 100
 # customer_id values MoEngage drops silently (developers.moengage.com 28828128904468).
 FORBIDDEN_IDS = frozenset(
     [
@@ -51,6 +56,8 @@ FORBIDDEN_IDS = frozenset(
     ]
 ) | {'""', ""}
 _ENVELOPE = b'{"type":"transition","elements":[]}'
+_MERGE_ENVELOPE = b'{"merge_data":[]}'
+MERGE = "merge"  # the outbox entity and the item group of user merges
 
 
 def moengage_host(data_center: str) -> str:
@@ -74,14 +81,22 @@ class MoEngageAdapter:
         resend_in_doubt: bool,
         retention_days: int | None,
         historical_attribute: str = "historical",
+        merge_users: bool = False,
+        merge_delay_seconds: float = MERGE_DELAY_SECONDS,
     ) -> None:
         """Keep the credentials (never logged) and the mapping settings."""
         self.workspace_id, self._api_key = workspace_id, api_key
         self.url = f"{base_url.rstrip('/')}/v1/transition/{workspace_id}"
+        self.merge_url = f"{base_url.rstrip('/')}/v1/customer/merge?app_id={workspace_id}"
         self.identifier, self.resend_in_doubt = identifier, resend_in_doubt
         self.retention_days = retention_days
         self.historical_attribute = historical_attribute
-        self.windows = {"users": (USERS_PER_MINUTE, 60.0), "events": (EVENTS_PER_MINUTE, 60.0)}
+        self.merge_delay_seconds = merge_delay_seconds if merge_users else None
+        self.windows = {
+            "users": (USERS_PER_MINUTE, 60.0),
+            "events": (EVENTS_PER_MINUTE, 60.0),
+            "merges": (MERGES_PER_MINUTE, 60.0),
+        }
 
     def customer_id(self, contact: Any) -> str | None:
         """The MoEngage user id of a contact, per the `identifier` setting."""
@@ -97,12 +112,23 @@ class MoEngageAdapter:
         keys = [common.contact_key(r) for r in rows if r.entity == "contact"]
         keys += [(e.shop_domain, e.customer_id) for e in events.values()]
         contacts = common.load_contacts(conn, keys)
+        merges = common.load_merges(conn, self.name, [r for r in rows if r.entity == MERGE])
         return [
             self._contact(r, contacts.get(common.contact_key(r)))
             if r.entity == "contact"
+            else self._merge(r, merges.get(r.entity_key))
+            if r.entity == MERGE
             else self._event(r, events.get(r.entity_key), contacts, now)
             for r in rows
         ]
+
+    def _merge(self, row: OutboxRow, merge: Any) -> Item:
+        if merge is None:
+            return Item(row, outcome=SKIPPED, reason="merge not in the store")
+        if self.merge_delay_seconds is None:
+            return Item(row, outcome=SKIPPED, reason="moengage_merge_users is off")
+        payload = {"merged_user": merge.merged_user, "retained_user": merge.retained_user}
+        return Item(row, payload=payload, group=MERGE, units={"merges": 1})
 
     def _refused(self, row: OutboxRow, uid: str | None) -> Item | None:
         if uid is None:
@@ -123,7 +149,7 @@ class MoEngageAdapter:
             "customer_id": uid,
             "attributes": customer_attributes(contact),
         }
-        item = Item(row, payload=element, group="", units={"users": 1})
+        item = Item(row, payload=element, group="", units={"users": 1}, identity=uid)
         if not common.needs_send(row, item.digest):
             return Item(row, outcome=SENT, reason="unchanged since last sent")
         return item
@@ -164,18 +190,30 @@ class MoEngageAdapter:
         return Item(row, payload=element, units={"events": 1})
 
     def pack(self, items: Sequence[Item]) -> list[list[Item]]:
-        """Requests of at most 100,000 bytes (no item-count limit)."""
-        return pack(items, max_items=10_000, max_bytes=MAX_REQUEST_BYTES, overhead=len(_ENVELOPE))
+        """Bulk calls of at most 100,000 bytes (no item-count limit), then merge calls."""
+        bulk = [i for i in items if i.group != MERGE]
+        merges = [i for i in items if i.group == MERGE]
+        return pack(
+            bulk, max_items=10_000, max_bytes=MAX_REQUEST_BYTES, overhead=len(_ENVELOPE)
+        ) + pack(
+            merges,
+            max_items=MERGES_PER_REQUEST,
+            max_bytes=MAX_REQUEST_BYTES,
+            overhead=len(_MERGE_ENVELOPE),
+        )
 
     def request(self, items: Sequence[Item]) -> tuple[str, dict[str, str], bytes]:
-        """The bulk call; Basic auth `workspace_id:api_key` plus `MOE-APPKEY`."""
+        """The bulk call (or a merge call); Basic auth `workspace_id:api_key` plus `MOE-APPKEY`."""
         token = base64.b64encode(f"{self.workspace_id}:{self._api_key}".encode()).decode()
         headers = {
             "Authorization": f"Basic {token}",
             "MOE-APPKEY": self.workspace_id,
             "Content-Type": "application/json",
         }
-        body = b'{"type":"transition","elements":[' + b",".join(i.encoded for i in items) + b"]}"
+        joined = b",".join(i.encoded for i in items)
+        if items and items[0].group == MERGE:
+            return self.merge_url, headers, b'{"merge_data":[' + joined + b"]}"
+        body = b'{"type":"transition","elements":[' + joined + b"]}"
         return self.url, headers, body
 
     def feedback(self, session: requests.Session) -> list[tuple[str, str]]:

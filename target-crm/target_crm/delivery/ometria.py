@@ -148,6 +148,8 @@ class OmetriaAdapter:
     name = "ometria"
     # Records upsert by id: a request whose answer was lost is safe to send again.
     resend_in_doubt = True
+    # A contact's Ometria id is its Shopify customer id, which never changes: no merges.
+    merge_delay_seconds = None
 
     def __init__(
         self, *, api_key: str, base_url: str, collection: str, feedback_wait_seconds: float = 2.0

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from target_crm import schema as t
 from target_crm.delivery.items import (
     IN_DOUBT,
     PENDING,
+    SCHEDULED,
     SENDING,
     SENT,
     Item,
@@ -117,8 +119,14 @@ def finish_request(
     now: datetime,
     hashes: dict[tuple[str, str], str] | None = None,
     lost_answers: int = 0,
+    identities: Sequence[Identity] = (),
+    merge_delay_seconds: float | None = None,
 ) -> None:
-    """Record a request's end and move its rows to `row_status` in one transaction."""
+    """Record a request's end and move its rows to `row_status` in one transaction.
+
+    `identities` are the (shop, customer id, platform user id) of the contacts a sent
+    request carried: recorded in the same transaction (see `record_identities`).
+    """
     with engine.begin() as conn:
         conn.execute(
             sa.update(t.delivery_requests)
@@ -157,6 +165,164 @@ def finish_request(
                 .values(sent_hash=sa.bindparam("h")),
                 [{"e": e, "k": k, "h": h} for (e, k), h in hashes.items()],
             )
+        if identities:
+            request = conn.execute(
+                sa.select(t.delivery_requests.c.destination, t.delivery_requests.c.run_id).where(
+                    t.delivery_requests.c.request_id == request_id
+                )
+            ).one()
+            record_identities(
+                conn,
+                request.destination,
+                request.run_id,
+                identities,
+                now,
+                merge_delay_seconds=merge_delay_seconds,
+            )
+
+
+Identity = tuple[str, int, str]  # (shop, customer id, the platform's user id)
+
+
+def merge_key(shop: str, customer_id: int, merged_user: str, retained_user: str) -> str:
+    """A merge's outbox key: the contact and a digest of the pair (never the ids themselves)."""
+    pair = hashlib.sha256(f"{merged_user}\x00{retained_user}".encode()).hexdigest()[:16]
+    return f"{shop}:{customer_id}:{pair}"
+
+
+def record_identities(
+    conn: Connection,
+    destination: str,
+    run_id: str,
+    identities: Sequence[Identity],
+    now: datetime,
+    *,
+    merge_delay_seconds: float | None,
+) -> int:
+    """Remember the user id each contact was sent under; a change leaves an old user behind.
+
+    A contact first sent under one id and now under another is recorded as changed (the
+    report counts it). When the destination merges users (`merge_delay_seconds` set), a
+    merge of the old user into the new one is scheduled for `now + merge_delay_seconds`,
+    once: the same pair is never merged twice.
+
+    Returns:
+        How many contacts changed user id.
+    """
+    di = t.delivery_identities.c
+    shops = {shop for shop, _, _ in identities}
+    ids = [cid for _, cid, _ in identities]
+    known: dict[tuple[str, int], str] = {}
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(
+            sa.select(di.shop_domain, di.customer_id, di.platform_user_id).where(
+                di.destination == destination,
+                di.shop_domain.in_(shops),
+                di.customer_id.in_(ids[start : start + 500]),
+            )
+        )
+        known.update({(r.shop_domain, r.customer_id): r.platform_user_id for r in rows})
+    changed = 0
+    for shop, customer_id, user in identities:
+        before = known.get((shop, customer_id))
+        if before == user:
+            continue
+        known[(shop, customer_id)] = user
+        if before is None:
+            conn.execute(
+                sa.insert(t.delivery_identities).values(
+                    destination=destination,
+                    shop_domain=shop,
+                    customer_id=customer_id,
+                    platform_user_id=user,
+                    first_sent_at=now,
+                )
+            )
+            continue
+        changed += 1
+        conn.execute(
+            sa.update(t.delivery_identities)
+            .where(
+                di.destination == destination,
+                di.shop_domain == shop,
+                di.customer_id == customer_id,
+            )
+            .values(
+                platform_user_id=user,
+                previous_user_id=before,
+                changed_at=now,
+                changed_run_id=run_id,
+            )
+        )
+        if merge_delay_seconds is not None:
+            _schedule_merge(
+                conn, destination, (shop, customer_id), before, user, now, merge_delay_seconds
+            )
+    return changed
+
+
+def _schedule_merge(  # noqa: PLR0917
+    conn: Connection,
+    destination: str,
+    contact: tuple[str, int],
+    merged_user: str,
+    retained_user: str,
+    now: datetime,
+    delay_seconds: float,
+) -> None:
+    shop, customer_id = contact
+    key = merge_key(shop, customer_id, merged_user, retained_user)
+    dm = t.delivery_merges.c
+    exists = conn.execute(
+        sa.select(dm.merge_key).where(dm.destination == destination, dm.merge_key == key)
+    ).first()
+    if exists is not None:
+        return
+    conn.execute(
+        sa.insert(t.delivery_merges).values(
+            destination=destination,
+            merge_key=key,
+            shop_domain=shop,
+            customer_id=customer_id,
+            merged_user=merged_user,
+            retained_user=retained_user,
+            scheduled_at=now,
+            due_at=now + timedelta(seconds=delay_seconds),
+        )
+    )
+    conn.execute(
+        sa.insert(t.outbox).values(
+            destination=destination,
+            entity="merge",
+            entity_key=key,
+            shop_domain=shop,
+            status=SCHEDULED,
+            attempts=0,
+            enqueued_at=now,
+        )
+    )
+
+
+def release_due(engine: Engine, destination: str, now: datetime) -> int:
+    """Scheduled rows whose time has come become pending.
+
+    Returns:
+        How many were released.
+    """
+    dm = t.delivery_merges.c
+    due = sa.select(dm.merge_key).where(dm.destination == destination, dm.due_at <= now)
+    with engine.begin() as conn:
+        result = conn.execute(
+            sa.update(t.outbox)
+            .where(
+                _ob.destination == destination,
+                _ob.entity == "merge",
+                _ob.status == SCHEDULED,
+                _ob.entity_key.in_(due),
+            )
+            .values(status=PENDING)
+        )
+    return max(result.rowcount or 0, 0)
 
 
 def recover(engine: Engine, destination: str, *, resend: bool, now: datetime) -> int:

@@ -16,6 +16,7 @@ from target_crm.delivery.items import (
     OUTSIDE_RETENTION,
     PENDING,
     REJECTED,
+    SCHEDULED,
     SENDING,
     SENT,
     SKIPPED,
@@ -110,9 +111,20 @@ def _destination(conn: Connection, destination: str, run_id: str) -> dict[str, A
         )
         .order_by(t.delivery_feedback.c.position)
     ).all()
+    di = t.delivery_identities.c
+    changed = conn.execute(
+        sa.select(sa.func.count()).where(di.destination == destination, di.changed_run_id == run_id)
+    ).scalar_one()
+    scheduled = conn.execute(
+        sa.select(sa.func.count()).where(_ob.destination == destination, _ob.status == SCHEDULED)
+    ).scalar_one()
     return {
         "destination": destination,
         "queued": int(sum(waiting.values())),
+        # User merges waiting for their time (not a failure: a later run sends them).
+        "scheduled": int(scheduled),
+        # Contacts now sent under another platform user id than before (an email change).
+        "identity_changes": int(changed),
         "requests": len(requests),
         "requests_by_status": _count_by(r.status for r in requests),
         "retries": int(sum(max(r.attempts - 1, 0) for r in requests)),
@@ -166,6 +178,10 @@ def render_delivery(entries: Sequence[dict[str, Any]]) -> list[str]:
                 lines.append(f"    {state}: {reason or '-'}: {count}")
         if e["lost_answers"]:
             lines.append(f"    answers lost and re-sent: {e['lost_answers']}")
+        if e.get("identity_changes"):
+            lines.append(f"    contacts whose user id changed: {e['identity_changes']}")
+        if e.get("scheduled"):
+            lines.append(f"    user merges scheduled for a later run: {e['scheduled']}")
         for fb in e["feedback"]:
             lines.append(f"    platform error: {fb['message']} ({fb['path']})")
     return lines
@@ -178,4 +194,10 @@ def summary_line(entry: dict[str, Any]) -> str:
         f"{entry['accepted']} accepted, {entry['rejected'] + entry['platform_rejected']} "
         f"rejected, {entry['in_doubt']} in doubt, {entry['outside_retention']} outside "
         f"retention, {entry['skipped']} skipped, {entry['queued']} still queued"
+        + (f", {entry['scheduled']} merge(s) scheduled" if entry.get("scheduled") else "")
+        + (
+            f", {entry['identity_changes']} user id change(s)"
+            if entry.get("identity_changes")
+            else ""
+        )
     )
