@@ -10,14 +10,15 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from target_loyalty import outcome as run_outcome
+from target_loyalty import privacy_store, storage
 from target_loyalty import schema as s
-from target_loyalty import storage
 from target_loyalty.domain.earning import apply_order, clamp_to_balance
 from target_loyalty.domain.lifecycle import plan_merge, signup_entry
 from target_loyalty.domain.model import (
@@ -27,6 +28,7 @@ from target_loyalty.domain.model import (
     Order,
     SkipReason,
 )
+from target_loyalty.domain.privacy import PrivacyRequest
 from target_loyalty.domain.roster import deletion_refusal
 from target_loyalty.exceptions import RecordError, RosterDeletionRefusedError
 from target_loyalty.records import Customer, Manifest
@@ -162,6 +164,10 @@ class Books:
                     continue
                 latest[c.customer_id] = c
                 tally["applied"] += 1
+            # Redaction wins over re-sync: a redacted customer is stored with placeholders.
+            for cid in privacy_store.redacted_ids(conn, shop, list(latest)):
+                latest[cid] = privacy_store.redact_on_arrival(latest[cid])
+                tally["redacted_on_arrival"] += 1
             start = self.program_start or self._first_synced(conn, shop, now)
             storage.upsert_accounts(conn, [_account_row(shop, c) for c in latest.values()])
             bonuses = [
@@ -183,6 +189,37 @@ class Books:
                 customer_records=len(customers),
                 discrepancies=len(rejects) + len(notes),
                 quarantined=len(rejects),
+            )
+        return tally
+
+    def apply_privacy(
+        self,
+        shop: str,
+        requests: Sequence[PrivacyRequest],
+        rejects: Rejects,
+        now: datetime,
+        export_dir: Path,
+    ) -> Counter[str]:
+        """Apply privacy requests in one transaction, in queue order; returns its counts.
+
+        Besides ``applied``/``quarantined``, counts ``privacy:<kind>:<outcome>`` per request.
+        """
+        tally = _tally(len(requests) + len(rejects), rejects)
+        with self.engine.begin() as conn:
+            applier = privacy_store.PrivacyApplier(conn, shop, self.run_id, now, export_dir)
+            for request in sorted(requests, key=lambda r: r.queue_position):
+                result = applier.apply(request)
+                tally["applied"] += 1
+                tally[privacy_store.outcome_measure(request.kind, result)] += 1
+            storage.quarantine(conn, self.run_id, shop, rejects, now)
+            run_outcome.add_counts(conn, self.run_id, shop, "privacy_requests", tally)
+            self.registry.heartbeat(
+                conn,
+                shop,
+                now,
+                discrepancies=len(rejects),
+                quarantined=len(rejects),
+                customers_deleted=applier.deleted,
             )
         return tally
 

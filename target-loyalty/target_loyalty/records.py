@@ -25,6 +25,7 @@ from target_runtime.edge import (
 )
 
 from target_loyalty.domain.model import ZERO, Order, Refund
+from target_loyalty.domain.privacy import Kind, PrivacyRequest
 from target_loyalty.domain.reconciliation import ManifestPart
 from target_loyalty.exceptions import RecordError
 
@@ -430,4 +431,55 @@ def parse_manifest(record: Mapping[str, Any]) -> tuple[str, Manifest]:
         window_end=r.moment("window_end", optional=True),
         started_at=r.moment("started_at", optional=True),
         finished_at=r.moment("finished_at", optional=True),
+    )
+
+
+_CUSTOMER_KINDS = (Kind.CUSTOMER_DELETE, Kind.CUSTOMER_REDACT, Kind.DATA_REQUEST)
+
+
+def parse_privacy_request(record: Mapping[str, Any]) -> tuple[str, PrivacyRequest]:
+    """Parse a ``privacy_requests`` record (docs/record-contract.md).
+
+    Raises:
+        RecordError: The first bad field: no shop, no request id, an unknown kind, a
+            customer kind naming no customer (no id, email or phone), a bad id.
+    """
+    r = _Reader("privacy_requests", record)
+    r.key = f"{record.get('request_id')!s:.40}"
+    shop = r.shop()
+    request_id = r.text("request_id")
+    if not request_id:
+        raise r.fail("request_id", "missing or empty request_id")
+    raw_kind = record.get("kind")
+    try:
+        kind = Kind(raw_kind)
+    except ValueError:
+        allowed = ", ".join(k.value for k in Kind)
+        raise r.fail("kind", f"{raw_kind!r:.40} is not one of {allowed}") from None
+    customer_id = r.integer("customer_id", optional=True)
+    email, phone = r.text("email"), r.text("phone")
+    if kind in _CUSTOMER_KINDS and customer_id is None and not email and not phone:
+        raise r.fail("customer_id", f"a {kind.value} request names no customer_id, email or phone")
+    raw_orders = record.get("order_ids") or []
+    if not isinstance(raw_orders, list):
+        raise r.fail("order_ids", "expected a list of order ids")
+    order_ids = tuple(
+        r.check_id(f"order_ids[{i}]", value) or 0 for i, value in enumerate(raw_orders)
+    )
+    position = record.get("queue_position")
+    if isinstance(position, bool) or not isinstance(position, int) or position < 0:
+        raise r.fail("queue_position", f"expected an integer >= 0, got {position!r:.40}")
+    requested = r.moment("requested_at")
+    assert requested is not None
+    return shop, PrivacyRequest(
+        request_id=request_id,
+        kind=kind,
+        customer_id=customer_id,
+        email=email,
+        phone=phone,
+        order_ids=order_ids,
+        data_request_id=r.integer("data_request_id", optional=True),
+        origin=r.text("origin") or "webhook",
+        requested_at=requested,
+        queue_position=position,
     )

@@ -302,3 +302,37 @@ books_clock = sa.Table(
     sa.Column("run_id", sa.String(36), nullable=False),
     sa.Column("closed_at", UTCDateTime, nullable=False),
 )
+
+# One row per privacy request applied (the audit): never the request's email or phone.
+privacy_requests = sa.Table(
+    "loyalty_privacy_requests",
+    metadata,
+    sa.Column("shop_domain", sa.String(255), primary_key=True),
+    sa.Column("request_id", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("customer_id", sa.BigInteger),
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("counts", sa.Text, nullable=False),  # JSON object: table -> rows changed
+    sa.Column("export_path", sa.Text),
+    sa.Column("run_id", sa.String(36), nullable=False),
+)
+
+# Customers whose personal data was redacted: a later customers record for one of them is
+# stored already redacted ("redaction wins over re-sync").
+redacted_customers = sa.Table(
+    "loyalty_redacted_customers",
+    metadata,
+    sa.Column("shop_domain", sa.String(255), primary_key=True),
+    sa.Column("customer_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("request_id", sa.String(255), nullable=False),
+)
+
+# Shops whose data was redacted whole (shop/redact): every later customer is stored redacted.
+redacted_shops = sa.Table(
+    "loyalty_redacted_shops",
+    metadata,
+    sa.Column("shop_domain", sa.String(255), primary_key=True),
+    sa.Column("request_id", sa.String(255), nullable=False),
+)

@@ -149,6 +149,13 @@ CONFIG_SCHEMA = th.PropertiesList(
         "run fails naming the numbers. Raise it to allow a large clean-up.",
     ),
     th.Property(
+        "privacy_export_dir",
+        th.StringType,
+        default="output/privacy-exports",
+        description="Folder for data-request exports: one JSON file per request at "
+        "<privacy_export_dir>/<shop_domain>/<request_id>.json (file 0600, folders 0700).",
+    ),
+    th.Property(
         "max_rejected_records",
         th.IntegerType,
         default=1000,

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from singer_sdk.sinks import BatchSink
 
 from target_loyalty.exceptions import RecordError
-from target_loyalty.records import parse_customer, parse_manifest, parse_order, parse_roster
+from target_loyalty.records import (
+    parse_customer,
+    parse_manifest,
+    parse_order,
+    parse_privacy_request,
+    parse_roster,
+)
 
 if TYPE_CHECKING:
     from target_loyalty.target import TargetLoyalty
@@ -142,6 +148,18 @@ class SyncManifestSink(LoyaltySink):
     def apply(self, shop: str, items: list[Any], rejects: list[Any], now: Any) -> Counter[str]:
         """Store the manifest rows."""
         return self.loyalty.books.apply_manifest(shop, items, rejects, now)
+
+
+class PrivacyRequestsSink(LoyaltySink):
+    """``privacy_requests``: redactions, deletions and data requests, audited."""
+
+    parse = staticmethod(parse_privacy_request)
+
+    def apply(self, shop: str, items: list[Any], rejects: list[Any], now: Any) -> Counter[str]:
+        """Apply the requests."""
+        return self.loyalty.books.apply_privacy(
+            shop, items, rejects, now, self.loyalty.privacy_export_dir
+        )
 
 
 class IgnoredStreamSink(LoyaltySink):

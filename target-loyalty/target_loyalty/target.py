@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from singer_sdk import Target
@@ -33,6 +34,7 @@ from target_loyalty.sinks import (
     CustomersSink,
     IgnoredStreamSink,
     OrdersSink,
+    PrivacyRequestsSink,
     SyncManifestSink,
 )
 
@@ -41,6 +43,7 @@ SINKS: dict[str, type[Sink]] = {
     "orders": OrdersSink,
     "customer_roster": CustomerRosterSink,
     "sync_manifest": SyncManifestSink,
+    "privacy_requests": PrivacyRequestsSink,
 }
 
 
@@ -88,6 +91,9 @@ class TargetLoyalty(Target):
         self._roster_versions: set[int] = set()
         self.roster_received: Counter[tuple[str, int]] = Counter()
         self._closed_rosters: set[int] = set()
+        self.privacy_export_dir = Path(
+            str(self.config.get("privacy_export_dir") or "output/privacy-exports")
+        )
         self.max_roster_deletion_share = float(self.config.get("max_roster_deletion_share", 0.05))
         self._rejected = 0
         self._emitted_state: dict[str, Any] | None = None
