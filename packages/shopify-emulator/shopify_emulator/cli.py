@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -17,6 +19,7 @@ from shopify_emulator.emulator import EmulatorServer
 from shopify_emulator.faults import parse_fault_specs
 from shopify_emulator.generator import generate_store
 from shopify_emulator.schema import SUPPORTED_VERSIONS
+from shopify_emulator.webhooks import WebhookSettings, check_callback_url
 
 
 @click.group()
@@ -80,6 +83,26 @@ def main() -> None:
     default=None,
     help='Write {"base_url", "token", "shop_domain"} as JSON here once listening.',
 )
+@click.option(
+    "--webhook-time-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Multiplies the webhook retry delays (1/3600 turns 4 hours into 4 seconds). The "
+    "deliveries are signed with SHOPIFY_EMULATOR_WEBHOOK_SECRET (environment only).",
+)
+@click.option(
+    "--webhook-timeout-seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="A webhook delivery not answered within this is a failure.",
+)
+@click.option(
+    "--compliance-url",
+    default=None,
+    help="Where the compliance topics (customers/redact...) are sent.",
+)
 def serve(  # noqa: PLR0917 - one parameter per command-line option
     port: int,
     host: str,
@@ -94,13 +117,26 @@ def serve(  # noqa: PLR0917 - one parameter per command-line option
     shop_domain: str,
     store_time: datetime | None,
     ready_file: Path | None,
+    webhook_time_scale: float,
+    webhook_timeout_seconds: float,
+    compliance_url: str | None,
 ) -> None:
     """Generate a store and serve it until killed (prints the URL and a token)."""
     try:
         fault_settings = parse_fault_specs(faults)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--fault") from error
+    if compliance_url is not None and check_callback_url(compliance_url):
+        raise click.BadParameter("must be an http or https URL", param_hint="--compliance-url")
     versions = tuple(v.strip() for v in api_versions.split(",") if v.strip())
+    webhooks = WebhookSettings(
+        timeout_seconds=webhook_timeout_seconds,
+        time_scale=webhook_time_scale,
+        compliance_url=compliance_url,
+    )
+    secret = os.environ.get("SHOPIFY_EMULATOR_WEBHOOK_SECRET")
+    if secret:
+        webhooks = replace(webhooks, client_secret=secret)
     started = time.perf_counter()
     now = None if store_time is None else store_time.replace(tzinfo=UTC)
     store = generate_store(seed, customers, orders, now=now, shop_domain=shop_domain)
@@ -113,6 +149,7 @@ def serve(  # noqa: PLR0917 - one parameter per command-line option
         faults=fault_settings,
         port=port,
         host=host,
+        webhooks=webhooks,
     ).start()
     info = {"base_url": server.base_url, "token": server.token, "shop_domain": server.shop_domain}
     click.echo(

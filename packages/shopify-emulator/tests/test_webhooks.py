@@ -7,9 +7,14 @@ import hashlib
 import hmac
 import itertools
 import json
+import os
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,7 +57,7 @@ class Sink:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def topics(self) -> list[str]:
@@ -371,3 +376,36 @@ def test_the_real_receiver_verifies_and_queues_every_delivery(emulator, tmp_path
         ("refunds/create", "received", oid),
         ("customers/redact", "received", cid),
     ]
+
+
+def test_the_command_line_signs_with_the_secret_from_the_environment_and_never_prints_it(
+    tmp_path, sink
+):
+    secret = "shpss_from_the_environment"
+    ready = tmp_path / "ready.json"
+    binary = Path(sys.executable).parent / "shopify-emulator"
+    proc = subprocess.Popen(
+        [binary, "serve", "--customers", "2", "--orders", "0", "--ready-file", str(ready),
+         "--webhook-time-scale", "0.001", "--compliance-url", sink.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "SHOPIFY_EMULATOR_WEBHOOK_SECRET": secret},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        base = json.loads(ready.read_text())["base_url"]
+        call = f"{base}/_emulator/"
+        requests.post(call + "send_compliance_webhook", json={"topic": "shop/redact"}, timeout=10)
+        assert requests.post(call + "wait_webhooks_idle", json={}, timeout=40).json()["result"]
+        log = requests.post(call + "webhook_deliveries", json={}, timeout=10).json()["result"]
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    [got] = sink.received
+    expected = base64.b64encode(hmac.new(secret.encode(), got["body"], hashlib.sha256).digest())
+    assert got["headers"]["x-shopify-hmac-sha256"] == expected.decode()
+    assert secret not in out
+    assert secret not in json.dumps(log)
