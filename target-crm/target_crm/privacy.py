@@ -284,11 +284,14 @@ def redact_on_arrival(
     arrived: Counter[str] = Counter()
     for shop, ids in by_shop.items():
         rc = redacted_customers.c
-        found = conn.execute(
-            sa.select(rc.customer_id, rc.request_id).where(
-                rc.shop_domain == shop, rc.customer_id.in_(sorted(ids))
+        wanted = sorted(ids)
+        found = []
+        # Chunked: a batch of customers can name more ids than SQLite binds at once.
+        for start in range(0, len(wanted), 900):
+            query = sa.select(rc.customer_id, rc.request_id).where(
+                rc.shop_domain == shop, rc.customer_id.in_(wanted[start : start + 900])
             )
-        ).all()
+            found.extend(conn.execute(query).all())
         for cid, request_id in found:
             request = PrivacyRequest(
                 shop, request_id, "customer_redact", cid, None, None, (), None, "local", now, 0
