@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import random
 import threading
@@ -76,7 +77,8 @@ def topic_from_enum(value: str) -> str:
 class WebhookSettings:
     """How deliveries are made. ``time_scale`` multiplies every retry delay (1/3600: 4 h -> 4 s)."""
 
-    client_secret: str = "emulator-client-secret"  # noqa: S105 (a local stand-in, not a secret)
+    # repr=False: the settings may be logged, the secret never is.
+    client_secret: str = field(default="emulator-client-secret", repr=False)
     timeout_seconds: float = 5.0
     time_scale: float = 1.0
     compliance_url: str | None = None
@@ -417,7 +419,7 @@ class WebhookDispatcher:
                 return int(answer.status)
         except urllib.error.HTTPError as error:
             return int(error.code)
-        except (OSError, ValueError):
+        except (OSError, ValueError, http.client.HTTPException):
             return None  # no answer (refused, reset, timed out): counted as a failure
 
 

@@ -40,6 +40,7 @@ class Sink:
         self.received: list[dict[str, Any]] = []
         self.statuses: list[int] = []
         self.always: int | None = None
+        self.delays: list[float] = []
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -47,6 +48,8 @@ class Sink:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 sink.received.append({"headers": headers, "body": body})
+                if sink.delays:
+                    time.sleep(sink.delays.pop(0))
                 status = sink.statuses.pop(0) if sink.statuses else (sink.always or 200)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -232,6 +235,21 @@ def test_the_subscription_is_removed_after_the_eighth_retry_fails(emulator, sink
     control(emulator, "update_customer", id=first(emulator), note="again")
     control(emulator, "wait_webhooks_idle")
     assert len(sink.received) == 9
+
+
+def test_an_answer_later_than_the_timeout_is_a_failure_and_retried(emulator, sink):
+    control(emulator, "configure_webhooks", timeout_seconds=0.2)
+    sink.delays = [0.6]
+    control(emulator, "subscribe_webhook", topic="customers/update", callback_url=sink.url)
+    control(emulator, "update_customer", id=first(emulator), note="slow")
+    control(emulator, "wait_webhooks_idle")
+    assert len(sink.received) == 2
+    [entry] = control(emulator, "webhook_deliveries")
+    assert (entry["attempts"], entry["last_status"], entry["state"]) == (2, 200, "delivered")
+
+
+def test_the_client_secret_is_not_in_the_settings_repr():
+    assert SECRET not in repr(WebhookSettings(client_secret=SECRET))
 
 
 def test_no_answer_counts_as_a_failure(emulator):
