@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 from target_loyalty.storage import upsert
 
 SKIPPED = "skipped:"
+#: Run-count measures of privacy request outcomes: ``privacy:<kind>:<outcome>``.
+PRIVACY = "privacy:"
 
 
 def add_counts(
@@ -223,6 +225,10 @@ def report_rows(conn: Connection, run_id: str, shop: str) -> dict[str, Any]:
             row["skipped"][measure.removeprefix(SKIPPED)] = int(count)
         elif measure.startswith("excluded:"):
             row["excluded"][measure.removeprefix("excluded:")] = int(count)
+        elif measure.startswith(PRIVACY):
+            # privacy:<kind>:<outcome> -> {"<kind>": {"<outcome>": n}}
+            kind, _, result = measure.removeprefix(PRIVACY).partition(":")
+            row.setdefault("privacy", {}).setdefault(kind, {})[result] = int(count)
         else:
             row[measure] = int(count)
     checks = [

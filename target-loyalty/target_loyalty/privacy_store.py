@@ -31,6 +31,7 @@ from target_loyalty.domain.privacy import (
     needles,
     redacted_account,
 )
+from target_loyalty.outcome import PRIVACY
 from target_loyalty.records import Customer
 
 #: Tables keyed by (shop_domain, customer_id): the data request exports their rows.
@@ -45,7 +46,7 @@ _ROW_ID = {
 
 def outcome_measure(kind: Kind | str, outcome: Outcome | str) -> str:
     """The run-count measure of one request's outcome (``privacy:<kind>:<outcome>``)."""
-    return f"privacy:{kind}:{outcome}"
+    return f"{PRIVACY}{kind}:{outcome}"
 
 
 def redacted_ids(conn: Connection, shop: str, customer_ids: Sequence[int]) -> set[int]:

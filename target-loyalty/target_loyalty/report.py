@@ -137,6 +137,11 @@ def _stream_lines(run: dict[str, Any]) -> list[str]:
             if counts[key]:
                 reasons = ", ".join(f"{r} {n}" for r, n in sorted(counts[key].items()))
                 lines.append(f"    {title}: {reasons}")
+        if counts.get("redacted_on_arrival"):
+            lines.append(f"    redacted on arrival: {counts['redacted_on_arrival']}")
+        for kind, outcomes in sorted(counts.get("privacy", {}).items()):
+            done = ", ".join(f"{o} {n}" for o, n in sorted(outcomes.items()))
+            lines.append(f"    privacy requests {kind}: {done}")
     for check in run["checks"]:
         lines.append(
             f"  check {check['stream']} {check['check']}: {check['status']} ({check['detail']})"

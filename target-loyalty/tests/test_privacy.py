@@ -366,3 +366,27 @@ def test_placeholders_and_mentions():
     assert mentions('{"id": 12, "x": 1}', found)
     assert not mentions('{"id": 123}', found)
     assert not mentions('{"customer_id": 7}', found)
+
+
+def test_report_counts_privacy_requests_by_kind_and_outcome(database_url, tmp_path):
+    from target_loyalty.report import load_report, render_table  # noqa: PLC0415
+
+    url = database_url
+    backfill(url, tmp_path)
+    privacy_run(
+        url,
+        tmp_path,
+        request("customer_redact", "r-1", 1, customer_id=1),
+        request("customer_redact", "r-2", 2, customer_id=999),
+        request("data_request", "r-3", 3, customer_id=2),
+    )
+    report = load_report(url, SHOP, 1)
+    [run] = report["runs"]
+    assert run["streams"]["privacy_requests"]["privacy"] == {
+        "customer_redact": {"applied": 1, "no_match": 1},
+        "data_request": {"exported": 1},
+    }
+    text = render_table(report)
+    assert "privacy requests customer_redact: applied 1, no_match 1" in text
+    assert "privacy requests data_request: exported 1" in text
+    assert traces(text, ADA) == []
