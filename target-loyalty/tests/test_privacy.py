@@ -17,6 +17,7 @@ from loyalty_records import (
     customer,
     ledger,
     manifest_for,
+    manifest_row,
     order,
     query,
     run_target,
@@ -390,3 +391,26 @@ def test_report_counts_privacy_requests_by_kind_and_outcome(database_url, tmp_pa
     assert "privacy requests customer_redact: applied 1, no_match 1" in text
     assert "privacy requests data_request: exported 1" in text
     assert traces(text, ADA) == []
+
+
+def test_a_manifest_part_for_privacy_requests_is_stored_not_checked(database_url, tmp_path):
+    """Even a part whose numbers disagree leaves the run succeeded: the stream is not reconciled."""
+    url = database_url
+    backfill(url, tmp_path)
+    messages = Messages().records(
+        "privacy_requests", request("customer_redact", "p-1", phone="+442079460001")
+    )
+    messages.records("customers", customer(2, updated_at=at(3, 2), **BOB))
+    messages.records(
+        "sync_manifest", manifest_row("customers", 1), manifest_row("privacy_requests", 7)
+    )
+    run_target(config(url, tmp_path), messages)
+    [status] = query(url, "SELECT status FROM loyalty_sync_runs ORDER BY started_at DESC LIMIT 1")
+    assert status[0] == "succeeded"
+    stored = query(
+        url, "SELECT emitted FROM loyalty_sync_manifest WHERE stream = 'privacy_requests'"
+    )
+    assert [r[0] for r in stored] == [7]
+    # Found by phone (digits compared): Ada is redacted.
+    assert audit(url)[0][:4] == ("p-1", "customer_redact", 1, "applied")
+    assert traces(dump(url), ADA) == []
