@@ -345,7 +345,7 @@ def parse_roster(record: Mapping[str, Any]) -> tuple[str, int]:
     return f.shop(), int(f.id_("id"))
 
 
-MANIFEST_PARTS = ("window", "refund_sweep")
+MANIFEST_PARTS = ("window", "refund_sweep", "webhooks")  # webhooks: the queue's re-fetches
 
 
 def _count(f: _Fields, field: str, source: Mapping[str, Any] | None = None) -> int:
