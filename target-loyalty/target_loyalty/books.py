@@ -123,7 +123,11 @@ class Books:
                     shop, order, outcome.eligible, outcome.net_basis, self.run_id
                 )
             new = [entry for rows in pending.values() for entry in rows]
-            storage.ensure_accounts(conn, shop, {o.customer_id for o in orders if o.customer_id})
+            owners = {o.customer_id for o in orders if o.customer_id}
+            # Orders keep no email or phone here: a redacted owner's order is only counted.
+            redacted = privacy_store.redacted_ids(conn, shop, sorted(owners))
+            tally["redacted_on_arrival"] += sum(1 for o in orders if o.customer_id in redacted)
+            storage.ensure_accounts(conn, shop, owners)
             storage.insert_entries(conn, shop, self.run_id, new, now)
             storage.upsert_orders(conn, list(facts.values()))
             storage.queue_recompute(conn, shop, changed)

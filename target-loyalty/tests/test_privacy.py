@@ -200,9 +200,12 @@ def test_redaction_leaves_no_trace_and_keeps_the_books(database_url, tmp_path):
     assert books_tables(dump(url)) == books_tables(settled)
 
     # A replayed older record of Ada: stored redacted, counted.
-    run_target(config(url, tmp_path), Messages().records("customers", customer(1, **ADA)))
+    replay = Messages().records("customers", customer(1, **ADA))
+    replay.records("orders", order(101, 1, "100.00"), order(102, 2, "40.00"))
+    run_target(config(url, tmp_path), replay)
     assert traces(dump(url), ADA) == []
     assert measures(url, "customers")["redacted_on_arrival"] == 1
+    assert measures(url, "orders")["redacted_on_arrival"] == 1  # order 101 only
     assert balances(url) == balances_before
 
 
