@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from target_crm import schema as t
+from target_crm.delivery import erasure
 from target_crm.domain.identity import normalize_phone
 from target_crm.domain.models import ContactStatus
 from target_crm.domain.privacy import (
@@ -60,7 +61,11 @@ redacted_customers = sa.Table(
     sa.Column("redacted_at", t.UtcDateTime, nullable=False),
 )
 
-_OWN_TABLES = frozenset({"contacts", "crm_privacy_requests", "crm_redacted_customers"})
+# delivery_erasures holds the one copy of a platform id an erasure needs until it is sent
+# (target_crm.delivery.erasure clears it then).
+_OWN_TABLES = frozenset(
+    {"contacts", "crm_privacy_requests", "crm_redacted_customers", "delivery_erasures"}
+)
 _PERSONAL = ("email", "email_normalized", "phone", "phone_normalized", "first_name", "last_name")
 
 
@@ -113,6 +118,27 @@ def _secrets(
     values.update(v for v in (request.email, request.phone) if v)
     # Very short values (a one-letter name) would erase unrelated text: they are still
     # replaced in the contact's own row, but not searched for elsewhere.
+    return frozenset(v for v in values if len(v) >= 3)
+
+
+def _earlier_identifiers(conn: Connection, shop: str, ids: list[int]) -> frozenset[str]:
+    """Emails and phones the customers had before: an email change leaves the old one in
+    earlier events' properties and in the platform user ids it was sent under."""
+    values: set[str] = set()
+    ev = t.events.c
+    for stored in conn.scalars(
+        sa.select(ev.properties).where(ev.shop_domain == shop, ev.customer_id.in_(ids))
+    ):
+        props = json.loads(stored) if isinstance(stored, str) else stored
+        if isinstance(props, Mapping):
+            values.update(str(props[k]) for k in ("email", "phone") if props.get(k))
+    di = t.delivery_identities.c
+    for row in conn.execute(
+        sa.select(di.platform_user_id, di.previous_user_id).where(
+            di.shop_domain == shop, di.customer_id.in_(ids)
+        )
+    ):
+        values.update(v for v in row if v)
     return frozenset(v for v in values if len(v) >= 3)
 
 
@@ -257,7 +283,14 @@ def redact(
         Rows changed per table.
     """
     counts: Counter[str] = Counter()
-    secrets = _secrets(conn, shop, ids, request)
+    secrets = _secrets(conn, shop, ids, request) | _earlier_identifiers(conn, shop, ids)
+    # Before the store forgets them: the platforms that hold the customer get an erasure.
+    emails = conn.execute(
+        sa.select(t.contacts.c.customer_id, t.contacts.c.email).where(_contact_where(shop, ids))
+    ).all()
+    counts["erasures_queued"] += erasure.queue_erasures(
+        conn, shop, [(r.customer_id, r.email) for r in emails], request.request_id, now
+    )
     counts["contacts"] += _redact_contacts(conn, shop, ids, request.request_id, now)
     _scan(conn, secrets, counts)
     counts["outbox_skipped_redacted"] += cancel_pending(conn, shop, ids)

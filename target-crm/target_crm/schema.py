@@ -250,6 +250,24 @@ delivery_merges = sa.Table(
     sa.Column("due_at", UtcDateTime, nullable=False),
 )
 
+# An erasure forwarded to a platform after a redaction (MoEngage's Delete User, Ometria's
+# data-deletion request). `identity_value` is the platform's user id or email, the one copy
+# of it kept after the redaction: it is needed to make the request, and set to NULL the
+# moment the platform accepted it.
+delivery_erasures = sa.Table(
+    "delivery_erasures",
+    metadata,
+    sa.Column("destination", sa.String(64), primary_key=True),
+    sa.Column("erasure_key", sa.String(400), primary_key=True),
+    sa.Column("shop_domain", sa.String(255), nullable=False),
+    sa.Column("customer_id", sa.BigInteger, nullable=False),
+    sa.Column("request_id", sa.String(255), nullable=False),
+    sa.Column("identity_value", sa.String(400)),
+    sa.Column("queued_at", UtcDateTime, nullable=False),
+    sa.Column("sent_at", UtcDateTime),
+    sa.Column("platform_reference", sa.String(255)),
+)
+
 delivery_feedback = sa.Table(
     "delivery_feedback",
     metadata,

@@ -6,7 +6,7 @@ emulator sending signed webhooks to the real receiver, which queues them. A chan
 through the emulator's control API reaches the ledger, the CRM store and MoEngage through
 the webhook path alone (the job reads no `updated_at` window); a `customers/redact`
 compliance webhook then leaves no trace of that customer in either database, with the
-balances unchanged.
+balances unchanged, and is forwarded to MoEngage as a Delete User call.
 """
 
 from __future__ import annotations
@@ -138,4 +138,6 @@ def test_a_webhooked_change_and_a_redaction_reach_both_targets_and_moengage(
     # Nothing the redaction touched went back out with the personal data.
     later = moe.control.elements()[elements_before:]
     assert all(EMAIL not in json.dumps(e["element"]) for e in later)
+    # The erasure went to MoEngage once, for the user id the contact was sent under.
+    assert [d["identity_value"] for d in moe.control.deletions()] == [EMAIL]
     assert all(moe.api_key not in log and SECRET not in log for log in meltano_project.logs)

@@ -58,6 +58,7 @@ class MoEngageLimits:
     # 2 hours after the retained user id first appeared (each merge records whether it did).
     merges_per_minute: int = 1_000
     merge_min_age_seconds: float = 7_200.0
+    deletes_per_minute: int = 5_000  # Delete User API, one user per request
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,8 @@ class MoEngageStandin(StandinServer):
         self._window: deque[tuple[float, int, int]] = deque()
         self.merges: list[dict[str, Any]] = []
         self._merge_window: deque[tuple[float, int]] = deque()
+        self.deletions: list[dict[str, Any]] = []
+        self._delete_window: deque[float] = deque()
         self._first_seen: dict[str, float] = {}
         self._control = MoEngageControl(self)
 
@@ -136,6 +139,8 @@ class MoEngageStandin(StandinServer):
         self._window.clear()
         self.merges.clear()
         self._merge_window.clear()
+        self.deletions.clear()
+        self._delete_window.clear()
         self._first_seen.clear()
 
     def platform_routes(self) -> list[Route]:
@@ -149,9 +154,14 @@ class MoEngageStandin(StandinServer):
             body = await request.body()
             return await run_in_threadpool(self.handle_merge, request, body)
 
+        async def delete(request: Request) -> Response:
+            body = await request.body()
+            return await run_in_threadpool(self.handle_delete, request, body)
+
         return [
             Route("/v1/transition/{workspace_id}", transition, methods=["POST"]),
             Route("/v1/customer/merge", merge, methods=["POST"]),
+            Route("/v1/customer/delete", delete, methods=["POST"]),
         ]
 
     def handle_merge(self, request: Request, body: bytes) -> Response:
@@ -199,9 +209,8 @@ class MoEngageStandin(StandinServer):
                 )
         return JSONResponse({"status": "success", "operation": "created"})
 
-    def _check_merge(
-        self, request: Request, body: bytes, request_id: str
-    ) -> tuple[Refusal | None, list[tuple[str, str]]]:
+    def _app_id_auth(self, request: Request, request_id: str) -> Refusal | None:
+        """Basic auth plus the workspace in `?app_id=` (the user APIs: merge, delete)."""
         header = request.headers.get("authorization") or ""
         scheme, _, token = header.partition(" ")
         try:
@@ -214,10 +223,71 @@ class MoEngageStandin(StandinServer):
             and secrets.compare_digest(password, self.api_key)
             and request.query_params.get("app_id") == self.workspace_id
         )
-        if not good:
-            message = AUTH_MISMATCH if header else AUTH_MISSING
-            fail = _fail(message, "Authentication required", request_id)
-            return Refusal(401, "unauthorized", fail), []
+        if good:
+            return None
+        message = AUTH_MISMATCH if header else AUTH_MISSING
+        return Refusal(401, "unauthorized", _fail(message, "Authentication required", request_id))
+
+    def handle_delete(self, request: Request, body: bytes) -> Response:
+        """Delete User API: one user per request, 5,000 requests a minute; always "accepted"."""
+        with self.lock:
+            request_id = self.new_request_id()
+            refusal = self._app_id_auth(request, request_id)
+            value: str | None = None
+            if refusal is None:
+                try:
+                    data = json.loads(body)
+                    kind, value = data["identity_type"], str(data["identity_value"])
+                    if kind not in ("customer_id", "moengage_id") or not value:
+                        raise ValueError(kind)
+                except (ValueError, TypeError, KeyError):
+                    message = "identity_type (customer_id or moengage_id) and identity_value"
+                    refusal = Refusal(400, "bad_request", _fail(message, "Bad Request", request_id))
+            if refusal is None:
+                now = self.clock.now()
+                while self._delete_window and self._delete_window[0] <= now - WINDOW_SECONDS:
+                    self._delete_window.popleft()
+                if len(self._delete_window) >= self.limits.deletes_per_minute:
+                    message = "Rate limits exceeded. Please Try After Some Time"
+                    refusal = Refusal(
+                        429, "rate_limited", _fail(message, "Rate Limits Exceeded", request_id)
+                    )
+            if refusal is not None:
+                self.log_request(
+                    request,
+                    body,
+                    request_id=request_id,
+                    status=refusal.status,
+                    outcome=refusal.outcome,
+                )
+                return JSONResponse(refusal.payload, status_code=refusal.status)
+            entry = self.log_request(
+                request, body, request_id=request_id, status=200, outcome="delete_accepted"
+            )
+            self._delete_window.append(entry["received_at"])
+            self.deletions.append(
+                {
+                    "seq": len(self.deletions) + 1,
+                    "request_id": request_id,
+                    "identity_value": value,
+                    # Hard-deleted after MoEngage's 24-hour buffer; unknown ids change nothing.
+                    "outcome": "deleted" if value in self._first_seen else "unknown_user",
+                    "received_at": entry["received_at"],
+                }
+            )
+        return JSONResponse(
+            {
+                "status": "success",
+                "message": "Your request has been accepted and will be processed soon.",
+            }
+        )
+
+    def _check_merge(
+        self, request: Request, body: bytes, request_id: str
+    ) -> tuple[Refusal | None, list[tuple[str, str]]]:
+        refused = self._app_id_auth(request, request_id)
+        if refused is not None:
+            return refused, []
         try:
             data = json.loads(body)
             pairs = [(str(p["merged_user"]), str(p["retained_user"])) for p in data["merge_data"]]
@@ -399,6 +469,7 @@ class MoEngageControl(BaseControl):
         "counts",
         "configure",
         "merges",
+        "deletions",
     }
     server: MoEngageStandin
 
@@ -449,6 +520,11 @@ class MoEngageControl(BaseControl):
         (``merged`` | ``unknown_user``), ``retained_age_seconds`` and ``too_early`` (sooner
         than ``merge_min_age_seconds`` after the retained user id first arrived)."""
         return self._copy(self.server.merges)
+
+    def deletions(self) -> list[dict[str, Any]]:
+        """Each Delete User request taken: ``identity_value``, ``outcome`` (``deleted`` |
+        ``unknown_user``), ``received_at``."""
+        return self._copy(self.server.deletions)
 
     def counts(self) -> dict[str, Any]:
         """Exact totals: requests by outcome, elements and events stored and dropped."""

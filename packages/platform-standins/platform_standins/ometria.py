@@ -10,6 +10,7 @@ and records upserted by id (supplied fields merged into the stored record).
 from __future__ import annotations
 
 import copy
+import json
 import secrets
 import uuid
 from collections import Counter, deque
@@ -47,6 +48,8 @@ class OmetriaLimits:
     queue_limit: int = 50_000
     processing_delay_seconds: float = 0.25
     retry_after_seconds: int | None = None  # Ometria documents no Retry-After
+    # GDPR data-deletion requests: "rate limited to a maximum of six requests per minute".
+    deletion_requests_per_minute: int = 6
 
 
 class OmetriaStandin(StandinServer):
@@ -72,6 +75,8 @@ class OmetriaStandin(StandinServer):
         self.errors: list[dict[str, Any]] = []
         self.queue: deque[dict[str, Any]] = deque()
         self._window: deque[float] = deque()
+        self.deletion_requests: list[dict[str, Any]] = []
+        self._deletion_window: deque[float] = deque()
         self._control = OmetriaControl(self)
 
     @property
@@ -104,6 +109,8 @@ class OmetriaStandin(StandinServer):
         self.errors.clear()
         self.queue.clear()
         self._window.clear()
+        self.deletion_requests.clear()
+        self._deletion_window.clear()
 
     def platform_routes(self) -> list[Route]:
         """``POST /v2/push`` and ``GET /v2/push/_errors``."""
@@ -115,10 +122,51 @@ class OmetriaStandin(StandinServer):
         async def errors(request: Request) -> Response:
             return await run_in_threadpool(self.handle_errors, request)
 
+        async def deletion(request: Request) -> Response:
+            body = await request.body()
+            return await run_in_threadpool(self.handle_deletion_request, request, body)
+
         return [
             Route("/v2/push", push, methods=["POST"]),
             Route("/v2/push/_errors", errors, methods=["GET"]),
+            Route("/v2/data-deletion-requests", deletion, methods=["POST"]),
         ]
+
+    def handle_deletion_request(self, request: Request, body: bytes) -> Response:
+        """`POST /v2/data-deletion-requests` `{email, comment}`: queued, processed later.
+
+        403 for a key not allowed, 400 without an email, 429 past six a minute; otherwise
+        the request object with its `id` (the contact is anonymised within 14 days).
+        """
+        with self.lock:
+            request_id = self.new_request_id()
+            if not self._authorised(request):
+                payload = {"status": "ERROR", "message": "API key is not authorised"}
+                return self._answer(request, body, request_id, 403, "forbidden", payload=payload)
+            try:
+                data = json.loads(body)
+                email = data["email"]
+                if not isinstance(email, str) or "@" not in email:
+                    raise ValueError(email)
+            except (ValueError, TypeError, KeyError):
+                payload = {"status": "ERROR", "message": "an email address is required"}
+                return self._answer(request, body, request_id, 400, "bad_request", payload=payload)
+            now = self.clock.now()
+            while self._deletion_window and self._deletion_window[0] <= now - 60.0:
+                self._deletion_window.popleft()
+            if len(self._deletion_window) >= self.limits.deletion_requests_per_minute:
+                payload = {"status": "ERROR", "message": "Too many requests"}
+                return self._answer(request, body, request_id, 429, "rate_limited", payload=payload)
+            self._deletion_window.append(now)
+            created = {
+                "id": str(uuid.uuid4()),
+                "action": "anonymise",
+                "comment": data.get("comment"),
+                "timestamp_created": now,
+                "timestamp_completed": None,
+            }
+            self.deletion_requests.append({**created, "email": email})
+            return self._answer(request, body, request_id, 200, "deletion_queued", payload=created)
 
     # --- the asynchronous side ------------------------------------------------------
 
@@ -294,6 +342,7 @@ class OmetriaControl(BaseControl):
         "drain",
         "counts",
         "configure",
+        "deletion_requests",
     }
     server: OmetriaStandin
 
@@ -354,6 +403,11 @@ class OmetriaControl(BaseControl):
     def drain(self) -> int:
         """Process every queued record now, delay or not; returns how many."""
         return self.server.settle(everything=True)
+
+    def deletion_requests(self) -> list[dict[str, Any]]:
+        """Each GDPR data-deletion request taken: ``id``, ``email``, ``comment``,
+        ``timestamp_created`` (what the account would anonymise within 14 days)."""
+        return self._copy(self.server.deletion_requests)
 
     def counts(self) -> dict[str, Any]:
         """Exact totals: requests by outcome, receipts by status, current records by type."""

@@ -260,6 +260,8 @@ def test_documented_default_limits(moe):
         # Merge User API: "1000 user updates per minute", at least 2 hours after the id.
         "merges_per_minute": 1_000,
         "merge_min_age_seconds": 7_200.0,
+        # Delete User API: one user per request, 5,000 requests a minute.
+        "deletes_per_minute": 5_000,
     }
 
 
@@ -401,3 +403,29 @@ def test_device_elements_are_stored_and_counted(moe):
     )
     over_http = requests.get(f"{moe.base_url}/_standin/elements?type=device", timeout=10).json()
     assert [e["element"] for e in over_http["result"]] == [device]
+
+
+def test_delete_user_api_auth_body_and_what_it_records(moe):
+    post(moe, transition(customer("gone")))
+    url = f"{moe.base_url}/v1/customer/delete"
+    body = {"identity_type": "customer_id", "identity_value": "gone"}
+    params = {"app_id": moe.workspace_id}
+    assert requests.post(url, params=params, json=body, timeout=10).status_code == 401
+    bad = {"identity_type": "email", "identity_value": "gone"}
+    answer = requests.post(url, params=params, json=bad, headers=moe.auth_headers(), timeout=10)
+    assert answer.status_code == 400
+    assert moe.control.deletions() == []
+    answer = requests.post(url, params=params, json=body, headers=moe.auth_headers(), timeout=10)
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "success"
+    unknown = {"identity_type": "customer_id", "identity_value": "never-seen"}
+    requests.post(url, params=params, json=unknown, headers=moe.auth_headers(), timeout=10)
+    assert [(d["identity_value"], d["outcome"]) for d in moe.control.deletions()] == [
+        ("gone", "deleted"),
+        ("never-seen", "unknown_user"),
+    ]
+    moe.control.advance_time(61)
+    moe.control.configure(deletes_per_minute=1)
+    requests.post(url, params=params, json=body, headers=moe.auth_headers(), timeout=10)
+    again = requests.post(url, params=params, json=body, headers=moe.auth_headers(), timeout=10)
+    assert again.status_code == 429

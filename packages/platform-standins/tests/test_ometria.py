@@ -253,3 +253,22 @@ def test_bad_key_is_401_for_push_and_errors(om, headers):
     assert errors(om, headers=headers).status_code == 401
     assert om.control.history() == []
     assert [r["outcome"] for r in om.control.requests()] == ["unauthorized", "unauthorized"]
+
+
+def test_data_deletion_requests_auth_body_rate_and_record(default_om):
+    om = default_om
+    url = f"{om.base_url}/v2/data-deletion-requests"
+    body = {"email": "ann@example.com", "comment": "customers/redact"}
+    assert requests.post(url, json=body, timeout=10).status_code == 403
+    no_email = requests.post(url, json={"comment": "x"}, headers=om.auth_headers(), timeout=10)
+    assert no_email.status_code == 400
+    assert om.control.deletion_requests() == []
+    taken = [requests.post(url, json=body, headers=om.auth_headers(), timeout=10) for _ in range(6)]
+    assert {r.status_code for r in taken} == {200}
+    assert all(r.json()["action"] == "anonymise" and r.json()["id"] for r in taken)
+    assert "ann@example.com" not in taken[0].text  # the answer does not echo the email
+    # "A maximum of six requests per minute".
+    assert requests.post(url, json=body, headers=om.auth_headers(), timeout=10).status_code == 429
+    om.control.advance_time(60)
+    assert requests.post(url, json=body, headers=om.auth_headers(), timeout=10).status_code == 200
+    assert [r["email"] for r in om.control.deletion_requests()] == ["ann@example.com"] * 7

@@ -10,7 +10,8 @@ from typing import Any
 import requests
 from sqlalchemy.engine import Connection
 
-from target_crm.delivery import common
+from target_crm.delivery import common, erasure
+from target_crm.delivery.erasure import ERASURE
 from target_crm.delivery.items import (
     OUTSIDE_RETENTION,
     REJECTED,
@@ -29,6 +30,8 @@ EVENTS_PER_MINUTE = 30_000
 MERGES_PER_MINUTE = 1_000
 MERGE_DELAY_SECONDS = 7_200.0
 MERGES_PER_REQUEST = 100
+# Delete User API (`POST /v1/customer/delete`): one user per request, 5,000 requests a minute.
+DELETES_PER_MINUTE = 5_000
 # customer_id values MoEngage drops silently (developers.moengage.com 28828128904468).
 FORBIDDEN_IDS = frozenset(
     [
@@ -88,6 +91,7 @@ class MoEngageAdapter:
         self.workspace_id, self._api_key = workspace_id, api_key
         self.url = f"{base_url.rstrip('/')}/v1/transition/{workspace_id}"
         self.merge_url = f"{base_url.rstrip('/')}/v1/customer/merge?app_id={workspace_id}"
+        self.delete_url = f"{base_url.rstrip('/')}/v1/customer/delete?app_id={workspace_id}"
         self.identifier, self.resend_in_doubt = identifier, resend_in_doubt
         self.retention_days = retention_days
         self.historical_attribute = historical_attribute
@@ -96,6 +100,7 @@ class MoEngageAdapter:
             "users": (USERS_PER_MINUTE, 60.0),
             "events": (EVENTS_PER_MINUTE, 60.0),
             "merges": (MERGES_PER_MINUTE, 60.0),
+            "deletes": (DELETES_PER_MINUTE, 60.0),
         }
 
     def customer_id(self, contact: Any) -> str | None:
@@ -113,14 +118,38 @@ class MoEngageAdapter:
         keys += [(e.shop_domain, e.customer_id) for e in events.values()]
         contacts = common.load_contacts(conn, keys)
         merges = common.load_merges(conn, self.name, [r for r in rows if r.entity == MERGE])
-        return [
-            self._contact(r, contacts.get(common.contact_key(r)))
-            if r.entity == "contact"
-            else self._merge(r, merges.get(r.entity_key))
-            if r.entity == MERGE
-            else self._event(r, events.get(r.entity_key), contacts, now)
-            for r in rows
-        ]
+        erasures = erasure.load_erasures(
+            conn, self.name, [r.entity_key for r in rows if r.entity == ERASURE]
+        )
+        redacted = erasure.redacted_contacts(conn, keys)
+        items = []
+        for r in rows:
+            if r.entity == ERASURE:
+                items.append(self._erasure(r, erasures.get(r.entity_key)))
+            elif r.entity == MERGE:
+                items.append(self._merge(r, merges.get(r.entity_key)))
+            elif r.entity == "contact":
+                key = common.contact_key(r)
+                items.append(
+                    Item(r, outcome=SKIPPED, reason="redacted")
+                    if key in redacted
+                    else self._contact(r, contacts.get(key))
+                )
+            else:
+                event = events.get(r.entity_key)
+                owner = None if event is None else (event.shop_domain, event.customer_id)
+                items.append(
+                    Item(r, outcome=SKIPPED, reason="redacted")
+                    if owner in redacted
+                    else self._event(r, event, contacts, now)
+                )
+        return items
+
+    def _erasure(self, row: OutboxRow, queued: Any) -> Item:
+        if queued is None or queued.identity_value is None:
+            return Item(row, outcome=SKIPPED, reason="erasure not in the store")
+        payload = {"identity_type": "customer_id", "identity_value": queued.identity_value}
+        return Item(row, payload=payload, group=ERASURE, units={"deletes": 1})
 
     def _merge(self, row: OutboxRow, merge: Any) -> Item:
         if merge is None:
@@ -191,15 +220,19 @@ class MoEngageAdapter:
 
     def pack(self, items: Sequence[Item]) -> list[list[Item]]:
         """Bulk calls of at most 100,000 bytes (no item-count limit), then merge calls."""
-        bulk = [i for i in items if i.group != MERGE]
+        bulk = [i for i in items if i.group not in (MERGE, ERASURE)]
         merges = [i for i in items if i.group == MERGE]
-        return pack(
-            bulk, max_items=10_000, max_bytes=MAX_REQUEST_BYTES, overhead=len(_ENVELOPE)
-        ) + pack(
-            merges,
-            max_items=MERGES_PER_REQUEST,
-            max_bytes=MAX_REQUEST_BYTES,
-            overhead=len(_MERGE_ENVELOPE),
+        # One user per Delete User call.
+        deletes = [[i] for i in items if i.group == ERASURE]
+        return (
+            deletes
+            + pack(bulk, max_items=10_000, max_bytes=MAX_REQUEST_BYTES, overhead=len(_ENVELOPE))
+            + pack(
+                merges,
+                max_items=MERGES_PER_REQUEST,
+                max_bytes=MAX_REQUEST_BYTES,
+                overhead=len(_MERGE_ENVELOPE),
+            )
         )
 
     def request(self, items: Sequence[Item]) -> tuple[str, dict[str, str], bytes]:
@@ -211,6 +244,8 @@ class MoEngageAdapter:
             "Content-Type": "application/json",
         }
         joined = b",".join(i.encoded for i in items)
+        if items and items[0].group == ERASURE:
+            return self.delete_url, headers, items[0].encoded
         if items and items[0].group == MERGE:
             return self.merge_url, headers, b'{"merge_data":[' + joined + b"]}"
         body = b'{"type":"transition","elements":[' + joined + b"]}"

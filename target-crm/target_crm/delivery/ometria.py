@@ -10,7 +10,8 @@ from typing import Any
 import requests
 from sqlalchemy.engine import Connection
 
-from target_crm.delivery import common
+from target_crm.delivery import common, erasure
+from target_crm.delivery.erasure import ERASURE
 from target_crm.delivery.items import REJECTED, SENT, SKIPPED, Item, OutboxRow, pack
 
 MAX_RECORDS = 100
@@ -159,8 +160,10 @@ class OmetriaAdapter:
         # Ometria validates after answering "OK": give it this long before reading errors.
         self.feedback_wait_seconds = feedback_wait_seconds
         self.url = f"{base_url.rstrip('/')}/v2/push"
+        self.erasure_url = f"{base_url.rstrip('/')}/v2/data-deletion-requests"
         self.collection = collection
-        self.windows = {"requests": (REQUESTS_PER_SECOND, 1.0)}
+        # Data-deletion requests: "a maximum of six requests per minute", one email each.
+        self.windows = {"requests": (REQUESTS_PER_SECOND, 1.0), "erasures": (6, 60.0)}
 
     def _headers(self) -> dict[str, str]:
         return {"X-Ometria-Auth": self._api_key, "Content-Type": "application/json"}
@@ -174,14 +177,39 @@ class OmetriaAdapter:
         orders = common.load_order_times(
             conn, [(e.shop_domain, e.order_id) for e in events.values() if e.order_id]
         )
+        erasures = erasure.load_erasures(
+            conn, self.name, [r.entity_key for r in rows if r.entity == ERASURE]
+        )
+        redacted = erasure.redacted_contacts(conn, keys)
         items = []
         for row in rows:
-            if row.entity == "contact":
+            event = events.get(row.entity_key) if row.entity == "event" else None
+            owner = (
+                common.contact_key(row)
+                if row.entity == "contact"
+                else (event.shop_domain, event.customer_id)
+                if event is not None
+                else None
+            )
+            if row.entity == ERASURE:
+                item = self._erasure(row, erasures.get(row.entity_key))
+            elif owner in redacted:
+                item = Item(row, outcome=SKIPPED, reason="redacted")
+            elif row.entity == "contact":
                 item = self._contact(row, contacts.get(common.contact_key(row)))
             else:
-                item = self._event(row, events.get(row.entity_key), contacts, orders)
+                item = self._event(row, event, contacts, orders)
             items.append(_size_checked(item))
         return items
+
+    def _erasure(self, row: OutboxRow, queued: Any) -> Item:
+        if queued is None or queued.identity_value is None:
+            return Item(row, outcome=SKIPPED, reason="erasure not in the store")
+        payload = {
+            "email": queued.identity_value,
+            "comment": f"Shopify privacy request {queued.request_id}",
+        }
+        return Item(row, payload=payload, group=ERASURE, units={"erasures": 1})
 
     def _contact(self, row: OutboxRow, contact: Any) -> Item:
         if contact is None or contact.status != "active":
@@ -212,11 +240,18 @@ class OmetriaAdapter:
 
     def pack(self, items: Sequence[Item]) -> list[list[Item]]:
         """At most 100 records of one `@type` per request (no request byte limit)."""
-        ordered = sorted(items, key=lambda i: i.group != "contact")  # contacts first
-        return pack(ordered, max_items=MAX_RECORDS, max_bytes=10**9, overhead=len(_ENVELOPE))
+        records = [i for i in items if i.group != ERASURE]
+        ordered = sorted(records, key=lambda i: i.group != "contact")  # contacts first
+        # One email per data-deletion request.
+        deletions = [[i] for i in items if i.group == ERASURE]
+        return deletions + pack(
+            ordered, max_items=MAX_RECORDS, max_bytes=10**9, overhead=len(_ENVELOPE)
+        )
 
     def request(self, items: Sequence[Item]) -> tuple[str, dict[str, str], bytes]:
-        """The push call: a JSON array of records, `X-Ometria-Auth`."""
+        """The push call: a JSON array of records, `X-Ometria-Auth` (or a deletion request)."""
+        if items and items[0].group == ERASURE:
+            return self.erasure_url, self._headers(), items[0].encoded
         return self.url, self._headers(), b"[" + b",".join(i.encoded for i in items) + b"]"
 
     def feedback(self, session: requests.Session) -> list[tuple[str, str]]:

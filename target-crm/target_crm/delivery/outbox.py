@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -10,6 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from target_crm import schema as t
+from target_crm.delivery import erasure
+from target_crm.delivery.erasure import ERASURE
 from target_crm.delivery.items import (
     IN_DOUBT,
     PENDING,
@@ -165,6 +168,8 @@ def finish_request(
                 .values(sent_hash=sa.bindparam("h")),
                 [{"e": e, "k": k, "h": h} for (e, k), h in hashes.items()],
             )
+        if row_status == SENT:
+            _settle_erasures(conn, request_id, answer, now)
         if identities:
             request = conn.execute(
                 sa.select(t.delivery_requests.c.destination, t.delivery_requests.c.run_id).where(
@@ -179,6 +184,30 @@ def finish_request(
                 now,
                 merge_delay_seconds=merge_delay_seconds,
             )
+
+
+def _settle_erasures(conn: Connection, request_id: str, answer: str | None, now: datetime) -> None:
+    """Erasures this request carried were taken: their values are forgotten at once."""
+    keys = list(
+        conn.scalars(
+            sa.select(_ob.entity_key).where(_ob.request_id == request_id, _ob.entity == ERASURE)
+        )
+    )
+    if not keys:
+        return
+    destination = conn.execute(
+        sa.select(t.delivery_requests.c.destination).where(
+            t.delivery_requests.c.request_id == request_id
+        )
+    ).scalar_one()
+    reference = None
+    try:
+        body = json.loads(answer or "")
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("id") is not None:
+        reference = str(body["id"])[:255]  # Ometria's data-deletion request id
+    erasure.settle_sent(conn, destination, keys, now, reference)
 
 
 Identity = tuple[str, int, str]  # (shop, customer id, the platform's user id)
