@@ -276,7 +276,11 @@ def meltano_yml_drift(text: str, descriptions: dict[str, dict[str, Any]]) -> lis
 def hub_definition(name: str, description: dict[str, Any], project: Any) -> dict[str, Any]:
     """A Meltano Hub definition of one plugin (from ``--about`` and its meltano.yml block)."""
     plugin = _own_plugins(project)[name]
-    folders = ["packages/target-runtime", name] if PLUGINS[name] == "loaders" else [name]
+    # Workspace packages a plugin depends on are installed from the same repository.
+    shared = (
+        "packages/target-runtime" if PLUGINS[name] == "loaders" else "packages/shopify-webhooks"
+    )
+    folders = [shared, name]
     settings = []
     for setting in meltano_settings(name, description):
         if setting.get("sensitive"):

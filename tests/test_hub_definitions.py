@@ -21,7 +21,13 @@ ROOT = Path(__file__).resolve().parents[1]
 HUB_SCHEMAS = ROOT.parent / "shared" / "meltano-hub-schema"
 DEFINITIONS = sorted((ROOT / "plugins").glob("*/*.yml"))
 # Every setting that holds a credential (the delivery API keys of target-crm among them).
-SECRETS = {"access_token", "database_url", "moengage_api_key", "ometria_api_key"}
+SECRETS = {
+    "access_token",
+    "database_url",
+    "moengage_api_key",
+    "ometria_api_key",
+    "webhook_queue_url",  # a database URL: may carry a password
+}
 
 pytestmark = pytest.mark.skipif(
     not HUB_SCHEMAS.is_dir(),
