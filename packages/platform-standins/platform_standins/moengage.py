@@ -170,16 +170,7 @@ class MoEngageStandin(StandinServer):
             request_id = self.new_request_id()
             refusal, pairs = self._check_merge(request, body, request_id)
             if refusal is not None:
-                self.log_request(
-                    request,
-                    body,
-                    request_id=request_id,
-                    status=refusal.status,
-                    outcome=refusal.outcome,
-                )
-                return JSONResponse(
-                    refusal.payload, status_code=refusal.status, headers=refusal.headers
-                )
+                return self._refuse(request, body, request_id, refusal)
             entry = self.log_request(
                 request,
                 body,
@@ -208,6 +199,13 @@ class MoEngageStandin(StandinServer):
                     }
                 )
         return JSONResponse({"status": "success", "operation": "created"})
+
+    def _refuse(self, request: Request, body: bytes, request_id: str, refusal: Refusal) -> Response:
+        """Log a refused request (nothing of it is stored) and answer with its error."""
+        self.log_request(
+            request, body, request_id=request_id, status=refusal.status, outcome=refusal.outcome
+        )
+        return JSONResponse(refusal.payload, status_code=refusal.status, headers=refusal.headers)
 
     def _app_id_auth(self, request: Request, request_id: str) -> Refusal | None:
         """Basic auth plus the workspace in `?app_id=` (the user APIs: merge, delete)."""
@@ -253,14 +251,7 @@ class MoEngageStandin(StandinServer):
                         429, "rate_limited", _fail(message, "Rate Limits Exceeded", request_id)
                     )
             if refusal is not None:
-                self.log_request(
-                    request,
-                    body,
-                    request_id=request_id,
-                    status=refusal.status,
-                    outcome=refusal.outcome,
-                )
-                return JSONResponse(refusal.payload, status_code=refusal.status)
+                return self._refuse(request, body, request_id, refusal)
             entry = self.log_request(
                 request, body, request_id=request_id, status=200, outcome="delete_accepted"
             )
@@ -318,16 +309,7 @@ class MoEngageStandin(StandinServer):
             request_id = self.new_request_id()
             checked = self._check(request, body, request_id)
             if isinstance(checked, Refusal):
-                self.log_request(
-                    request,
-                    body,
-                    request_id=request_id,
-                    status=checked.status,
-                    outcome=checked.outcome,
-                )
-                return JSONResponse(
-                    checked.payload, status_code=checked.status, headers=checked.headers
-                )
+                return self._refuse(request, body, request_id, checked)
             elements = checked
             users, events = counted(elements)
             entry = self.log_request(

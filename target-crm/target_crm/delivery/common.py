@@ -75,3 +75,20 @@ def contact_key(row: OutboxRow) -> tuple[str, int]:
 def needs_send(row: OutboxRow, digest: str) -> bool:
     """A contact whose payload equals the one last sent is not sent again."""
     return row.sent_hash != digest
+
+
+def enqueue(  # noqa: PLR0917
+    conn: Connection, destination: str, entity: str, key: str, shop: str, status: str, now: Any
+) -> None:
+    """Add one outbox row (a merge or an erasure the engine will send like any other)."""
+    conn.execute(
+        sa.insert(t.outbox).values(
+            destination=destination,
+            entity=entity,
+            entity_key=key,
+            shop_domain=shop,
+            status=status,
+            attempts=0,
+            enqueued_at=now,
+        )
+    )

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from target_crm import schema as t
+from target_crm.delivery import common
 from target_crm.delivery.items import PENDING, SENT
 
 ERASURE = "erasure"  # the outbox entity and the item group of erasures
@@ -104,17 +105,7 @@ def queue_erasures(
                         queued_at=now,
                     )
                 )
-                conn.execute(
-                    sa.insert(t.outbox).values(
-                        destination=destination,
-                        entity=ERASURE,
-                        entity_key=key,
-                        shop_domain=shop,
-                        status=PENDING,
-                        attempts=0,
-                        enqueued_at=now,
-                    )
-                )
+                common.enqueue(conn, destination, ERASURE, key, shop, PENDING, now)
                 queued += 1
     return queued
 

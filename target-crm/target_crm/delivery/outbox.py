@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from target_crm import schema as t
-from target_crm.delivery import erasure
+from target_crm.delivery import common, erasure
 from target_crm.delivery.erasure import ERASURE
 from target_crm.delivery.items import (
     IN_DOUBT,
@@ -319,17 +319,7 @@ def _schedule_merge(  # noqa: PLR0917
             due_at=now + timedelta(seconds=delay_seconds),
         )
     )
-    conn.execute(
-        sa.insert(t.outbox).values(
-            destination=destination,
-            entity="merge",
-            entity_key=key,
-            shop_domain=shop,
-            status=SCHEDULED,
-            attempts=0,
-            enqueued_at=now,
-        )
-    )
+    common.enqueue(conn, destination, "merge", key, shop, SCHEDULED, now)
 
 
 def release_due(engine: Engine, destination: str, now: datetime) -> int:
