@@ -20,22 +20,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from shopify_emulator import generate_store
-from shopify_emulator.webhooks import WebhookSettings
+from shopify_emulator.webhooks import TOPICS, WebhookSettings
 from shopify_webhooks.server import WebhookServer
 from shopify_webhooks.settings import ReceiverSettings
 
 from .conftest import MeltanoProject
 
 SECRET = "near-real-time-test-secret"
-TOPICS = (
-    "customers/create",
-    "customers/update",
-    "customers/delete",
-    "orders/create",
-    "orders/updated",
-    "orders/cancelled",
-    "refunds/create",
-)
 EMAIL, PHONE = "fresh.buyer@example.com", "+16135550123"
 FIRST, LAST = "Philippa", "Quartermaine"
 POINTS = "SELECT sum(points) FROM loyalty_ledger WHERE customer_id = :c"
