@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from shopify_webhooks import Hint, read_hints
-from shopify_webhooks.queue import WebhookQueue, queue_table
 
 from tap_shopify_history.privacy import PrivacyHint
 
@@ -96,20 +93,19 @@ def read_queue(url: str, after: int, limit: int, shop_domain: str) -> QueueRead:
         hints.extend(h for h in page.hints if h.shop_domain.lower() == shop)
         if not page.more:
             break
-    received = _received_at(url, [h.position for h in hints if _is_privacy(h)])
     customers: set[int] = set()
     orders: set[int] = set()
     deleted: dict[int, PrivacyHint] = {}
     privacy: list[PrivacyHint] = []
     for hint in hints:
         if hint.privacy_request is not None:
-            privacy.append(_privacy_hint(hint, received.get(hint.position)))
+            privacy.append(_privacy_hint(hint))
         elif hint.resource_id is None:
             continue
         elif hint.resource_kind == "customer":
             customers.add(hint.resource_id)
             if hint.topic == DELETE_TOPIC and hint.resource_id not in deleted:
-                deleted[hint.resource_id] = _privacy_hint(hint, received.get(hint.position))
+                deleted[hint.resource_id] = _privacy_hint(hint)
         elif hint.resource_kind == "order":
             orders.add(hint.resource_id)
     return QueueRead(
@@ -124,11 +120,7 @@ def read_queue(url: str, after: int, limit: int, shop_domain: str) -> QueueRead:
     )
 
 
-def _is_privacy(hint: Hint) -> bool:
-    return hint.privacy_request is not None or hint.topic == DELETE_TOPIC
-
-
-def _privacy_hint(hint: Hint, received_at: datetime | None) -> PrivacyHint:
+def _privacy_hint(hint: Hint) -> PrivacyHint:
     request = hint.privacy_request
     return PrivacyHint(
         position=hint.position,
@@ -137,26 +129,10 @@ def _privacy_hint(hint: Hint, received_at: datetime | None) -> PrivacyHint:
         origin=hint.origin,
         webhook_id=hint.webhook_id,
         triggered_at=hint.triggered_at,
-        received_at=received_at,
+        received_at=hint.received_at,
         customer_id=request.customer_id if request else hint.resource_id,
         email=request.email if request else None,
         phone=request.phone if request else None,
         order_ids=tuple(request.orders) if request else (),
         data_request_id=request.data_request_id if request else None,
     )
-
-
-def _received_at(url: str, positions: list[int]) -> dict[int, datetime]:
-    # `read_hints` does not carry `received_at`; a privacy record falls back to it when
-    # Shopify's `triggered_at` is missing or unreadable, so it is looked up for those rows.
-    if not positions:
-        return {}
-    queue = WebhookQueue(url, create=False)
-    try:
-        query = sa.select(queue_table.c.position, queue_table.c.received_at).where(
-            queue_table.c.position.in_(positions)
-        )
-        with queue.engine.connect() as connection:
-            return {int(row.position): row.received_at for row in connection.execute(query)}
-    finally:
-        queue.dispose()

@@ -11,6 +11,7 @@ Example (in the tap, with the position kept in its STATE):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from shopify_webhooks.domain.ids import decode_body
@@ -35,6 +36,7 @@ class Hint:
     event_id: str | None
     triggered_at: str | None
     privacy_request: PrivacyRequest | None
+    received_at: datetime | None = None  # when the receiver committed it (UTC)
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ def _hint(row: Any) -> Hint:
         event_id=row.event_id,
         triggered_at=row.triggered_at,
         privacy_request=privacy_request_from_payload(row.topic, row.shop_domain, payload),
+        received_at=row.received_at,
     )
 
 
