@@ -374,3 +374,26 @@ def test_an_unreadable_queue_fails_the_run_without_showing_its_url(
     assert "s3cret" not in str(out.error)
     assert out.records("customers") == []
     assert "s3cret" not in json.dumps(out.messages)
+
+
+def test_a_small_batch_limit_pages_and_a_run_stops_after_twenty_pages(
+    store_and_baseline, sqlite_url
+) -> None:
+    """Documented rule: a run reads up to 20 pages of `webhook_batch_limit` rows."""
+    server, first = store_and_baseline
+    customers = [c["id"] for c in server.control.snapshot()["customers"]]
+    queue = WebhookQueue(sqlite_url)
+    positions = [
+        put(queue, "customers/update", {"id": customers[n % len(customers)]}) for n in range(23)
+    ]
+    config = config_for(server, sqlite_url, webhook_only=True, webhook_batch_limit=1)
+    out = run_tap(config, state=first.final_state)
+    assert position_in(out.final_state) == positions[19]  # 20 pages of 1 row
+    assert sorted(out.ids("customers")) == sorted(
+        {customers[n % len(customers)] for n in range(20)}
+    )
+    rest = run_tap(config, state=out.final_state)
+    assert position_in(rest.final_state) == positions[22]
+    assert sorted(rest.ids("customers")) == sorted(
+        {customers[n % len(customers)] for n in range(20, 23)}
+    )
