@@ -3,25 +3,35 @@
 Generates a recorded Singer file (customers, orders with refunds and cancellations, STATE
 every 10,000 records) and pipes it into the `target-crm` executable, end to end (process
 start included). The baseline is the same target with singer-sdk's per-record JSON Schema
-validation on (`validate_records: true`, the singer-sdk default), measured in the same run.
+validation on (`validate_records: true`, the singer-sdk default), measured in the same run,
+and the msgspec parse floor of the same file (decoding every line, nothing else). Each run
+prints its peak resident memory.
 
-    python bench/bench_crm.py [--orders 100000] [--customers 20000] [--skip-postgres]
+`--memory` then measures peak memory once more, at the end, at 100,000 and at 1,000,000
+orders (the feed generated straight into the target's stdin, never stored): bounded memory
+means both peaks are under 300 MB and about equal.
+
+    python bench/bench_crm.py [--orders 200000] [--customers 40000] [--skip-postgres] [--memory]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,8 +135,8 @@ def order(i: int, n_customers: int, base: int, rng: random.Random) -> dict:
                 "quantity": 1,
                 "current_quantity": 1,
                 "vendor": "Acme",
-                "product_id": k,
-                "variant_id": k,
+                "product_id": k + 1,
+                "variant_id": k + 1,
                 "original_unit_price_set": money(cents // 2),
                 "discounted_unit_price_set": money(cents // 2),
                 "original_total_set": money(cents // 2),
@@ -152,65 +162,105 @@ def order(i: int, n_customers: int, base: int, rng: random.Random) -> dict:
 
 
 def write_feed(path: Path, n_orders: int, n_customers: int) -> None:
+    with path.open("w") as out:
+        feed_lines(out, n_orders, n_customers)
+
+
+def feed_lines(out: Any, n_orders: int, n_customers: int) -> None:
+    """Write the feed's Singer lines to a text stream (a file or a process's stdin)."""
     rng = random.Random(7)
     base = 1_700_000_000
-    with path.open("w") as out:
-        for stream in ("customers", "orders"):
-            schema = json.loads((SCHEMAS / f"{stream}.json").read_text())
-            out.write(
-                json.dumps(
-                    {
-                        "type": "SCHEMA",
-                        "stream": stream,
-                        "schema": schema,
-                        "key_properties": ["shop_domain", "id"],
-                    }
-                )
-                + "\n"
+    for stream in ("customers", "orders"):
+        schema = json.loads((SCHEMAS / f"{stream}.json").read_text())
+        out.write(
+            json.dumps(
+                {
+                    "type": "SCHEMA",
+                    "stream": stream,
+                    "schema": schema,
+                    "key_properties": ["shop_domain", "id"],
+                }
             )
-        for i in range(1, n_customers + 1):
-            out.write(
-                json.dumps({"type": "RECORD", "stream": "customers", "record": customer(i, base)})
-                + "\n"
+            + "\n"
+        )
+    for i in range(1, n_customers + 1):
+        out.write(
+            json.dumps({"type": "RECORD", "stream": "customers", "record": customer(i, base)})
+            + "\n"
+        )
+    for i in range(1, n_orders + 1):
+        out.write(
+            json.dumps(
+                {
+                    "type": "RECORD",
+                    "stream": "orders",
+                    "record": order(i, n_customers, base, rng),
+                }
             )
-        for i in range(1, n_orders + 1):
-            out.write(
-                json.dumps(
-                    {
-                        "type": "RECORD",
-                        "stream": "orders",
-                        "record": order(i, n_customers, base, rng),
-                    }
-                )
-                + "\n"
-            )
-            if i % 10000 == 0:
-                out.write(json.dumps({"type": "STATE", "value": {"orders": i}}) + "\n")
+            + "\n"
+        )
+        if i % 10000 == 0:
+            out.write(json.dumps({"type": "STATE", "value": {"orders": i}}) + "\n")
 
 
-def run_target(feed: Path, url: str, validate: bool, tmp: Path) -> tuple[float, float]:
-    """Run the target on the feed; return (wall seconds, CPU seconds of the target)."""
+@dataclass
+class Measured:
+    """One target process: wall and CPU seconds, peak resident memory."""
+
+    seconds: float
+    cpu: float
+    peak_mb: float
+
+
+def run_target(
+    feed: Path | None,
+    url: str,
+    validate: bool,
+    tmp: Path,
+    *,
+    generate: tuple[int, int] | None = None,
+) -> Measured:
+    """Run the target on the feed file, or on (orders, customers) generated into its stdin."""
     config = tmp / f"config-{uuid.uuid4().hex}.json"
     config.write_text(json.dumps({"database_url": url, "validate_records": validate}))
     # As installed (byte-code cached), not as this sandbox runs tests (no .pyc writes).
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    with feed.open() as stdin:
-        done = subprocess.run(
+    stdin = feed.open("rb") if feed is not None else subprocess.PIPE
+    try:
+        child = subprocess.Popen(
             [TARGET, "--config", str(config)],
             stdin=stdin,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            check=False,
         )
+    finally:
+        if feed is not None:
+            stdin.close()
+    # stderr is drained by a thread so that a chatty target never blocks on a full pipe.
+    errors: list[bytes] = []
+    reader = threading.Thread(target=lambda: errors.append(child.stderr.read()), daemon=True)
+    reader.start()
+    if generate is not None:
+        with io.TextIOWrapper(child.stdin, encoding="utf-8") as text:
+            feed_lines(text, *generate)
+    _pid, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise SystemExit(done.stderr.decode()[-2000:])
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return elapsed, cpu
+    reader.join()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(b"".join(errors).decode()[-2000:])
+    return Measured(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+def parse_floor(feed: Path) -> float:
+    """Seconds to decode every line of the feed with msgspec alone: the floor."""
+    decoder = msgspec.json.Decoder()
+    started = time.perf_counter()
+    with feed.open("rb") as lines:
+        for line in lines:
+            decoder.decode(line)
+    return time.perf_counter() - started
 
 
 def count_events(url: str) -> int:
@@ -241,7 +291,7 @@ def drop_postgres(name: str) -> None:
     engine.dispose()
 
 
-def measure(backend: str, feed: Path, n_orders: int, tmp: Path) -> None:
+def measure(backend: str, feed: Path, n_orders: int, floor: float, tmp: Path) -> None:
     results = {}
     for validate in (True, False):
         if backend == "sqlite":
@@ -251,28 +301,48 @@ def measure(backend: str, feed: Path, n_orders: int, tmp: Path) -> None:
             if made is None:
                 return
             url, name = made
-        seconds, cpu = run_target(feed, url, validate, tmp)
+        got = run_target(feed, url, validate, tmp)
         events = count_events(url)
         if name:
             drop_postgres(name)
-        results[validate] = (seconds, cpu)
+        results[validate] = got
         label = "baseline (validate_records=true)" if validate else "target-crm defaults"
         print(
-            f"{backend:<10} {label:<34} {seconds:7.2f} s {n_orders / seconds:8.0f} orders/s "
-            f"{events / seconds:8.0f} events/s | target CPU {cpu:6.1f} s: "
-            f"{n_orders / cpu:7.0f} orders/CPU-s {events / cpu:7.0f} events/CPU-s"
+            f"{backend:<10} {label:<34} {got.seconds:7.2f} s {n_orders / got.seconds:8.0f} "
+            f"orders/s {events / got.seconds:8.0f} events/s | target CPU {got.cpu:6.1f} s: "
+            f"{n_orders / got.cpu:7.0f} orders/CPU-s | peak {got.peak_mb:5.0f} MB"
         )
-    wall = results[True][0] / results[False][0]
-    cpu_ratio = results[True][1] / results[False][1]
-    print(f"{backend:<10} speed-up over baseline: {wall:.2f}x wall, {cpu_ratio:.2f}x CPU")
+    base, fast = results[True], results[False]
+    print(
+        f"{backend:<10} speed-up over the singer-sdk default path: "
+        f"{base.seconds / fast.seconds:.2f}x wall, {base.cpu / fast.cpu:.2f}x CPU; "
+        f"share of the msgspec parse floor: {floor / fast.seconds:.2f} wall, "
+        f"{floor / fast.cpu:.2f} CPU"
+    )
+
+
+def memory(tmp: Path, customers_per_order: float) -> None:
+    """Peak RSS at 100,000 and 1,000,000 orders (SQLite, defaults), generated on the fly."""
+    peaks = []
+    for n_orders in (100_000, 1_000_000):
+        n_customers = max(1, int(n_orders * customers_per_order))
+        url = f"sqlite:///{tmp}/{uuid.uuid4().hex}.db"
+        got = run_target(None, url, False, tmp, generate=(n_orders, n_customers))
+        peaks.append(got.peak_mb)
+        print(
+            f"memory     {n_orders:>9,} orders {n_customers:>7,} customers: peak "
+            f"{got.peak_mb:5.0f} MB ({got.seconds:6.1f} s, target CPU {got.cpu:6.1f} s)"
+        )
+    print(f"memory     1,000,000 / 100,000 orders peak: {peaks[1] / peaks[0]:.2f}x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--orders", type=int, default=100_000)
-    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--orders", type=int, default=200_000)
+    parser.add_argument("--customers", type=int, default=40_000)
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--memory", action="store_true", help="peaks at 100k and 1M orders")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -284,13 +354,19 @@ def main() -> None:
             f"feed: {args.customers} customers, {args.orders} orders, {size:.0f} MB, "
             f"cores: {os.cpu_count()}, load average: {load:.1f}"
         )
+        floor = parse_floor(feed)
+        print(f"msgspec parse floor: {args.orders / floor:,.0f} orders/s ({floor:.2f} s)")
         backends = [
             name
             for name, skip in (("sqlite", args.skip_sqlite), ("postgresql", args.skip_postgres))
             if not skip
         ]
         for backend in backends:
-            measure(backend, feed, args.orders, tmp)
+            measure(backend, feed, args.orders, floor, tmp)
+        feed.unlink()
+        if args.memory:
+            memory(tmp, args.customers / args.orders)
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
