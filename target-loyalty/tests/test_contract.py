@@ -9,9 +9,11 @@ from testkit.target_contract import TargetContract
 
 
 class TestTargetLoyaltyContract(TargetContract):
-    """Replay, splits, roster deletions, quarantine and STATE, on SQLite and PostgreSQL."""
+    """Replay, splits, roster deletions, quarantine, STATE and shop locks, on SQLite and
+    PostgreSQL."""
 
     executable = "target-loyalty"
+    lock_lease_setting = "lock_stale_after_seconds"
 
     def config(self, database_url: str) -> dict[str, Any]:
         return {

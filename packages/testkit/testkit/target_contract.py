@@ -4,13 +4,24 @@ A target for another platform subclasses :class:`TargetContract`, names its exec
 answers four questions about its own database; the tests here then check the guarantees
 the suite promises: replaying input changes nothing, any split into runs gives the same
 result, customers missing from the roster are deleted, unparseable records are
-quarantined with a reason while the rest is applied, and STATE is passed on.
+quarantined with a reason while the rest is applied, STATE is passed on only once the
+records before it are committed, and one sync at a time runs per shop.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 import pytest
 
@@ -34,6 +45,114 @@ def complete(messages: list[dict[str, Any]], store: SingerStore) -> list[dict[st
     return messages + manifest_messages(messages, store.shop_domain, store.now)
 
 
+class LiveTarget:
+    """A target process whose input stays open: fed in parts, its states read as printed.
+
+    ``observe`` is called the moment each state line is read (in the reading thread, before
+    the next line), so what it sees is what the target had committed by then at the latest.
+    """
+
+    def __init__(
+        self,
+        executable: str,
+        config: dict[str, Any],
+        tmp_path: Path,
+        name: str,
+        observe: Callable[[], Any] = lambda: None,
+    ) -> None:
+        config_file = tmp_path / f"{executable}-{name}-config.json"
+        config_file.write_text(json.dumps(config))
+        self.stderr_file = tmp_path / f"{executable}-{name}-stderr.txt"
+        self._stderr_sink: IO[bytes] = self.stderr_file.open("wb")
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / executable), "--config", str(config_file)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr_sink,
+        )
+        self.pid = self.process.pid
+        #: ``(state, what observe() returned when it was read)``, in printed order.
+        self.seen: list[tuple[Any, Any]] = []
+        self._printed = threading.Condition()
+        self._observe = observe
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            if raw.strip():
+                state = json.loads(raw)
+                observed = self._observe()
+                with self._printed:
+                    self.seen.append((state, observed))
+                    self._printed.notify_all()
+
+    @property
+    def states(self) -> list[Any]:
+        """The states printed so far."""
+        with self._printed:
+            return [state for state, _ in self.seen]
+
+    def send(self, messages: list[dict[str, Any]]) -> None:
+        """Write messages to the target's input, keeping it open."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(to_lines(messages).encode())
+        self.process.stdin.flush()
+
+    def wait_for_states(self, count: int, timeout: float = 60) -> bool:
+        """Whether ``count`` states were printed within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._printed:
+            while len(self.seen) < count and self.process.poll() is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._printed.wait(min(remaining, 0.5))
+            return len(self.seen) >= count
+
+    def finish(self, timeout: float = 120) -> int:
+        """Close the input and wait for the exit; returns the exit code."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        code = self.process.wait(timeout=timeout)
+        self._reader.join(timeout=30)
+        self._stderr_sink.close()
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL: the process gets no chance to commit, release or record anything."""
+        if self.process.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self._stderr_sink.close()
+
+    def stderr(self) -> str:
+        """The stderr written so far (the tail, for assertion messages)."""
+        self._stderr_sink.flush()
+        return self.stderr_file.read_text(errors="replace")[-3000:]
+
+
+def _up_to_first_state(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages up to and including the first STATE."""
+    end = next(i for i, m in enumerate(messages) if m["type"] == "STATE")
+    return messages[: end + 1]
+
+
+class _SqliteWriteLock:
+    """Holds SQLite's write lock, so no other connection can commit until released."""
+
+    def __init__(self, database_url: str) -> None:
+        self.connection = sqlite3.connect(
+            database_url.removeprefix("sqlite:///"), isolation_level=None
+        )
+        self.connection.execute("BEGIN IMMEDIATE")
+
+    def release(self) -> None:
+        self.connection.execute("ROLLBACK")
+        self.connection.close()
+
+
 class TargetContract(HostileInputContract):
     """Subclass as ``class TestMyTargetContract(TargetContract)`` and fill in the hooks.
 
@@ -44,6 +163,9 @@ class TargetContract(HostileInputContract):
 
     #: The target's console script, looked up beside the running Python.
     executable: ClassVar[str]
+
+    #: The setting after which a silent lock holder on another host counts as gone.
+    lock_lease_setting: ClassVar[str] = "lock_lease_seconds"
 
     def config(self, database_url: str) -> dict[str, Any]:
         """The target's config for a database (defaults suited to contract checks)."""
@@ -187,3 +309,114 @@ class TargetContract(HostileInputContract):
         printed = self.run_target(database_url, store.messages(roster_version=1), tmp_path)
         assert printed, "the target printed no state"
         assert printed[-1] == {"roster_version": 1}
+
+    # -- one sync at a time per shop, STATE after commit ---------------------------------
+
+    def _hold_the_shop(
+        self, database_url: str, store: SingerStore, tmp_path: Path, name: str
+    ) -> LiveTarget:
+        """A running sync of the store's shop, its customers committed, its input open."""
+        holder = LiveTarget(self.executable, self.config(database_url), tmp_path, name)
+        holder.send(_up_to_first_state(store.messages()))
+        if not holder.wait_for_states(1):
+            holder.kill()
+            pytest.fail(f"the holder printed no state: {holder.stderr()}")
+        return holder
+
+    @staticmethod
+    def _newcomer(store: SingerStore) -> list[dict[str, Any]]:
+        """One new customer of the same shop (id 99), as a run of its own."""
+        other = SingerStore(shop_domain=store.shop_domain, now=store.now)
+        other.customer(99)
+        return _up_to_first_state(other.messages())
+
+    def test_a_second_sync_of_the_shop_is_refused_naming_the_running_one(
+        self, database_url: str, tmp_path: Path
+    ) -> None:
+        """While a sync of a shop runs, another is refused at once, says which sync holds
+        the shop (pid and host) and changes nothing, even when the holder has been quiet
+        for longer than the lease: on the same host a live pid keeps its lock."""
+        store = self.sample_store()
+        holder = self._hold_the_shop(database_url, store, tmp_path, "holder")
+        try:
+            lines = to_lines(self._newcomer(store)).encode().splitlines()
+            for lease in (None, 0):
+                overrides = None if lease is None else {self.lock_lease_setting: lease}
+                second = self.run_lines(database_url, lines, tmp_path, overrides)
+                why = f"lease {lease}: {second.explain()}"
+                assert second.returncode != 0, why
+                assert f"pid {holder.pid}" in second.stderr, why
+                assert socket.gethostname() in second.stderr, why
+                assert second.outcomes[-1:] == ["refused"], why
+                assert 99 not in self.live_customer_ids(database_url, store.shop_domain), why
+            # The holder was not disturbed: it still holds the shop and ends normally.
+            assert holder.process.poll() is None, holder.stderr()
+            holder.send([{"type": "STATE", "value": {"contract_lock": "released"}}])
+            assert holder.finish() == 0, holder.stderr()
+        finally:
+            holder.kill()
+        outcomes = self.run_outcomes(database_url)
+        assert "abandoned" not in outcomes, outcomes
+        assert outcomes.count("refused") == 2, outcomes
+        assert holder.states[-1:] == [{"contract_lock": "released"}], holder.states
+
+    def test_a_sync_killed_with_sigkill_does_not_block_the_next(
+        self, database_url: str, tmp_path: Path
+    ) -> None:
+        """A holder killed with -9 releases nothing; the next sync takes the shop over at
+        once (default lease) and records the dead one as abandoned."""
+        store = self.sample_store()
+        holder = self._hold_the_shop(database_url, store, tmp_path, "killed")
+        holder.kill()
+        lines = to_lines(self._newcomer(store)).encode().splitlines()
+        after = self.run_lines(database_url, lines, tmp_path)
+        assert after.returncode == 0, after.explain()
+        assert 99 in self.live_customer_ids(database_url, store.shop_domain), after.explain()
+        assert after.outcomes[:1] == ["abandoned"], after.explain()
+        assert "running" not in after.outcomes, after.explain()
+
+    def test_each_state_is_printed_only_once_its_records_are_committed(
+        self, database_url: str, tmp_path: Path
+    ) -> None:
+        """Meltano stores each printed state at once, and a crash resumes from it: every
+        STATE must come out while the input is still open (the target drains on STATE),
+        only after the records before it are committed, and a repeated state only once.
+
+        On SQLite the test holds the database's write lock while it sends each part, so a
+        target that printed a state before its commit is caught in the act."""
+        store = self.sample_store()
+        url = database_url
+        shop = store.shop_domain
+        live = LiveTarget(
+            self.executable,
+            self.config(url),
+            tmp_path,
+            "states",
+            observe=lambda: self.live_customer_ids(url, shop),
+        )
+        schema = store.messages()[0]
+        customers = [m for m in store.messages() if m["type"] == "RECORD"][:6]
+        try:
+            for part in range(1, 4):
+                messages = customers[2 * part - 2 : 2 * part]
+                messages.append({"type": "STATE", "value": {"contract_position": part}})
+                blocked = part > 1 and url.startswith("sqlite")
+                lock = _SqliteWriteLock(url) if blocked else None
+                live.send(([schema] if part == 1 else []) + messages)
+                if lock is not None:
+                    time.sleep(1)  # the target has read the part and waits for the lock
+                    printed = live.states
+                    lock.release()
+                    assert len(printed) == part - 1, f"printed {printed} before committing"
+                assert live.wait_for_states(part), (
+                    f"state {part} not printed while the input stays open: {live.stderr()}"
+                )
+                state, committed = live.seen[part - 1]
+                assert state == {"contract_position": part}
+                expected = {r["record"]["id"] for r in customers[: 2 * part]}
+                assert committed == expected, f"{state} printed with customers {committed}"
+            live.send([{"type": "STATE", "value": {"contract_position": 3}}])
+            assert live.finish() == 0, live.stderr()
+        finally:
+            live.kill()
+        assert live.states == [{"contract_position": n} for n in (1, 2, 3)]
