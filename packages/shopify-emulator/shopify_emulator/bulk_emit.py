@@ -19,8 +19,11 @@ so the bytes stay those of the reference executor (``tests/test_bulk_emit.py``).
 
 from __future__ import annotations
 
+import inspect
 import json
+import keyword
 import random
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -162,17 +165,59 @@ class _CodeGen:
         body.append("    return s")
         return self.build(body, env)  # type: ignore[return-value]
 
-    def step_code(self, i: int, step: Any, env: dict[str, Any]) -> list[str]:
-        """Resolve step ``i`` into ``v`` (as the plan does), then write ``p{i}``."""
+    def step_code(
+        self, i: int, step: Any, env: dict[str, Any], cls: type | None = None, sample: Any = None
+    ) -> list[str]:
+        """Resolve step ``i`` into ``v`` (as the plan does), then write ``p{i}``; with
+        ``cls``, for sources of exactly that class (``sample`` is one of them)."""
         spec = step[5]
         if step[3] is None:  # __typename
             env[f"K{i}"] = _ENC(spec(None))
             return [f"    p{i} = K{i}"]
-        return fastexec.resolve_code(i, step, env) + self.value_code(i, spec, env, f"p{i}")
+        if cls is None:
+            resolve = fastexec.resolve_code(i, step, env)
+        else:
+            resolve = _class_resolve_code(i, step, env, cls, sample)
+        return resolve + self.value_code(i, spec, env, f"p{i}")
 
     def build(self, body: list[str], env: dict[str, Any]) -> Callable[..., Any]:
         env.update(UNDEF=Undefined, Bail=_BailError, Exc=Exception, J=_json, ENC=_ENC)
         return fastexec.bind("\n".join(body), "emit", env)
+
+
+def _specialisable(sample: Any) -> type | None:
+    """The class to specialise a record emitter for (None: the generic one)."""
+    cls = sample.__class__
+    if cls is dict:
+        return cls
+    if isinstance(sample, dict) or not hasattr(sample, "__dict__"):
+        return None  # a mapping subclass or a slotted object: read as the plan does
+    return cls
+
+
+def _class_resolve_code(
+    i: int, step: Any, env: dict[str, Any], cls: type, sample: Any
+) -> list[str]:
+    """Code resolving step ``i`` on a source of exactly ``cls`` into ``v``, as the default
+    resolver does (mapping key or attribute, called if callable) without asking what the
+    source is. A source of that class lacking the attribute raises AttributeError, which
+    hands the chunk to the general path."""
+    _key, name, resolve, info, args, _spec = step
+    if resolve is not None or not name.isidentifier() or keyword.iskeyword(name):
+        return fastexec.resolve_code(i, step, env)
+    env[f"I{i}"], env[f"A{i}"] = info, args
+    extra = f", **A{i}" if args else ""
+    call = f"    if callable(v): v = v(I{i}{extra})"
+    if cls is dict:
+        return [f"    v = src.get({name!r})", call]
+    if name in vars(sample):
+        return [f"    v = src.{name}", call]
+    static = inspect.getattr_static(cls, name, None)
+    if isinstance(static, types.FunctionType):
+        return [f"    v = src.{name}(I{i}{extra})"]  # a method: what getattr gives is callable
+    if static is None:
+        return [f"    v = getattr(src, {name!r}, None)", call]
+    return [f"    v = src.{name}", call]
 
 
 def _resolve(step: Any, source: Any) -> Any:
@@ -234,27 +279,35 @@ class _NodeEmitter:
         if ids and (not isinstance(ids[0][5], tuple) or _unwrap(ids[0][5])[1][0] != "leaf"):
             raise UnsupportedError("an id that is not a scalar")
         self.id_index = record.index(ids[0]) if ids else -1
-        self.record = self._record_emitter(gen, record)
+        self.gen, self.steps = gen, record
+        # Record emitters per source class: a connection's nodes are all one view class,
+        # so each reads its fields the way that class holds them (no dispatch per field).
+        self.records: dict[type, Callable[..., Any]] = {}
 
-    def _record_emitter(self, gen: _CodeGen, steps: list[Any]) -> Callable[..., Any]:
-        env: dict[str, Any] = {}
-        body = ["def emit(src, parent):", "    d = isinstance(src, dict)", "    pid = None"]
+    def _record_emitter(self, sample: Any) -> Callable[..., Any]:
+        cls = _specialisable(sample)
+        env: dict[str, Any] = {"D": cls is dict}
+        test = "    d = D" if cls is not None else "    d = isinstance(src, dict)"
+        body = ["def emit(src, parent):", test, "    pid = None"]
         parts = []
-        for i, step in enumerate(steps):
-            body += gen.step_code(i, step, env)
+        for i, step in enumerate(self.steps):
+            body += self.gen.step_code(i, step, env, cls, sample)
             if i == self.id_index:
                 body.append("    pid = t")
             parts.append(f"{_ENC(step[0])}:{{p{i}}}")
         body += ["    if parent is None:", "        return f'{{" + ",".join(parts) + "}}', pid"]
         parts.append('"__parentId":{J(parent)}')
         body.append("    return f'{{" + ",".join(parts) + "}}', pid")
-        return gen.build(body, env)
+        return self.gen.build(body, env)
 
     def emit(self, src: Any, parent: Any, out: list[str]) -> None:
         """Append the line of ``src`` and then its children's lines to ``out``."""
         if src is None or src is Undefined:
             raise _BailError("a null node")
-        line, pid = self.record(src, parent)
+        record = self.records.get(src.__class__)
+        if record is None:
+            record = self.records[src.__class__] = self._record_emitter(src)
+        line, pid = record(src, parent)
         out.append(line)
         for conn_step, path, child in self.children:
             child.emit_all(path, _resolve(conn_step, src), pid, out)
