@@ -20,8 +20,10 @@ How it measures: each plugin's executable in the temporary project is a small wr
 (``bench_e2e.py _wrap``) that runs the real plugin from the workspace venv as its only
 child and, when it exits, writes ``getrusage(RUSAGE_CHILDREN)`` (CPU, ru_maxrss) to a file.
 Meltano's own CPU is its ``wait4`` total less the wrappers'; its peak RSS is its
-``VmHWM``, polled until it exits. The plugins run from the workspace venv (the same locked
-versions as ``meltano install`` puts in the plugins' own venvs), so nothing is installed.
+``VmHWM``, polled until it exits. The emulator's CPU during each run (from
+``/proc/<pid>/stat``) is printed too: it shares the machine and bounds the wall figure.
+The plugins run from the workspace venv (the same locked versions as ``meltano install``
+puts in the plugins' own venvs), so nothing is installed.
 
     .venv/bin/python bench/bench_e2e.py [--orders 200000] [--customers 40000] [--plan plus]
         [--skip-crm] [--skip-baseline] [--bulk-seconds 0.05]
@@ -113,8 +115,8 @@ def say(message: str) -> None:
 
 
 @contextlib.contextmanager
-def emulator(args: argparse.Namespace, workdir: Path) -> Iterator[dict[str, str]]:
-    """``shopify-emulator serve`` with the seeded store, until the block ends."""
+def emulator(args: argparse.Namespace, workdir: Path) -> Iterator[dict[str, Any]]:
+    """``shopify-emulator serve`` with the seeded store, until the block ends (and its pid)."""
     ready = workdir / "emulator.json"
     command = [
         str(BIN / "shopify-emulator"),
@@ -145,7 +147,7 @@ def emulator(args: argparse.Namespace, workdir: Path) -> Iterator[dict[str, str]
             if time.monotonic() > deadline:
                 raise SystemExit("the emulator did not start within 600 s")
             time.sleep(0.2)
-        yield json.loads(ready.read_text())
+        yield json.loads(ready.read_text()) | {"pid": process.pid}
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -220,6 +222,7 @@ class PipelineRun:
     tap_discover: Process | None
     target_process: Process
     meltano: Process
+    emulator_cpu: float
     applied: int
 
     @property
@@ -279,8 +282,14 @@ def check_report(target: str, database_url: str) -> int:
     return int(report["store"]["orders"])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of a running process, all its threads (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_pipeline(
-    project: Path, target: str, variant: str, served: dict[str, str], args: argparse.Namespace
+    project: Path, target: str, variant: str, served: dict[str, Any], args: argparse.Namespace
 ) -> PipelineRun:
     """One ``meltano run tap-shopify-history <target>`` into a fresh SQLite database."""
     work = Path(tempfile.mkdtemp(prefix=f"{target}-", dir=project))
@@ -303,7 +312,9 @@ def run_pipeline(
     )
     say(f"meltano run tap-shopify-history {target} ({variant})")
     log = work / "meltano.log"
+    emulator_before = cpu_seconds(served["pid"])
     wall, returncode, usage, meltano_peak = run_meltano(project, env, log)
+    emulator_cpu = cpu_seconds(served["pid"]) - emulator_before
     if returncode != 0:
         tail = log.read_text(errors="replace")[-6000:]
         raise SystemExit(f"meltano run ... {target} ({variant}) exited {returncode}:\n{tail}")
@@ -336,6 +347,7 @@ def run_pipeline(
         tap_discover=process("tap", discover=True),
         target_process=target_process,
         meltano=Process(cpu=total - under_wrappers, peak_mb=meltano_peak / 1024),
+        emulator_cpu=emulator_cpu,
         applied=applied,
     )
 
@@ -349,6 +361,7 @@ COLUMNS = (
     ("target MB", lambda r: r.target_process.peak_mb, "{:9.0f}"),
     ("meltano cpu s", lambda r: r.meltano.cpu, "{:13.1f}"),
     ("meltano MB", lambda r: r.meltano.peak_mb, "{:10.0f}"),
+    ("emulator cpu s", lambda r: r.emulator_cpu, "{:14.1f}"),
 )
 
 
@@ -429,6 +442,7 @@ def main() -> int:
                         "wall": round(r.wall, 2),
                         "orders_per_second": round(r.orders_per_second, 1),
                         "orders_in_books": r.applied,
+                        "emulator_cpu": round(r.emulator_cpu, 2),
                         **{
                             f"{name}_{field}": round(getattr(getattr(r, attr), field), 2)
                             for name, attr in (
