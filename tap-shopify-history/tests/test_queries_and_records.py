@@ -60,6 +60,12 @@ def documents() -> dict[str, str]:
         "order_refunds_full": lookup_document(
             ["gid://shopify/Order/1", "gid://shopify/Order/2"], [3, 180], full=True
         ),
+        "order_refunds_shop_money": lookup_document(
+            ["gid://shopify/Order/1", "gid://shopify/Order/2"],
+            [1, 2],
+            full=False,
+            shop_money_only=[True, False],
+        ),
         "roster_page": queries.ROSTER_PAGE,
         "customers_bulk": bulk,
         "customers_bulk_plain": queries.customers_bulk_query(None, False),

@@ -60,13 +60,15 @@ class FakeStore:
         return data
 
 
-def bulk_order(n: int, items: int, *, refunded: bool) -> dict[str, Any]:
+def bulk_order(n: int, items: int, *, refunded: bool, lost: int = 1) -> dict[str, Any]:
+    """A bulk order row; when refunded, its first ``lost`` lines lost a unit."""
     line_items = [
         {"id": f"gid://shopify/LineItem/{i}", "quantity": 2, "currentQuantity": 2}
         for i in range(items)
     ]
     if refunded:
-        line_items[0]["currentQuantity"] = 1
+        for item in line_items[:lost]:
+            item["currentQuantity"] = 1
     return {
         "id": f"gid://shopify/Order/{n}",
         "updatedAt": "2024-01-01T00:00:00Z",
@@ -76,7 +78,7 @@ def bulk_order(n: int, items: int, *, refunded: bool) -> dict[str, Any]:
 
 
 def test_batches_fill_the_query_cost_cap() -> None:
-    orders = [bulk_order(n, 2, refunded=True) for n in range(1, 201)]
+    orders = [bulk_order(n, 2, refunded=True, lost=2) for n in range(1, 201)]
     store = FakeStore({o["id"]: 2 for o in orders})
     hydrate_refunds(store, orders)  # type: ignore[arg-type]
     # 4 + 5 x 2 points per order: 71 orders fit under the 1000-point cap, not 9.
@@ -91,7 +93,8 @@ def test_orders_without_refunded_units_are_not_looked_up() -> None:
     plain = {"id": "gid://shopify/Order/3", "lineItems": [], "refunds": []}
     store = FakeStore({refunded["id"]: 1})
     hydrate_refunds(store, [untouched, refunded, plain])  # type: ignore[arg-type]
-    assert store.queries == [(1, pytest.approx(1 + 4 + 5 * 3))]
+    # One order of 3 lines, 1 of which lost a unit: it asks for 1 refund line per refund.
+    assert store.queries == [(1, pytest.approx(1 + 4 + 5 * 1))]
     assert order_record(untouched, "s")["refunds"][0]["refund_line_items"] == []
     assert len(order_record(refunded, "s")["refunds"][0]["refund_line_items"]) == 1
 
@@ -124,10 +127,67 @@ def test_bulk_refund_fields_are_kept_and_only_lines_fetched() -> None:
 
 
 def test_a_refund_added_since_the_bulk_job_gets_a_full_lookup() -> None:
-    order = bulk_order(1, 2, refunded=True)
+    order = bulk_order(1, 2, refunded=True, lost=2)
     store = FakeStore({order["id"]: 2}, refunds=2)
     hydrate_refunds(store, [order])  # type: ignore[arg-type]
     assert len(store.documents) == 2
     assert "totalRefundedSet" in store.documents[1]
     assert [r["note"] for r in order["refunds"]] == ["fresh", "fresh"]
     assert len(order_record(order, "s")["refunds"]) == 2
+
+
+def _bag(shop: str, presentment: str, currency: str = "USD") -> dict[str, Any]:
+    return {
+        "shopMoney": {"amount": shop, "currencyCode": "USD"},
+        "presentmentMoney": {"amount": presentment, "currencyCode": currency},
+    }
+
+
+class MoneyStore(FakeStore):
+    """Answers each alias with one refund line, with the money sides its selection asks."""
+
+    def execute(self, document: str, variables: Any = None, estimated_cost: float = 0) -> dict:
+        self.documents.append(document)
+        self.queries.append((document.count("node(id:"), estimated_cost))
+        data: dict[str, Any] = {}
+        for line in document.splitlines()[1:-1]:
+            alias, gid = re.match(r'(o\d+): node\(id: "([^"]+)"\)', line).groups()  # type: ignore[union-attr]
+            bag: dict[str, Any] = {"shopMoney": {"amount": "4.00", "currencyCode": "USD"}}
+            if "presentmentMoney" in line:
+                bag["presentmentMoney"] = {"amount": "3.70", "currencyCode": "EUR"}
+            number = gid.rsplit("/", 1)[1]
+            refund_line = {"quantity": 1, "lineItem": {"id": "gid://shopify/LineItem/0"}}
+            page = {"pageInfo": {"hasNextPage": False, "endCursor": None}}
+            data[alias] = {
+                "id": gid,
+                "refunds": [
+                    {
+                        "id": f"gid://shopify/Refund/{number}",
+                        "refundLineItems": {**page, "nodes": [{**refund_line, "subtotalSet": bag}]},
+                    }
+                ],
+            }
+        return data
+
+
+def test_an_order_in_one_currency_asks_refund_lines_for_shop_money_only() -> None:
+    one = bulk_order(1, 2, refunded=True)
+    one.update(currencyCode="USD", presentmentCurrencyCode="USD", totalPriceSet=_bag("9", "9"))
+    two = bulk_order(2, 2, refunded=True)
+    two.update(
+        currencyCode="USD", presentmentCurrencyCode="EUR", totalPriceSet=_bag("9", "8.3", "EUR")
+    )
+    # Same currency on paper, but a bag with different sides: not treated as one currency.
+    odd = bulk_order(3, 2, refunded=True)
+    odd.update(currencyCode="USD", presentmentCurrencyCode="USD", totalPriceSet=_bag("9", "8"))
+    store = MoneyStore({})
+    hydrate_refunds(store, [one, two, odd])  # type: ignore[arg-type]
+    lines = store.documents[0].splitlines()[1:-1]
+    assert ["presentmentMoney" in line for line in lines] == [False, True, True]
+    # 1 + (4 + 4) for the shop-money-only order, 1 + (4 + 5) each for the two others.
+    assert store.queries == [(3, pytest.approx(1 + 8 + 9 + 9))]
+    shop = {"amount": "4.00", "currency_code": "USD"}
+    first = order_record(one, "s")["refunds"][0]["refund_line_items"][0]["subtotal_set"]
+    assert first == {"shop_money": shop, "presentment_money": shop}
+    second = order_record(two, "s")["refunds"][0]["refund_line_items"][0]["subtotal_set"]
+    assert second["presentment_money"] == {"amount": "3.70", "currency_code": "EUR"}

@@ -10,11 +10,18 @@ from typing import Any
 
 MONEY_V2 = "{ amount currencyCode }"
 MONEY_BAG = f"{{ shopMoney {MONEY_V2} presentmentMoney {MONEY_V2} }}"
+# A refund line of an order whose every amount is in one currency: the presentment side is
+# the shop side (refunds.py copies it), so the lookup asks for shop money only.
+SHOP_MONEY_BAG = f"{{ shopMoney {MONEY_V2} }}"
 PAGE_INFO = "pageInfo { hasNextPage endCursor }"
 METAFIELD_FIELDS = "id namespace key value type"
-# Nested page sizes multiply a page's requested cost (Shopify: 2 + first x node cost), so
-# pages ask for few children and the tap fetches the rest only for the orders that have more.
-CHILD_PAGE_SIZE = 10
+# Nested page sizes multiply a page's requested cost (Shopify: 2 + first x node cost), and
+# the requested cost caps a page at 1000 points, so they are sized to what orders hold: most
+# orders have at most five lines (the emulator's at most five, 2.4 on average) and a refund
+# names one to three of them. An order with more is completed afterwards: its other line
+# items by ORDER_LINE_ITEMS_PAGE, its other refund lines by a refund lookup (refunds.py).
+LINE_ITEMS_FIRST = 5
+REFUND_LINES_FIRST = 3
 METAFIELD_PAGE_SIZE = 50
 REFUND_LINES_SINGLE_PAGE = 180
 
@@ -50,6 +57,80 @@ displayFinancialStatus displayFulfillmentStatus tags sourceName
 
 REFUND_FIELDS = f"id createdAt updatedAt note totalRefundedSet {MONEY_BAG}"
 
+# What these selections cost, by Shopify's calculated-cost rules (shopify.dev "rate
+# limits"; the emulator's cost.py): every object 1 point, scalars and enums 0, a connection
+# 2 plus its nodes. A MoneyBag is three objects (the bag, shopMoney, presentmentMoney). The
+# counts are read off the selections above, so a field added there is priced here too.
+OBJECT_POINTS = 1
+CONNECTION_POINTS = 2
+MONEY_BAG_POINTS = 3 * OBJECT_POINTS
+SHOP_MONEY_BAG_POINTS = 2 * OBJECT_POINTS
+# The order and `customer { id }`; the line, `product { id }`, `variant { id }`; the
+# refund line and `lineItem { id }`; the customer, its address, amount spent and consents.
+ORDER_OBJECT_POINTS = 2 * OBJECT_POINTS + ORDER_FIELDS.count(MONEY_BAG) * MONEY_BAG_POINTS
+LINE_ITEM_POINTS = 3 * OBJECT_POINTS + LINE_ITEM_FIELDS.count(MONEY_BAG) * MONEY_BAG_POINTS
+REFUND_POINTS = OBJECT_POINTS + REFUND_FIELDS.count(MONEY_BAG) * MONEY_BAG_POINTS
+REFUND_LINE_POINTS = 2 * OBJECT_POINTS + REFUND_LINE_ITEM_FIELDS.count(MONEY_BAG) * MONEY_BAG_POINTS
+CUSTOMER_POINTS = OBJECT_POINTS * (1 + CUSTOMER_FIELDS.count("{"))
+# What an order of the store holds on average, for an estimate before anything was
+# measured (the emulator's orders: 2.4 lines; about one order in eight refunded, with one
+# or two refund lines). A run's own pages replace it with what they really cost.
+TYPICAL_LINE_ITEMS = 2.4
+TYPICAL_REFUNDS = 0.13
+TYPICAL_REFUND_LINES = 0.2
+
+
+def order_page_points(line_items: float, refunds: float = 0.0, refund_lines: float = 0.0) -> float:
+    """Points one order of a page costs, by what it holds (Shopify's calculated cost).
+
+    With the page sizes as arguments this is the order's requested cost; with what it
+    really holds, its actual cost.
+
+    Args:
+        line_items: Line items (``first:`` of the page, or held).
+        refunds: Refunds (Shopify prices the ``refunds`` list at one when requested).
+        refund_lines: Refund lines, all refunds together.
+
+    Returns:
+        The points.
+
+    Example:
+        >>> order_page_points(TYPICAL_LINE_ITEMS, TYPICAL_REFUNDS, TYPICAL_REFUND_LINES)
+        71.78
+    """
+    return round(
+        ORDER_OBJECT_POINTS
+        + CONNECTION_POINTS
+        + line_items * LINE_ITEM_POINTS
+        + refunds * (REFUND_POINTS + CONNECTION_POINTS)
+        + refund_lines * REFUND_LINE_POINTS,
+        2,
+    )
+
+
+def order_page_requested_points() -> float:
+    """The requested cost of one order of a page: its nested connections' page sizes."""
+    return order_page_points(LINE_ITEMS_FIRST, 1, REFUND_LINES_FIRST)
+
+
+def typical_order_points() -> float:
+    """The actual cost of a typical order in pages (before this store's were measured)."""
+    return order_page_points(TYPICAL_LINE_ITEMS, TYPICAL_REFUNDS, TYPICAL_REFUND_LINES)
+
+
+def customer_page_points(metafields: float = 0.0) -> float:
+    """Points one customer of a page costs (its objects, and its metafields if asked).
+
+    Args:
+        metafields: Metafields per customer (requested: the page size; actual: held).
+
+    Returns:
+        The points.
+    """
+    extra = CONNECTION_POINTS + metafields * OBJECT_POINTS if metafields else 0.0
+    return float(CUSTOMER_POINTS + extra)
+
+
 # Shopify bulk queries reject a connection inside a list field, and `refunds` is a list,
 # so bulk results carry refunds without their line items; the tap fetches those afterwards
 # for the (few) orders with refunds, through ORDER_REFUNDS_BY_IDS.
@@ -70,22 +151,26 @@ def refunds_with_lines(first: int) -> str:
     )
 
 
-def refund_lines_only(first: int) -> str:
+def refund_lines_only(first: int, *, shop_money_only: bool = False) -> str:
     """Only each refund's id and up to ``first`` refund line items (the rest is in bulk rows).
 
     Args:
         first: Refund line items per refund.
+        shop_money_only: Ask each line's ``subtotalSet`` for its shop money only (an order
+            whose every amount is in one currency; the caller copies it to presentment).
 
     Returns:
         The selection.
     """
+    fields = REFUND_LINE_ITEM_FIELDS
+    if shop_money_only:
+        fields = fields.replace(MONEY_BAG, SHOP_MONEY_BAG)
     return (
-        f"refunds {{ id refundLineItems(first: {first}) "
-        f"{{ {PAGE_INFO} nodes {{ {REFUND_LINE_ITEM_FIELDS} }} }} }}"
+        f"refunds {{ id refundLineItems(first: {first}) {{ {PAGE_INFO} nodes {{ {fields} }} }} }}"
     )
 
 
-REFUNDS_WITH_LINES = refunds_with_lines(CHILD_PAGE_SIZE)
+REFUNDS_WITH_LINES = refunds_with_lines(REFUND_LINES_FIRST)
 
 SHOP_INFO = """
 query ShopInfo {
@@ -157,7 +242,7 @@ def order_selection() -> str:
         The selection (without braces): line items' first page and refunds with lines.
     """
     return (
-        f"{ORDER_FIELDS}\n      lineItems(first: {CHILD_PAGE_SIZE}) "
+        f"{ORDER_FIELDS}\n      lineItems(first: {LINE_ITEMS_FIRST}) "
         f"{{ {PAGE_INFO} nodes {{ {LINE_ITEM_FIELDS} }} }}"
         f"\n      {REFUNDS_WITH_LINES}\n    "
     )

@@ -6,8 +6,12 @@ query as the query's requested cost allows:
 
 - a lookup asks only for each refund's id and lines and attaches the lines to the refunds
   the bulk row holds (an order whose refunds changed in between is looked up in full);
-- each order asks for as many refund lines per refund as the order has line items (a
-  refund names each line item at most once), so small orders cost little;
+- each order asks for as many refund lines per refund as it has line items that lost a unit
+  (a refund names each line item at most once, and only lines it took units from), so the
+  requested cost is close to what the answer holds; a refund with more is asked again;
+- an order whose every amount is in one currency (shop and presentment money equal in each
+  of its MoneyBags) asks for each refund line's shop money only, and the presentment side
+  is copied from it: one point less per refund line;
 - an order none of whose line items lost a unit (``currentQuantity == quantity``) has no
   refunded units, so its refunds have no line items to fetch and are not looked up;
 - the cost model (Shopify's: objects 1, connections 2 + first x node) is corrected from
@@ -25,7 +29,9 @@ from tap_shopify_history.shopify.client import GraphQLClient
 from tap_shopify_history.shopify.errors import BulkOperationError, QueryCostExceededError
 from tap_shopify_history.shopify.limiter import SINGLE_QUERY_MAX_COST
 from tap_shopify_history.shopify.queries import (
+    MONEY_BAG_POINTS,
     REFUND_LINES_SINGLE_PAGE,
+    SHOP_MONEY_BAG_POINTS,
     refund_lines_only,
     refunds_with_lines,
 )
@@ -37,6 +43,8 @@ LOOKUP_WORKERS = 4
 ORDER_COST = 4.0
 FULL_ORDER_COST = 7.0
 LINE_COST = 5.0
+# A refund line asked for its shop money only (one currency): no presentmentMoney object.
+ONE_CURRENCY_LINE_COST = LINE_COST - (MONEY_BAG_POINTS - SHOP_MONEY_BAG_POINTS)
 QUERY_COST = 1.0
 # Bounds of the learned correction to the cost model.
 MIN_SCALE, MAX_SCALE = 0.25, 16.0
@@ -78,8 +86,21 @@ def no_refunded_units(order: Mapping[str, Any]) -> bool:
     )
 
 
+def _lost_units(item: Mapping[str, Any]) -> bool:
+    quantity, current = item.get("quantity"), item.get("currentQuantity")
+    if not isinstance(quantity, int) or not isinstance(current, int):
+        return True  # unknown: it may be refunded
+    return current < quantity
+
+
 def lines_first(order: Mapping[str, Any]) -> int:
-    """Refund lines to ask for per refund: the order's line item count, within bounds.
+    """Refund lines to ask for per refund: the order's line items that lost a unit.
+
+    A refund line takes units from one line item, and each refund names a line item at
+    most once, so no refund has more lines than the order has line items below their
+    ordered quantity (order edits can remove units too: then the bound is loose, never
+    short). A refund that still has more (a line of zero units) shows ``hasNextPage`` and
+    is asked again with the largest page.
 
     Args:
         order: An ``Order`` node.
@@ -87,24 +108,79 @@ def lines_first(order: Mapping[str, Any]) -> int:
     Returns:
         A page size between 1 and ``REFUND_LINES_SINGLE_PAGE``.
     """
-    return max(1, min(REFUND_LINES_SINGLE_PAGE, len(_line_items(order))))
+    lost = sum(1 for item in _line_items(order) if _lost_units(item))
+    return max(1, min(REFUND_LINES_SINGLE_PAGE, lost))
 
 
-def lookup_document(ids: list[str], first: list[int], *, full: bool) -> str:
+def _is_money_bag(value: Any) -> bool:
+    return isinstance(value, dict) and "shopMoney" in value and "presentmentMoney" in value
+
+
+def one_currency(order: Mapping[str, Any]) -> bool:
+    """Whether every amount of the order is in one currency (shop = presentment money).
+
+    Shopify converts shop money to the buyer's (presentment) currency; when the two are
+    the same currency there is nothing to convert, and every MoneyBag of the order shows
+    equal sides. Both are checked on the order's own bags, so a refund line's presentment
+    money can be copied from its shop money without asking Shopify for it.
+
+    Args:
+        order: An ``Order`` node (bulk row or page) with its money fields.
+
+    Returns:
+        True when the currencies agree and every bag the node holds has equal sides.
+    """
+    currency = order.get("currencyCode")
+    if not currency or order.get("presentmentCurrencyCode") != currency:
+        return False
+    bags = [value for value in order.values() if _is_money_bag(value)]
+    return bool(bags) and all(
+        bag["shopMoney"] == bag["presentmentMoney"]
+        and (bag["shopMoney"] or {}).get("currencyCode") == currency
+        for bag in bags
+    )
+
+
+def _copy_presentment(refunds: list[dict[str, Any]], currency: str | None) -> bool:
+    # Lines fetched with shop money only get it as their presentment money too; a line in
+    # another currency than the order's (never seen) makes the order ask again in full.
+    for refund in refunds:
+        for line in (refund.get("refundLineItems") or {}).get("nodes") or []:
+            bag = line.get("subtotalSet")
+            if not isinstance(bag, dict) or "presentmentMoney" in bag:
+                continue
+            shop = bag.get("shopMoney") or {}
+            if shop.get("currencyCode") != currency:
+                return False
+            bag["presentmentMoney"] = dict(shop)
+    return True
+
+
+def lookup_document(
+    ids: list[str], first: list[int], *, full: bool, shop_money_only: list[bool] | None = None
+) -> str:
     """The aliased ``node`` lookups of some orders' refunds.
 
     Args:
         ids: Order gids.
         first: Refund lines per refund, one per order.
         full: Every refund field, or only the id and the refund lines.
+        shop_money_only: Per order, whether its refund lines need shop money only (ignored
+            by a full lookup, which replaces every refund field).
 
     Returns:
         The query document (aliases ``o0``, ``o1``, ... in the order of ``ids``).
     """
-    select = refunds_with_lines if full else refund_lines_only
+    shop_only = shop_money_only or [False] * len(ids)
+
+    def select(lines: int, shop: bool) -> str:
+        if full:
+            return refunds_with_lines(lines)
+        return refund_lines_only(lines, shop_money_only=shop)
+
     fields = "\n".join(
-        f'o{n}: node(id: "{gid}") {{ ... on Order {{ id {select(lines)} }} }}'
-        for n, (gid, lines) in enumerate(zip(ids, first, strict=True))
+        f'o{n}: node(id: "{gid}") {{ ... on Order {{ id {select(lines, shop)} }} }}'
+        for n, (gid, lines, shop) in enumerate(zip(ids, first, shop_only, strict=True))
     )
     return f"query OrderRefunds {{\n{fields}\n}}"
 
@@ -155,8 +231,12 @@ class RefundFetcher:
             budget = min(budget, status.maximum_available)
         return budget
 
-    def _cost(self, first: int) -> float:
-        return (self._order_cost + LINE_COST * first) * self._scale
+    def _shop_only(self, order: Mapping[str, Any]) -> bool:
+        return not self._full and one_currency(order)
+
+    def _cost(self, first: int, shop_only: bool = False) -> float:
+        line = ONE_CURRENCY_LINE_COST if shop_only else LINE_COST
+        return (self._order_cost + line * first) * self._scale
 
     def batches(self, orders: list[dict[str, Any]], first: list[int]) -> list[list[int]]:
         """Group order indexes so each group's estimated cost fits one query's budget.
@@ -173,7 +253,7 @@ class RefundFetcher:
         current: list[int] = []
         spent = QUERY_COST
         for index in range(len(orders)):
-            cost = self._cost(first[index])
+            cost = self._cost(first[index], self._shop_only(orders[index]))
             if current and spent + cost > budget:
                 groups.append(current)
                 current, spent = [], QUERY_COST
@@ -208,10 +288,16 @@ class RefundFetcher:
             list(pool.map(lambda group: self._run(orders, first, group), groups))
 
     def _run(self, orders: list[dict[str, Any]], first: list[int], group: list[int]) -> None:
+        shop_only = [self._shop_only(orders[i]) for i in group]
         document = lookup_document(
-            [orders[i]["id"] for i in group], [first[i] for i in group], full=self._full
+            [orders[i]["id"] for i in group],
+            [first[i] for i in group],
+            full=self._full,
+            shop_money_only=shop_only,
         )
-        estimate = QUERY_COST + sum(self._cost(first[i]) for i in group)
+        estimate = QUERY_COST + sum(
+            self._cost(first[i], shop) for i, shop in zip(group, shop_only, strict=True)
+        )
         try:
             data = self._client.execute(document, estimated_cost=estimate)
         except QueryCostExceededError:
@@ -231,7 +317,10 @@ class RefundFetcher:
                 continue
             if self._full:
                 orders[i]["refunds"] = node["refunds"]
-            elif not _attach_lines(orders[i], node["refunds"]):
+                continue
+            currency = orders[i].get("currencyCode")
+            copied = not shop_only[alias] or _copy_presentment(node["refunds"], currency)
+            if not copied or not _attach_lines(orders[i], node["refunds"]):
                 with self._lock:
                     self.stale.append(orders[i])
 
@@ -271,6 +360,8 @@ def hydrate_refunds(
             continue
         todo.append(order)
     _fetch(client, todo, [lines_first(o) for o in todo])
+    # A refund with more lines than the order's lines that lost a unit (a zero-unit line,
+    # which Shopify does not make): asked again with the largest page.
     cut = [o for o in todo if _refund_lines_cut(o)]
     _fetch(client, cut, [REFUND_LINES_SINGLE_PAGE] * len(cut))
     if any(_refund_lines_cut(o) for o in cut):
