@@ -61,6 +61,15 @@ SEED = 2026
 # Meltano's per-run config files hold the emulator's token; keep them (and the books) private.
 PRIVATE_UMASK = 0o077
 TARGETS = ("target-loyalty", "target-crm")
+#: What ``--rev`` takes from git: the code every process of a pipeline imports, and the project.
+SOURCE_PATHS = (
+    "tap-shopify-history",
+    "target-loyalty",
+    "target-crm",
+    "packages/target-runtime",
+    "packages/shopify-webhooks",
+    "packages/shopify-emulator",
+)
 VARIANTS = ("ours", "sdk default")
 
 
@@ -166,7 +175,47 @@ def wrapper_script(path: Path, role: str, command: list[str]) -> str:
     return str(path)
 
 
-def make_project(folder: Path, variant: str) -> Path:
+def checkout(rev: str, folder: Path) -> str:
+    """Extract ``rev``'s packages and meltano.yml into ``folder``; put them first on PYTHONPATH.
+
+    The workspace venv's editable installs are plain ``.pth`` paths into the working tree,
+    which ``PYTHONPATH`` precedes, so every child (emulator, meltano's plugins, the reports)
+    imports the commit's code instead of whatever the working tree holds at that moment.
+    """
+    folder.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "meltano.yml", *SOURCE_PATHS],
+        capture_output=True,
+        check=True,
+    )
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    paths = [str(folder / path) for path in SOURCE_PATHS]
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [*paths, *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+    return describe_code(rev)
+
+
+def describe_code(rev: str | None) -> str:
+    """Which code is measured: a commit, or the working tree (and whether it has changes)."""
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", rev or "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if rev:
+        return f"commit {commit}"
+    changed = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--", *SOURCE_PATHS],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return f"working tree at {commit}" + (" with uncommitted changes" if changed else "")
+
+
+def make_project(folder: Path, variant: str, source: Path) -> Path:
     """A Meltano project of the repository's three base plugins, run through the wrappers.
 
     The plugins keep their definitions (settings, capabilities) from ``meltano.yml`` but
@@ -174,7 +223,7 @@ def make_project(folder: Path, variant: str) -> Path:
     """
     import yaml  # noqa: PLC0415  (Meltano's dependency; only the parent process needs it)
 
-    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    project = yaml.safe_load((source / "meltano.yml").read_text())
     bin_dir = folder / "bin"
     bin_dir.mkdir(parents=True)
     tap = (
@@ -404,6 +453,10 @@ def main() -> int:
     parser.add_argument("--bulk-seconds", type=float, default=0.05)
     parser.add_argument("--skip-crm", action="store_true", help="only target-loyalty")
     parser.add_argument("--skip-baseline", action="store_true", help="only our settings")
+    parser.add_argument(
+        "--rev",
+        help="measure this commit's code (git archive), not the working tree as it is",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary projects")
     args = parser.parse_args()
     os.umask(PRIVATE_UMASK)
@@ -413,7 +466,9 @@ def main() -> int:
     load = os.getloadavg()
     runs: list[PipelineRun] = []
     try:
-        projects = {v: make_project(workdir / v.replace(" ", "-"), v) for v in variants}
+        source = workdir / "source" if args.rev else ROOT
+        code = checkout(args.rev, source) if args.rev else describe_code(None)
+        projects = {v: make_project(workdir / v.replace(" ", "-"), v, source) for v in variants}
         say(f"starting the emulator: {args.customers:,} customers, {args.orders:,} orders")
         with emulator(args, workdir) as served:
             for target in targets:
@@ -426,7 +481,7 @@ def main() -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     print(
         f"end to end: {args.orders:,} orders, {args.customers:,} customers, {args.plan} plan, "
-        f"bulk jobs {args.bulk_seconds} s; load average before "
+        f"bulk jobs {args.bulk_seconds} s; code: {code}; load average before "
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, after "
         + " ".join(f"{x:.2f}" for x in os.getloadavg())
     )
@@ -435,6 +490,7 @@ def main() -> int:
         json.dumps(
             {
                 "args": vars(args),
+                "code": code,
                 "runs": [
                     {
                         "target": r.target,
