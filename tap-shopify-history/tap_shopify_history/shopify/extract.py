@@ -19,7 +19,8 @@ from tap_shopify_history.shopify.errors import (
     QueryCostExceededError,
     ShopifyRetriableError,
 )
-from tap_shopify_history.shopify.jsonl import LineCounter, reassemble
+from tap_shopify_history.shopify.held import HeldRoots, read_held
+from tap_shopify_history.shopify.jsonl import LineCounter
 from tap_shopify_history.shopify.queries import ORDER_LINE_ITEMS_PAGE
 
 LOGGER = logging.getLogger("tap_shopify_history.shopify.extract")
@@ -277,16 +278,20 @@ def complete_line_items(client: GraphQLClient, order: dict[str, Any]) -> None:
 
 
 def _download(
-    client: GraphQLClient, url: str | None, child_fields: Mapping[str, str]
-) -> tuple[LineCounter, list[dict[str, Any]]]:
+    client: GraphQLClient,
+    url: str | None,
+    child_fields: Mapping[str, str],
+    completion_fields: tuple[str, ...] | None,
+) -> tuple[LineCounter, HeldRoots]:
     # A broken download restarts the file from the top with a fresh reassembly, so no
     # line is counted or attached twice.
     for attempt in range(client.max_retries + 1):
         counter = LineCounter()
         if url is None:
-            return counter, []
+            return counter, HeldRoots(child_fields)
         try:
-            return counter, list(reassemble(client.stream_lines(url), child_fields, counter))
+            lines = client.stream_lines(url)
+            return counter, read_held(lines, child_fields, counter, completion_fields)
         except ShopifyRetriableError as error:
             if attempt == client.max_retries:
                 raise
@@ -297,10 +302,10 @@ def _download(
 
 @dataclass(frozen=True)
 class BulkWindowResult:
-    """The reassembled roots of one finished bulk job."""
+    """The roots of one finished bulk job (held compactly; iterating decodes each)."""
 
     operation: BulkOperation
-    roots: list[dict[str, Any]]
+    roots: HeldRoots
     partial: bool
 
 
@@ -315,6 +320,7 @@ def run_bulk_window(
     on_poll: Callable[[BulkOperation], None] | None = None,
     deadline: float | None = None,
     resubmits: int = EXPIRED_RESUBMITS,
+    completion_fields: tuple[str, ...] | None = (),
 ) -> BulkWindowResult:
     """Run (or resume) one bulk job and read its result, reconciled against objectCount.
 
@@ -328,6 +334,8 @@ def run_bulk_window(
         on_poll: Called on every poll.
         deadline: ``runner.clock()`` value by which the job must have finished.
         resubmits: How many times an expired job is submitted again here.
+        completion_fields: Inline lists of a root that completion fills in (see
+            :func:`tap_shopify_history.shopify.held.read_held`).
 
     Returns:
         The roots and whether they are partial.
@@ -342,7 +350,7 @@ def run_bulk_window(
             on_submit(operation_id)
         try:
             result = runner.wait(operation_id, on_poll=on_poll, deadline=deadline)
-            counter, roots = _download(client, result.url, child_fields)
+            counter, roots = _download(client, result.url, child_fields, completion_fields)
             break
         except BulkOperationExpiredError as error:
             # A job from state that is gone, expired, canceled, or whose URL expired:

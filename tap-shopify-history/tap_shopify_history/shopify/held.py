@@ -1,0 +1,244 @@
+"""A bulk result's roots held compactly: each root's lines as one bytes value, decoded when used.
+
+A bulk window is held whole, to be sorted by ``updatedAt`` and completed, before anything is
+emitted. Held as reassembled dicts, 25,000 orders take about 9 KB each and millions of
+objects that every garbage collection walks: at that size the collector, not parsing, was
+most of the tap's CPU (see the README's Performance section). Here the download reads only
+what sorting, reconciling and grouping need from each line (its ``id``, ``updatedAt`` and
+``__parentId``), and keeps a root's lines as one ``bytes`` (about 4 KB an order, and bytes
+are invisible to the collector). A root becomes a dict, exactly the one
+:func:`tap_shopify_history.shopify.jsonl.reassemble` yields, only when it is used: right
+before its record is built, or before completion for the few roots that need one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
+
+import msgspec
+
+from tap_shopify_history.shopify.errors import BulkOperationError
+from tap_shopify_history.shopify.ids import gid_type
+from tap_shopify_history.shopify.jsonl import LineCounter
+
+_decode = msgspec.json.Decoder().decode
+
+
+# An inline list completion may fill in, empty or absent: nothing to complete.
+_NOTHING = (b"", b"[]", b"null")
+
+
+def _line_keys_type(completion_fields: tuple[str, ...]) -> type[msgspec.Struct]:
+    # What the download reads of each line (msgspec still checks the whole line is JSON):
+    # the keys, and the completion fields left undecoded (``Raw``).
+    fields: list[tuple[str, Any, Any]] = [
+        ("id", Any, None),
+        ("updated_at", Any, None),
+        ("parent_id", Any, None),
+    ]
+    rename = {"updated_at": "updatedAt", "parent_id": "__parentId"}
+    for position, name in enumerate(completion_fields):
+        fields.append((f"completion_{position}", msgspec.Raw, msgspec.Raw()))
+        rename[f"completion_{position}"] = name
+    return msgspec.defstruct("LineKeys", fields, rename=rename, gc=False)
+
+
+class HeldRoot(NamedTuple):
+    """One root: its sort key, its lines as a JSON array, whether it needs completion."""
+
+    updated_at: str
+    id: str
+    lines: bytes
+    completes: bool
+
+
+def _find_in(obj: Any, gid: str) -> dict[str, Any] | None:
+    # Children of inline lists (an order's refunds) name an object nested in the root.
+    if isinstance(obj, dict):
+        if obj.get("id") == gid:
+            return obj
+        values: Iterable[Any] = obj.values()
+    elif isinstance(obj, list):
+        values = obj
+    else:
+        return None
+    for value in values:
+        found = _find_in(value, gid)
+        if found is not None:
+            return found
+    return None
+
+
+def _completes(keys: Any, count: int) -> bool:
+    return any(
+        bytes(getattr(keys, f"completion_{position}")) not in _NOTHING for position in range(count)
+    )
+
+
+class HeldRoots:
+    """The roots of one bulk result in a compact form, sortable, decoded one at a time."""
+
+    def __init__(self, child_fields: Mapping[str, str]) -> None:
+        """Start empty.
+
+        Args:
+            child_fields: Child gid type -> field of its parent that collects it.
+        """
+        self._child_fields = child_fields
+        self.roots: list[HeldRoot] = []
+        # Roots decoded ahead of time (for completion), by position in ``roots``.
+        self._decoded: dict[int, dict[str, Any]] = {}
+
+    def __len__(self) -> int:
+        """The number of roots."""
+        return len(self.roots)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """Each root as a dict with its children attached, in the held order."""
+        return self.nodes()
+
+    def sort(self) -> None:
+        """Order the roots by ``(updatedAt, id)``, the order records are emitted in."""
+        self.roots.sort(key=lambda root: (root.updated_at, root.id))
+        self._decoded.clear()
+
+    @property
+    def last_updated_at(self) -> str:
+        """The ``updatedAt`` of the last root."""
+        return self.roots[-1].updated_at
+
+    def decode(self, root: HeldRoot) -> dict[str, Any]:
+        """One root as a dict, its children attached as lists (as ``reassemble`` does).
+
+        Args:
+            root: A held root.
+
+        Returns:
+            The root object.
+        """
+        objects = _decode(root.lines)
+        node: dict[str, Any] = objects[0]
+        node.pop("__parentId", None)
+        if len(objects) == 1:
+            return node
+        index = {node["id"]: node} if "id" in node else {}
+        for child in objects[1:]:
+            parent_id = child.pop("__parentId")
+            parent = index.get(parent_id) or _find_in(node, parent_id)
+            assert parent is not None  # checked when the lines were read
+            field = self._child_fields[gid_type(child["id"])]
+            parent.setdefault(field, []).append(child)
+            index[child["id"]] = child
+        return node
+
+    def for_completion(self) -> list[dict[str, Any]]:
+        """Decode, and keep until emitted, the roots that need completion.
+
+        Returns:
+            Those roots, in the held order; completing them in place completes what
+            :meth:`nodes` yields.
+        """
+        self._decoded = {
+            position: self.decode(root)
+            for position, root in enumerate(self.roots)
+            if root.completes
+        }
+        return list(self._decoded.values())
+
+    def nodes(self, before: str | None = None) -> Iterator[dict[str, Any]]:
+        """Yield each root as a dict, decoded only now (or completed earlier).
+
+        Args:
+            before: Only the roots whose ``updatedAt`` is before this.
+
+        Yields:
+            Root objects.
+        """
+        for position, root in enumerate(self.roots):
+            if before is not None and not root.updated_at < before:
+                continue
+            decoded = self._decoded.pop(position, None)
+            yield decoded if decoded is not None else self.decode(root)
+
+
+def read_held(
+    lines: Iterable[bytes | str],
+    child_fields: Mapping[str, str],
+    counter: LineCounter | None = None,
+    completion_fields: tuple[str, ...] | None = (),
+) -> HeldRoots:
+    """Read a grouped bulk result into held roots, checking it as ``reassemble`` does.
+
+    Args:
+        lines: The JSONL lines of a bulk result.
+        child_fields: Child gid type -> field of its parent that collects it, e.g.
+            ``{"LineItem": "lineItems"}``.
+        counter: Filled with the number of lines and roots read.
+        completion_fields: Inline lists of a root that completion fills in (an order's
+            ``refunds``): roots with a non-empty one are marked ``completes``; None marks
+            every root.
+
+    Returns:
+        The roots in file order.
+
+    Raises:
+        BulkOperationError: On a line that is not JSON, a child whose parent is not the
+            current root (ungrouped output) or a line of an unknown child type.
+    """
+    counter = counter if counter is not None else LineCounter()
+    held = HeldRoots(child_fields)
+    decode_keys = msgspec.json.Decoder(_line_keys_type(completion_fields or ())).decode
+    completions = len(completion_fields or ())
+    every_root = completion_fields is None
+    group: list[bytes] = []
+    keys: Any = None
+    index: set[str] = set()
+
+    def close() -> None:
+        if keys is not None:
+            held.roots.append(
+                HeldRoot(
+                    str(keys.updated_at or ""),
+                    str(keys.id or ""),
+                    b"[" + b",".join(group) + b"]",
+                    every_root or (completions > 0 and _completes(keys, completions)),
+                )
+            )
+
+    for line in lines:
+        raw = line.encode() if isinstance(line, str) else line
+        try:
+            line_keys = decode_keys(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            msg = (
+                f"bulk result line {counter.lines + 1} is not valid JSON (file cut short?): {error}"
+            )
+            raise BulkOperationError(msg) from None
+        counter.lines += 1
+        parent_id = line_keys.parent_id
+        if parent_id is None:
+            close()
+            keys, group = line_keys, [raw]
+            counter.roots += 1
+            index = {line_keys.id} if isinstance(line_keys.id, str) else set()
+            continue
+        if keys is None or (
+            # A parent nested in an inline list of the root or of a child line.
+            parent_id not in index
+            and not any(_find_in(_decode(held_line), parent_id) for held_line in group)
+        ):
+            msg = (
+                f"bulk result line {counter.lines}: parent {parent_id} is not the current "
+                "root; the output is not grouped by parent"
+            )
+            raise BulkOperationError(msg)
+        child_id = line_keys.id
+        child_type = gid_type(child_id) if isinstance(child_id, str) else ""
+        if child_type not in child_fields:
+            msg = f"bulk result line {counter.lines}: unexpected child type {child_type!r}"
+            raise BulkOperationError(msg)
+        group.append(raw)
+        index.add(child_id)
+    close()
+    return held

@@ -1,0 +1,78 @@
+"""Held bulk roots decode to exactly what ``reassemble`` yields, and are checked the same way."""
+
+from __future__ import annotations
+
+import pytest
+from tap_shopify_history.shopify.errors import BulkOperationError
+from tap_shopify_history.shopify.held import read_held
+from tap_shopify_history.shopify.jsonl import LineCounter, reassemble
+
+CHILDREN = {"LineItem": "lineItems", "RefundLineItem": "refundLineItems"}
+LINES = [
+    b'{"id":"gid://shopify/Order/2","updatedAt":"2024-01-01T00:00:05Z","refunds":[]}',
+    b'{"id":"gid://shopify/LineItem/21","quantity":1,"__parentId":"gid://shopify/Order/2"}',
+    b'{"id":"gid://shopify/Order/1","updatedAt":"2024-01-01T00:00:05Z",'
+    b'"refunds":[{"id":"gid://shopify/Refund/9","note":"x"}]}',
+    b'{"id":"gid://shopify/LineItem/11","__parentId":"gid://shopify/Order/1"}',
+    b'{"id":"gid://shopify/LineItem/12","__parentId":"gid://shopify/Order/1"}',
+    # A child of an object nested in the root (a refund of the order's inline list).
+    b'{"id":"gid://shopify/RefundLineItem/5","__parentId":"gid://shopify/Refund/9"}',
+    b'{"id":"gid://shopify/Order/3","updatedAt":"2024-01-01T00:00:01Z","note":"\xc3\xa9"}',
+]
+
+
+def test_held_roots_decode_as_reassemble_does() -> None:
+    counter, expected_counter = LineCounter(), LineCounter()
+    held = read_held(LINES, CHILDREN, counter, completion_fields=("refunds",))
+    expected = list(reassemble(LINES, CHILDREN, expected_counter))
+    assert list(held) == expected
+    assert (counter.lines, counter.roots) == (expected_counter.lines, expected_counter.roots)
+    # Only the order with a non-empty refunds list needs completion.
+    assert [root.completes for root in held.roots] == [False, True, False]
+
+
+def test_sorted_roots_and_completed_nodes_are_emitted_once_each() -> None:
+    held = read_held(LINES, CHILDREN, completion_fields=("refunds",))
+    held.sort()
+    assert [root.id.rsplit("/", 1)[-1] for root in held.roots] == ["3", "1", "2"]
+    (to_complete,) = held.for_completion()
+    to_complete["refunds"][0]["completed"] = True  # completion works in place
+    nodes = list(held.nodes())
+    assert [node["id"] for node in nodes] == [r.id for r in held.roots]
+    assert nodes[1]["refunds"][0]["completed"] is True
+    assert held.last_updated_at == "2024-01-01T00:00:05Z"
+    assert [n["id"] for n in held.nodes(before="2024-01-01T00:00:05Z")] == ["gid://shopify/Order/3"]
+
+
+def test_every_root_completes_when_no_fields_are_named() -> None:
+    held = read_held(LINES, CHILDREN, completion_fields=None)
+    assert all(root.completes for root in held.roots)
+    assert len(held.for_completion()) == 3
+
+
+@pytest.mark.parametrize(
+    ("lines", "match"),
+    [
+        (
+            [
+                b'{"id":"gid://shopify/Order/1"}',
+                b'{"id":"gid://shopify/Order/2"}',
+                b'{"id":"gid://shopify/LineItem/11","__parentId":"gid://shopify/Order/1"}',
+            ],
+            "not grouped",
+        ),
+        ([b'{"id":"gid://shopify/Order/1"}', b'{"id":"gid://sho'], "line 2 is not valid JSON"),
+        (
+            [
+                b'{"id":"gid://shopify/Order/1"}',
+                b'{"id":"gid://shopify/Fulfillment/3","__parentId":"gid://shopify/Order/1"}',
+            ],
+            "unexpected child type 'Fulfillment'",
+        ),
+    ],
+)
+def test_held_roots_reject_what_reassemble_rejects(lines: list[bytes], match: str) -> None:
+    with pytest.raises(BulkOperationError, match=match):
+        list(reassemble(lines, CHILDREN))
+    with pytest.raises(BulkOperationError, match=match):
+        read_held(lines, CHILDREN)
