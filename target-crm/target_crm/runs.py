@@ -6,12 +6,13 @@ import os
 import socket
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from target_runtime.shop_lock import LockHolder, ShopLock, ShopLockedError
 
 from target_crm import schema as t
 from target_crm.edge import printable_key
@@ -21,18 +22,15 @@ from target_crm.storage import upsert
 StatKey = tuple[str, str, str, str]  # shop, stream, outcome, reason
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    return True
-
-
 class RunLedger:
-    """One target run: its row in `sync_runs`, its shop locks and its statistics."""
+    """One target run: its row in `sync_runs`, its shop locks and its statistics.
+
+    The locks are target-runtime's :class:`~target_runtime.shop_lock.ShopLock` on the
+    `sync_locks` table: a live run on this host keeps its lock however quiet; a run killed
+    with -9 is taken over (on PostgreSQL once its advisory lock went with its connection,
+    on SQLite once its pid is dead, or on another host once its heartbeat is older than
+    `lock_lease_seconds`) and marked `abandoned`.
+    """
 
     def __init__(self, engine: Engine, run_id: str, lease_seconds: float) -> None:
         """Bind the ledger to a store.
@@ -40,15 +38,29 @@ class RunLedger:
         Args:
             engine: The store.
             run_id: This run's id.
-            lease_seconds: A lock whose heartbeat is older than this is abandoned.
+            lease_seconds: A lock on another host whose heartbeat is older than this is
+                abandoned.
         """
         self.engine = engine
         self.run_id = run_id
         self.pid = os.getpid()
         self.hostname = socket.gethostname()
         self.lease_seconds = lease_seconds
-        self.locked: set[str] = set()
+        self.lock = ShopLock(
+            t.sync_locks,
+            run_id,
+            timedelta(seconds=lease_seconds),
+            advisory_namespace="target-crm",
+            host_column="hostname",
+            pid=self.pid,
+            host=self.hostname,
+        )
         self.rejected = 0
+
+    @property
+    def locked(self) -> set[str]:
+        """The shops this run holds."""
+        return self.lock.held
 
     def start(self, now: datetime) -> None:
         """Record the run as running."""
@@ -72,18 +84,8 @@ class RunLedger:
                 .where(t.sync_runs.c.run_id == self.run_id)
                 .values(status=status, finished_at=now, heartbeat_at=now, error=error)
             )
-            conn.execute(t.sync_locks.delete().where(t.sync_locks.c.run_id == self.run_id))
-        self.locked.clear()
-
-    def _holder_alive(self, row: Any, now: datetime) -> bool:
-        if row.hostname == self.hostname:
-            # Same host: the pid decides, however long the run has been quiet (a tap can
-            # wait minutes for a bulk operation). A dead pid is a run killed with -9; our
-            # own pid is an earlier target instance in this process, which has finished.
-            return bool(row.pid != self.pid and _pid_alive(row.pid))
-        # Another host: only the heartbeat lease can tell.
-        quiet: float = (now - row.heartbeat_at).total_seconds()
-        return quiet <= self.lease_seconds
+            self.lock.release(conn)
+        self.lock.close_sessions()
 
     def acquire(self, shop: str, now: datetime) -> None:
         """Take the shop's sync lock, or fail at once naming the sync that holds it.
@@ -95,45 +97,18 @@ class RunLedger:
         Raises:
             SyncAlreadyRunningError: another live run holds the lock.
         """
-        if shop in self.locked:
-            return
-        ours = {
-            "run_id": self.run_id,
-            "pid": self.pid,
-            "hostname": self.hostname,
-            "started_at": now,
-            "heartbeat_at": now,
-        }
-        with self.engine.begin() as conn:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            stmt = dialect.insert(t.sync_locks).values(shop_domain=shop, **ours)
-            if conn.execute(stmt.on_conflict_do_nothing()).rowcount != 1:
-                self._take_over(conn, shop, now, ours)
-        self.locked.add(shop)
+        try:
+            self.lock.acquire(self.engine, shop, now, then=self._abandon)
+        except ShopLockedError as busy:
+            raise SyncAlreadyRunningError(str(busy)) from None
 
-    def _take_over(self, conn: Connection, shop: str, now: datetime, ours: dict[str, Any]) -> None:
-        row = conn.execute(sa.select(t.sync_locks).where(t.sync_locks.c.shop_domain == shop)).one()
-        if row.run_id == self.run_id:
+    def _abandon(self, conn: Connection, replaced: LockHolder | None) -> None:
+        """The run whose lock was taken over died without finishing: say so."""
+        if replaced is None:
             return
-        if self._holder_alive(row, now):
-            msg = (
-                f"another sync is running for shop {shop}: run {row.run_id} "
-                f"(pid {row.pid} on {row.hostname}) started at {row.started_at.isoformat()}, "
-                f"last heartbeat {row.heartbeat_at.isoformat()}"
-            )
-            raise SyncAlreadyRunningError(msg)
-        # Compare-and-swap on the stale holder, so two runs cannot both take over.
-        swapped = conn.execute(
-            t.sync_locks.update()
-            .where(t.sync_locks.c.shop_domain == shop, t.sync_locks.c.run_id == row.run_id)
-            .values(**ours)
-        ).rowcount
-        if swapped != 1:
-            msg = f"another sync took the lock for shop {shop} at the same time"
-            raise SyncAlreadyRunningError(msg)
         conn.execute(
             t.sync_runs.update()
-            .where(t.sync_runs.c.run_id == row.run_id, t.sync_runs.c.status == "running")
+            .where(t.sync_runs.c.run_id == replaced.run_id, t.sync_runs.c.status == "running")
             .values(status="abandoned", error=f"lock taken over by run {self.run_id}")
         )
 
@@ -142,11 +117,7 @@ class RunLedger:
         conn.execute(
             t.sync_runs.update().where(t.sync_runs.c.run_id == self.run_id).values(heartbeat_at=now)
         )
-        conn.execute(
-            t.sync_locks.update()
-            .where(t.sync_locks.c.run_id == self.run_id)
-            .values(heartbeat_at=now)
-        )
+        self.lock.heartbeat(conn, now)
 
     def add_stats(self, conn: Connection, counts: Mapping[StatKey, int]) -> None:
         """Add counts to this run's statistics (received, created, skipped by reason...)."""

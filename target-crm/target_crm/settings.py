@@ -254,8 +254,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         "lock_lease_seconds",
         th.IntegerType,
         default=600,
-        description="A shop's sync lock whose run has not written a heartbeat for this "
-        "long (or whose process is gone) is abandoned and may be taken over.",
+        description="A shop's sync lock held from another host is taken over once its "
+        "heartbeat is older than this; on the same host a live process keeps its lock however "
+        "quiet, and on PostgreSQL a live session does.",
     ),
     th.Property(
         "validate_records",

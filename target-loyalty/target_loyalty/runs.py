@@ -1,14 +1,14 @@
 """One sync at a time per shop and database, and the per-run statistics row.
 
-The ``loyalty_sync_locks`` primary key admits one holder per shop. A holder killed with
--9 cannot release it, so a later run takes the lock over when the holder is provably
-gone: on PostgreSQL its session advisory lock was released with its connection; on
-SQLite its pid is dead on this host, or its heartbeat is older than ``stale_after``.
+The lock is target-runtime's :class:`~target_runtime.shop_lock.ShopLock` on the
+``loyalty_sync_locks`` table: one holder per shop; a holder killed with -9 is taken over
+once it is provably gone (on PostgreSQL its session advisory lock went with its connection;
+on SQLite its pid is dead on this host, or, on another host, its heartbeat is older than
+the lease ``lock_lease_seconds``). A live holder on this host is never taken over.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 from datetime import datetime, timedelta
@@ -16,28 +16,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from target_runtime.shop_lock import LockHolder, ShopLock, ShopLockedError
 
 from target_loyalty import schema as s
 from target_loyalty.exceptions import SyncAlreadyRunningError
 from target_loyalty.storage import upsert
 
 HOST = socket.gethostname()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def advisory_key(shop: str) -> int:
-    """A stable signed 64-bit key for the shop's PostgreSQL advisory lock."""
-    digest = hashlib.sha256(f"target-loyalty:{shop}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+# The advisory keys hash "target-loyalty:<shop>", as before the lock moved to the runtime.
+ADVISORY_NAMESPACE = "target-loyalty"
 
 
 class RunRegistry:
@@ -49,13 +36,16 @@ class RunRegistry:
         Args:
             engine: The database.
             run_id: This target run's id.
-            stale_after: Heartbeat age after which an SQLite holder counts as dead.
+            stale_after: The lease: heartbeat age after which a holder on another host
+                counts as gone (``lock_lease_seconds``).
         """
         self.engine = engine
         self.run_id = run_id
         self.stale_after = stale_after
+        self.lock = ShopLock(
+            s.sync_locks, run_id, stale_after, advisory_namespace=ADVISORY_NAMESPACE
+        )
         self.shops: dict[str, datetime] = {}
-        self._sessions: dict[str, Connection] = {}
         self.refused: set[str] = set()
 
     def acquire(self, shop: str, now: datetime) -> None:
@@ -66,21 +56,17 @@ class RunRegistry:
         """
         if shop in self.shops:
             return
+
+        def register(conn: Connection, replaced: LockHolder | None) -> None:
+            self._abandon(conn, replaced)
+            self._register(conn, shop, now)
+
         try:
-            if self.engine.dialect.name == "postgresql":
-                self._advisory_lock(shop)
-            try:
-                self._register(shop, now)
-            except sa.exc.IntegrityError:
-                # Another run inserted its lock row between our read and our insert.
-                with self.engine.connect() as conn:
-                    holder = conn.execute(
-                        sa.select(s.sync_locks).where(s.sync_locks.c.shop_domain == shop)
-                    ).first()
-                raise SyncAlreadyRunningError(_busy_message(shop, holder)) from None
-        except SyncAlreadyRunningError as error:
+            self.lock.acquire(self.engine, shop, now, then=register)
+        except ShopLockedError as busy:
+            error = SyncAlreadyRunningError(_busy_message(shop, busy.holder))
             self._record_refused(shop, now, str(error))
-            raise
+            raise error from None
         self.shops[shop] = now
 
     def _record_refused(self, shop: str, now: datetime, reason: str) -> None:
@@ -107,91 +93,41 @@ class RunRegistry:
         Raises:
             SyncAlreadyRunningError: A live sync holds the shop.
         """
-        if self.engine.dialect.name == "postgresql":
-            self._advisory_lock(shop)
         try:
-            with self.engine.begin() as conn:
-                self._lock(conn, shop, now)
-        except sa.exc.IntegrityError:
-            raise SyncAlreadyRunningError(_busy_message(shop, None)) from None
+            self.lock.acquire(self.engine, shop, now, then=self._abandon)
+        except ShopLockedError as busy:
+            raise SyncAlreadyRunningError(_busy_message(shop, busy.holder)) from None
         self.shops[shop] = now
 
     def release(self, conn: Connection, shop: str) -> None:
         """Give back a lock taken by :meth:`hold` (inside the final transaction)."""
-        conn.execute(
-            sa.delete(s.sync_locks).where(
-                s.sync_locks.c.shop_domain == shop, s.sync_locks.c.run_id == self.run_id
-            )
-        )
+        self.lock.release(conn, shop)
 
-    def _lock(self, conn: Connection, shop: str, now: datetime) -> None:
-        holder = conn.execute(
-            sa.select(s.sync_locks).where(s.sync_locks.c.shop_domain == shop)
-        ).first()
-        if holder is not None:
-            self._take_over(conn, holder, now)
+    def _register(self, conn: Connection, shop: str, now: datetime) -> None:
         conn.execute(
-            sa.insert(s.sync_locks).values(
-                shop_domain=shop,
+            sa.insert(s.sync_runs).values(
                 run_id=self.run_id,
+                shop_domain=shop,
+                status="running",
                 pid=os.getpid(),
                 host=HOST,
                 started_at=now,
                 heartbeat_at=now,
             )
         )
+        first = {"shop_domain": shop, "first_synced_at": now}
+        conn.execute(upsert(conn, s.shops).on_conflict_do_nothing(), [first])
 
-    def _register(self, shop: str, now: datetime) -> None:
-        with self.engine.begin() as conn:
-            self._lock(conn, shop, now)
-            conn.execute(
-                sa.insert(s.sync_runs).values(
-                    run_id=self.run_id,
-                    shop_domain=shop,
-                    status="running",
-                    pid=os.getpid(),
-                    host=HOST,
-                    started_at=now,
-                    heartbeat_at=now,
-                )
-            )
-            first = {"shop_domain": shop, "first_synced_at": now}
-            conn.execute(upsert(conn, s.shops).on_conflict_do_nothing(), [first])
-
-    def _advisory_lock(self, shop: str) -> None:
-        session = self.engine.connect()
-        got = session.execute(
-            sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key(shop)}
-        ).scalar()
-        session.commit()
-        if not got:
-            with self.engine.connect() as conn:
-                holder = conn.execute(
-                    sa.select(s.sync_locks).where(s.sync_locks.c.shop_domain == shop)
-                ).first()
-            session.close()
-            raise SyncAlreadyRunningError(_busy_message(shop, holder))
-        self._sessions[shop] = session
-
-    def _take_over(self, conn: Connection, holder: Any, now: datetime) -> None:
-        """Replace a dead holder, or refuse when it is alive."""
-        if self.engine.dialect.name != "postgresql" and self._holder_alive(holder, now):
-            raise SyncAlreadyRunningError(_busy_message(holder.shop_domain, holder))
-        conn.execute(
-            sa.delete(s.sync_locks).where(s.sync_locks.c.shop_domain == holder.shop_domain)
-        )
+    @staticmethod
+    def _abandon(conn: Connection, replaced: LockHolder | None) -> None:
+        """The run whose lock was taken over died without finishing: say so."""
+        if replaced is None:
+            return
         conn.execute(
             sa.update(s.sync_runs)
-            .where(s.sync_runs.c.run_id == holder.run_id, s.sync_runs.c.status == "running")
+            .where(s.sync_runs.c.run_id == replaced.run_id, s.sync_runs.c.status == "running")
             .values(status="abandoned", error="the run died without finishing (lock taken over)")
         )
-
-    def _holder_alive(self, holder: Any, now: datetime) -> bool:
-        # On this host the pid is proof either way: a live holder is never taken over, however
-        # quiet it has been. Only a holder on another host is judged by its heartbeat.
-        if holder.host == HOST:
-            return _pid_alive(holder.pid)
-        return holder.heartbeat_at + self.stale_after >= now
 
     def heartbeat(self, conn: Connection, shop: str, now: datetime, **counts: Any) -> None:
         """Add to this run's counters and prove it is alive, inside the batch's transaction."""
@@ -203,11 +139,7 @@ class RunRegistry:
             .where(runs.c.run_id == self.run_id, runs.c.shop_domain == shop)
             .values(values)
         )
-        conn.execute(
-            sa.update(s.sync_locks)
-            .where(s.sync_locks.c.shop_domain == shop, s.sync_locks.c.run_id == self.run_id)
-            .values(heartbeat_at=now)
-        )
+        self.lock.heartbeat(conn, now, shop)
 
     def finish(
         self, conn: Connection, shop: str, status: str, now: datetime, **values: Any
@@ -223,12 +155,10 @@ class RunRegistry:
 
     def release_sessions(self) -> None:
         """Drop PostgreSQL advisory locks (closing the session releases them)."""
-        for session in self._sessions.values():
-            session.close()
-        self._sessions.clear()
+        self.lock.close_sessions()
 
 
-def _busy_message(shop: str, holder: Any) -> str:
+def _busy_message(shop: str, holder: LockHolder | None) -> str:
     if holder is None:
         return f"a sync for shop {shop} is already running in this database"
     return (

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from singer_sdk import typing as th
+from target_runtime.shop_lock import lease_from_config
 
 from target_loyalty.domain.model import (
     DEFAULT_PAID_STATUSES,
@@ -19,6 +22,9 @@ from target_loyalty.domain.tiers import validate_tiers
 from target_loyalty.exceptions import InvalidConfigError, InvalidRulesError
 
 DEFAULT_DATABASE_URL = "sqlite:///output/target-loyalty.db"
+DEFAULT_LOCK_LEASE_SECONDS = 3600
+#: Older names of ``lock_lease_seconds``, still accepted.
+DEPRECATED_LOCK_LEASE_NAMES = ("lock_stale_after_seconds",)
 
 TIER = th.ObjectType(
     th.Property("name", th.StringType, required=True, description="Tier name."),
@@ -167,12 +173,20 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.DateTimeType,
         description="The sync's clock for tiers, expiry and retention (default: now).",
     ),
+    # No schema default for the lease: a default would always be set and hide the
+    # deprecated name (Meltano passes every setting's default value to the target).
+    th.Property(
+        "lock_lease_seconds",
+        th.IntegerType,
+        description=f"Default {DEFAULT_LOCK_LEASE_SECONDS}. A shop's sync lock held from "
+        "another host is taken over once its heartbeat is older than this; on the same host "
+        "a live process keeps its lock however quiet, and on PostgreSQL a live session does.",
+    ),
     th.Property(
         "lock_stale_after_seconds",
         th.IntegerType,
-        default=3600,
-        description="SQLite only: a sync on another host whose heartbeat is older than this "
-        "no longer blocks; on the same host a live process always keeps its lock.",
+        description="Deprecated: the former name of lock_lease_seconds, used only when "
+        "lock_lease_seconds is not set.",
     ),
     th.Property(
         "validate_records",
@@ -182,6 +196,23 @@ CONFIG_SCHEMA = th.PropertiesList(
         "the target's own parser is strict and quarantines bad records.",
     ),
 ).to_dict()
+
+
+def lock_lease_from_config(config: Mapping[str, Any]) -> timedelta:
+    """The shop lock's lease: ``lock_lease_seconds``, else ``lock_stale_after_seconds``.
+
+    Raises:
+        InvalidConfigError: the lease is not a number of seconds >= 0.
+    """
+    try:
+        return lease_from_config(
+            config,
+            DEFAULT_LOCK_LEASE_SECONDS,
+            DEPRECATED_LOCK_LEASE_NAMES,
+            warn=logging.getLogger("target-loyalty").warning,
+        )
+    except ValueError as error:
+        raise InvalidConfigError(str(error)) from error
 
 
 def database_url_from_config(config: Mapping[str, Any]) -> str:

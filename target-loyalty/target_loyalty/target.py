@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,12 @@ from target_loyalty.exceptions import (
 from target_loyalty.outcome import run_manifest, store_dead_letter
 from target_loyalty.records import parse_moment
 from target_loyalty.runs import RunRegistry
-from target_loyalty.settings import CONFIG_SCHEMA, database_url_from_config, rules_from_config
+from target_loyalty.settings import (
+    CONFIG_SCHEMA,
+    database_url_from_config,
+    lock_lease_from_config,
+    rules_from_config,
+)
 from target_loyalty.sinks import (
     UNKNOWN_SHOP,
     CustomerRosterSink,
@@ -83,8 +88,7 @@ class TargetLoyalty(Target):
         self.clock = _moment(self.config.get("as_of"), "as_of") or self.started_at
         self.rules = rules_from_config(self.config)
         self.engine = storage.create_engine(database_url_from_config(self.config))
-        stale = timedelta(seconds=int(self.config.get("lock_stale_after_seconds", 3600)))
-        self.registry = RunRegistry(self.engine, self.run_id, stale)
+        self.registry = RunRegistry(self.engine, self.run_id, lock_lease_from_config(self.config))
         start = _moment(self.config.get("program_start_date"), "program_start_date")
         self.books = Books(self.engine, self.rules, self.registry, start)
         self.roster_version: int | None = None

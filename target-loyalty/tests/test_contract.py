@@ -13,7 +13,6 @@ class TestTargetLoyaltyContract(TargetContract):
     PostgreSQL."""
 
     executable = "target-loyalty"
-    lock_lease_setting = "lock_stale_after_seconds"
 
     def config(self, database_url: str) -> dict[str, Any]:
         return {

@@ -158,3 +158,19 @@ def test_sigterm_commits_and_releases_the_shop(sqlite_url, tmp_path):
     assert status == "failed"
     assert "signal" in error
     assert query(sqlite_url, "SELECT * FROM loyalty_sync_locks") == []
+
+
+def test_the_lock_lease_setting_keeps_its_former_name(caplog):
+    from datetime import timedelta  # noqa: PLC0415
+
+    from target_loyalty.exceptions import InvalidConfigError  # noqa: PLC0415
+    from target_loyalty.settings import lock_lease_from_config  # noqa: PLC0415
+
+    assert lock_lease_from_config({}) == timedelta(hours=1)
+    assert lock_lease_from_config({"lock_lease_seconds": 60}) == timedelta(minutes=1)
+    former = {"lock_stale_after_seconds": 120}
+    assert lock_lease_from_config(former) == timedelta(minutes=2)
+    assert "lock_stale_after_seconds is deprecated: use lock_lease_seconds" in caplog.text
+    assert lock_lease_from_config({**former, "lock_lease_seconds": 60}) == timedelta(minutes=1)
+    with pytest.raises(InvalidConfigError, match="lock_lease_seconds"):
+        lock_lease_from_config({"lock_lease_seconds": -1})
