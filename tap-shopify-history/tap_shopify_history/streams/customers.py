@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar
+
+from singer_sdk.helpers.types import Context
 
 from tap_shopify_history.shopify import queries
 from tap_shopify_history.shopify.records import customer_record
 from tap_shopify_history.streams.incremental import IncrementalShopifyStream
+
+ROSTER_STREAM = "customer_roster"
+#: Said on every run whose catalog leaves the roster out (the hourly jobs), so that no one
+#: reads such a run as having checked deletions.
+ROSTER_LEFT_TO_DAILY_JOB = (
+    "customer_roster is not selected in this run: customers deleted or merged away in "
+    "Shopify are not checked now; the roster is left to the daily job "
+    "(roster-reconciliation), which applies deletions and merges"
+)
 
 
 class CustomersStream(IncrementalShopifyStream):
@@ -18,12 +30,25 @@ class CustomersStream(IncrementalShopifyStream):
     count_field = "customersCount"
     child_fields: ClassVar[dict[str, str]] = {"Metafield": "metafields"}
     node_cost_estimate = 8.0
-    points_per_record_estimate = 5.0  # address, amount spent, two consents
+    # The customer, its address, amount spent and two consents (the page query's model).
+    points_per_record_estimate = queries.customer_page_points()
 
     @property
     def namespaces(self) -> list[str]:
         """Metafield namespaces to include (opt-in)."""
         return list(self.config.get("metafield_namespaces") or [])
+
+    def read(self, context: Context | None) -> Iterator[dict[str, Any]]:
+        """Changed customers; first says so when this run leaves the roster out.
+
+        Args:
+            context: Stream partition.
+        """
+        roster = self._tap.streams.get(ROSTER_STREAM)
+        webhook_only = self._tap.webhook_only  # type: ignore[attr-defined]
+        if roster is not None and not roster.selected and not webhook_only:
+            self.logger.info(ROSTER_LEFT_TO_DAILY_JOB)
+        yield from super().read(context)
 
     def page_document(self) -> str:
         """The paginated customers query."""

@@ -27,6 +27,9 @@ from tap_shopify_history.webhook_queue import QueueRead
 
 NOT_FOUND = "not_found"
 DELETED = "deleted"
+# What this stream's pages really cost a record (actualQueryCost per node), kept in its
+# state so the next run's `auto` choice starts from the store's measured cost, not a model.
+PAGE_POINTS_KEY = "page_points_per_record"
 
 
 class IncrementalShopifyStream(BulkWindowStream):
@@ -237,8 +240,7 @@ class IncrementalShopifyStream(BulkWindowStream):
         status = limiter.status
         if status is None:  # no answer seen yet (the count query gives one)
             return False
-        measured = self.session.points_per_record.get(self.name)
-        per_record = measured if measured is not None else self.points_per_record_estimate
+        per_record, source = self.page_points_per_record()
         choice = choose_extraction(
             count, per_record, status.restore_rate, limiter.available() or 0.0
         )
@@ -250,10 +252,28 @@ class IncrementalShopifyStream(BulkWindowStream):
             f"{count:,}",
             choice.paged_seconds,
             per_record,
-            "measured" if measured is not None else "estimated",
+            source,
             choice.bulk_seconds,
         )
         return choice.use_bulk
+
+    def page_points_per_record(self) -> tuple[float, str]:
+        """What a record of this stream's pages costs, and where that figure comes from.
+
+        This run's pages if it read any, else the figure an earlier run measured (kept in
+        state), else the cost model of the page query (``queries.order_page_points``).
+
+        Returns:
+            Actual points per record, and ``measured``, ``measured by an earlier run`` or
+            ``estimated from the query``.
+        """
+        measured = self.session.points_per_record.get(self.name)
+        if measured is not None:
+            return measured, "measured"
+        kept = self.stream_state.get(PAGE_POINTS_KEY)
+        if isinstance(kept, int | float) and not isinstance(kept, bool) and kept > 0:
+            return float(kept), "measured by an earlier run"
+        return self.points_per_record_estimate, "estimated from the query"
 
     def _read_sample(self, window: Window, limit: int) -> Iterator[dict[str, Any]]:
         # A connection test: the first `limit` records from pages that size, no counts, no
@@ -292,6 +312,8 @@ class IncrementalShopifyStream(BulkWindowStream):
             yield from self._emit(nodes, window)
         self._seen = None
         if sizer.actual_per_node is not None:
-            # The next auto decision of this stream uses what its pages really cost.
+            # The next auto decision of this stream (this run's, and the next run's through
+            # its state) uses what its pages really cost.
             self.session.points_per_record[self.name] = sizer.actual_per_node
+            self.stream_state[PAGE_POINTS_KEY] = round(sizer.actual_per_node, 2)
         self._counted(window, before)

@@ -37,8 +37,10 @@ class OrdersStream(IncrementalShopifyStream):
     count_document = queries.ORDERS_COUNT
     count_field = "ordersCount"
     child_fields: ClassVar[dict[str, str]] = {"LineItem": "lineItems"}
-    node_cost_estimate = 250.0
-    points_per_record_estimate = 75.0  # ten MoneyBags and about 2.4 line items of four
+    # A page's requested cost per order (its nested page sizes) and a typical order's
+    # actual cost, both from the cost model of the page query; pages learn the real ones.
+    node_cost_estimate = queries.order_page_requested_points()
+    points_per_record_estimate = queries.typical_order_points()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Set up the refund sweep's bookkeeping."""
