@@ -166,9 +166,9 @@ def emulator(args: argparse.Namespace, workdir: Path) -> Iterator[dict[str, Any]
             process.wait()
 
 
-def wrapper_script(path: Path, role: str, command: list[str]) -> str:
+def wrapper_script(path: Path, script: Path, role: str, command: list[str]) -> str:
     """An executable shell script that runs ``command`` under :func:`wrap`; returns its path."""
-    quoted = " ".join(f"'{part}'" for part in [sys.executable, str(SCRIPT), "_wrap", role])
+    quoted = " ".join(f"'{part}'" for part in [sys.executable, str(script), "_wrap", role])
     real = " ".join(f"'{part}'" for part in command)
     path.write_text(f'#!/bin/sh\nexec {quoted} {real} "$@"\n')
     path.chmod(0o700)
@@ -226,8 +226,11 @@ def make_project(folder: Path, variant: str, source: Path) -> Path:
     project = yaml.safe_load((source / "meltano.yml").read_text())
     bin_dir = folder / "bin"
     bin_dir.mkdir(parents=True)
+    # The wrappers run a copy of this file: editing it during a long run changes nothing.
+    script = bin_dir / "bench_e2e.py"
+    shutil.copyfile(SCRIPT, script)
     tap = (
-        [sys.executable, str(SCRIPT), "_sdk_default_tap"]
+        [sys.executable, str(script), "_sdk_default_tap"]
         if variant == "sdk default"
         else [str(BIN / "tap-shopify-history")]
     )
@@ -239,7 +242,7 @@ def make_project(folder: Path, variant: str, source: Path) -> Path:
             plugin.pop("pip_url", None)
             role = "tap" if kind == "extractors" else "target"
             plugin["executable"] = wrapper_script(
-                bin_dir / plugin["name"], role, commands[plugin["name"]]
+                bin_dir / plugin["name"], script, role, commands[plugin["name"]]
             )
         project["plugins"][kind] = plugins
     for environment in project.get("environments", []):
@@ -290,8 +293,14 @@ def peak_rss_kb(pid: int) -> int:
     return 0
 
 
-def run_meltano(project: Path, env: dict[str, str], log: Path) -> tuple[float, int, Any, int]:
-    """``meltano run``: wall seconds, exit code, its wait4 rusage, its peak RSS in kB."""
+def run_meltano(
+    project: Path, env: dict[str, str], log: Path, timeout: float
+) -> tuple[float, int, Any, int]:
+    """``meltano run``: wall seconds, exit code, its wait4 rusage, its peak RSS in kB.
+
+    After ``timeout`` seconds meltano is stopped (SIGTERM, which it passes to the plugins)
+    and the benchmark fails: a hung pipeline never yields a figure.
+    """
     command = [str(BIN / "meltano"), "--environment=dev", "run", *env["BENCH_E2E_PIPELINE"].split()]
     started = time.perf_counter()
     with log.open("wb") as output:
@@ -304,6 +313,11 @@ def run_meltano(project: Path, env: dict[str, str], log: Path) -> tuple[float, i
             if pid:
                 break
             peak = max(peak, peak_rss_kb(process.pid))
+            if time.perf_counter() - started > timeout:
+                process.terminate()
+                os.waitpid(process.pid, 0)
+                process.returncode = -signal.SIGTERM
+                raise SystemExit(f"meltano run did not finish within {timeout:.0f} s: see {log}")
             time.sleep(0.1)
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -362,7 +376,7 @@ def run_pipeline(
     say(f"meltano run tap-shopify-history {target} ({variant})")
     log = work / "meltano.log"
     emulator_before = cpu_seconds(served["pid"])
-    wall, returncode, usage, meltano_peak = run_meltano(project, env, log)
+    wall, returncode, usage, meltano_peak = run_meltano(project, env, log, args.timeout)
     emulator_cpu = cpu_seconds(served["pid"]) - emulator_before
     if returncode != 0:
         tail = log.read_text(errors="replace")[-6000:]
@@ -454,6 +468,9 @@ def main() -> int:
     parser.add_argument("--skip-crm", action="store_true", help="only target-loyalty")
     parser.add_argument("--skip-baseline", action="store_true", help="only our settings")
     parser.add_argument(
+        "--timeout", type=float, default=3600, help="seconds one meltano run may take"
+    )
+    parser.add_argument(
         "--rev",
         help="measure this commit's code (git archive), not the working tree as it is",
     )
@@ -473,7 +490,13 @@ def main() -> int:
         with emulator(args, workdir) as served:
             for target in targets:
                 for variant in variants:
-                    runs.append(run_pipeline(projects[variant], target, variant, served, args))
+                    run = run_pipeline(projects[variant], target, variant, served, args)
+                    runs.append(run)
+                    say(
+                        f"  {run.wall:.1f} s, {run.orders_per_second:.0f} orders/s; cpu s: tap "
+                        f"{run.tap.cpu:.1f}, target {run.target_process.cpu:.1f}, meltano "
+                        f"{run.meltano.cpu:.1f}, emulator {run.emulator_cpu:.1f}"
+                    )
     finally:
         if args.keep:
             say(f"kept {workdir}")
