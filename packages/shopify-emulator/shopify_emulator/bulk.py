@@ -33,6 +33,7 @@ from graphql import (
 
 from shopify_emulator import bulk_emit, fastexec
 from shopify_emulator.bulk_output import BulkFile, flatten
+from shopify_emulator.bulk_reuse import OutputReuse
 from shopify_emulator.model import gid, iso, parse_gid
 from shopify_emulator.schema import served_schema
 
@@ -79,6 +80,7 @@ class BulkManager:
         self._next_id = 4_100_000_000
         self._lock = threading.Lock()
         self._closed = False
+        self.reuse = OutputReuse()
 
     # --- lifecycle --------------------------------------------------------------------
     def status(self, op: BulkOperation) -> str:  # noqa: PLR0911 - one return per state
@@ -172,6 +174,7 @@ class BulkManager:
         for op in self.ops.values():
             op.done.wait(timeout=10)  # a running query stops at its next slice
             op.output.delete()
+        self.reuse.close()
 
     # --- mutations --------------------------------------------------------------------
     def run(self, ctx: RequestContext, query: str, group_objects: bool | None) -> dict[str, Any]:
@@ -265,35 +268,53 @@ class BulkManager:
 
     def _execute(self, ctx: RequestContext, op: BulkOperation) -> None:
         try:
-            document = parse(op.query)
-            schema = served_schema(op.version)
-            cache: dict[Any, list[int]] = {}
-            offset = 0
-            while not self._closed and op.canceled_at is None:
-                # Top-level connections are read one slice at a time (bounded memory).
-                chunk_ctx = replace(
-                    ctx, unbounded=True, bulk_slice=(offset, CHUNK), bulk_cache=cache
-                )
-                seed = op.id + offset
-                written = bulk_emit.emit_chunk(
-                    schema, document, chunk_ctx, grouped=op.grouped, seed=seed
-                )
-                if written is None:  # the general path: errors and unusual documents
-                    result = fastexec.execute(schema, document, chunk_ctx)
-                    if result.errors:
-                        op.error_code = _error_code_of(result.errors)
-                        break
-                    written = flatten(result.data or {}, grouped=op.grouped, seed=seed)
-                lines, roots = written
-                if roots == 0:
-                    break
-                op.output.append(lines, roots)
-                offset += CHUNK
+            key = self.reuse.key(ctx, op.query, op.version)
+            with self.store.lock:
+                store_version = self.store.version
+            kept = self.reuse.find(key, store_version)
+            if kept is not None:  # the same query on the same store: the same bytes
+                self.reuse.copy_into(kept, op.output, grouped=op.grouped, seed=op.id, step=CHUNK)
+                return
+            self._render(ctx, op)
+            with self.store.lock:
+                unchanged = self.store.version == store_version
+            if unchanged and op.grouped and op.error_code is None and self._finished(op):
+                op.output.finish()
+                self.reuse.keep(key, store_version, op.output)
         except Exception:  # noqa: BLE001 - any crash is the operation's INTERNAL_SERVER_ERROR
             op.error_code = "INTERNAL_SERVER_ERROR"
         finally:
             op.output.finish()
             op.done.set()
+
+    def _finished(self, op: BulkOperation) -> bool:
+        """Whether the rendering ran to the end (not closed or canceled midway)."""
+        return not self._closed and op.canceled_at is None
+
+    def _render(self, ctx: RequestContext, op: BulkOperation) -> None:
+        """Run the query slice by slice into the operation's file."""
+        document = parse(op.query)
+        schema = served_schema(op.version)
+        cache: dict[Any, list[int]] = {}
+        offset = 0
+        while not self._closed and op.canceled_at is None:
+            # Top-level connections are read one slice at a time (bounded memory).
+            chunk_ctx = replace(ctx, unbounded=True, bulk_slice=(offset, CHUNK), bulk_cache=cache)
+            seed = op.id + offset
+            written = bulk_emit.emit_chunk(
+                schema, document, chunk_ctx, grouped=op.grouped, seed=seed
+            )
+            if written is None:  # the general path: errors and unusual documents
+                result = fastexec.execute(schema, document, chunk_ctx)
+                if result.errors:
+                    op.error_code = _error_code_of(result.errors)
+                    break
+                written = flatten(result.data or {}, grouped=op.grouped, seed=seed)
+            lines, roots = written
+            if roots == 0:
+                break
+            op.output.append(lines, roots)
+            offset += CHUNK
 
 
 def _error_code_of(errors: list[GraphQLError]) -> str:

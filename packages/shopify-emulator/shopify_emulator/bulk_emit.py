@@ -51,6 +51,11 @@ _DUMP = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # Types whose sources are immutable cached dicts: their text is kept per source object.
 _MEMO_TYPES = frozenset({"MoneyBag", "Product", "ProductVariant"})
 
+# Distinct shared sources whose text a memo keeps before emptying: as many as the money bag
+# cache holds (``views._money_bag``); a bag it has dropped comes back as a new object.
+MEMO_LIMIT = 1 << 16
+_MEMOS = "bulk_emit.memos"  # where an operation's memos live in its bulk_cache
+
 Spec = tuple[Any, ...]
 Emitter = Callable[[Any], str]
 
@@ -89,6 +94,10 @@ def _unwrap(spec: Spec) -> tuple[bool, Spec]:
 
 class _CodeGen:
     """Generates the emitters of one plan; compiled code is kept per selection shape."""
+
+    def __init__(self, memos: dict[Any, dict[int, tuple[Any, str]]] | None = None) -> None:
+        """``memos``: the texts of shared sources, kept across the chunks of one operation."""
+        self.memos: dict[Any, dict[int, tuple[Any, str]]] = {} if memos is None else memos
 
     def value_code(self, i: int, spec: Spec, env: dict[str, Any], target: str) -> list[str]:
         """Statements turning the resolved ``v`` into JSON text in ``target``."""
@@ -150,7 +159,6 @@ class _CodeGen:
         body = ["def emit(src):"]
         memo = type_.name in _MEMO_TYPES
         if memo:
-            env["MEMO"] = {}  # one chunk's: the cached bags it holds stay alive meanwhile
             body += ["    hit = MEMO.get(id(src))", "    if hit is not None and hit[0] is src:"]
             body += ["        return hit[1]"]
         body += ["    if src is None or src is UNDEF:", "        return 'null'"]
@@ -161,7 +169,13 @@ class _CodeGen:
             parts.append(f"{_ENC(step[0])}:{{p{i}}}")
         body.append("    s = f'{{" + ",".join(parts) + "}}'")
         if memo:
-            body += ["    MEMO[id(src)] = (src, s)"]
+            # One memo per selection for the whole operation, shared by the fields that
+            # select a type alike (ten money fields of an order); it holds the sources it
+            # names, so an id is never reused while in it, and is emptied when it grows.
+            key = (type_.name, "\n".join(body))
+            env["MEMO"] = self.memos.setdefault(key, {})
+            env["LIMIT"] = MEMO_LIMIT
+            body += ["    if len(MEMO) >= LIMIT: MEMO.clear()", "    MEMO[id(src)] = (src, s)"]
         body.append("    return s")
         return self.build(body, env)  # type: ignore[return-value]
 
@@ -345,7 +359,8 @@ def emit_chunk(
     if not (ENABLED and fastexec.ENABLED):
         return None
     try:
-        gen = _CodeGen()
+        cache = getattr(context, "bulk_cache", None)
+        gen = _CodeGen(cache.setdefault(_MEMOS, {}) if cache is not None else None)
         roots = []
         for step in _plan(schema, document, context):
             path = _connection_path(step[5])

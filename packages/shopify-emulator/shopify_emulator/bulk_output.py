@@ -71,18 +71,35 @@ class BulkFile:
     line_count: int = 0
     root_count: int = 0
     size: int = 0
+    # (bytes, lines, root objects) of each chunk, so a kept file can be re-cut (bulk_reuse).
+    slices: list[tuple[int, int, int]] = field(default_factory=list)
     _handle: Any = field(default=None, repr=False)
 
     def append(self, lines: list[str], roots: int) -> None:
         """Add a chunk of lines."""
+        self.append_bytes("".join(line + "\n" for line in lines).encode(), len(lines), roots)
+
+    def append_bytes(self, data: bytes, line_count: int, roots: int) -> None:
+        """Add a chunk already encoded: ``line_count`` lines, each ending in a newline."""
         if self._handle is None:
             fd, self.path = tempfile.mkstemp(prefix="shopify-emulator-bulk-", suffix=".jsonl")
             self._handle = os.fdopen(fd, "wb")
-        data = "".join(line + "\n" for line in lines).encode()
         self._handle.write(data)
-        self.line_count += len(lines)
+        self.line_count += line_count
         self.root_count += roots
         self.size += len(data)
+        self.slices.append((len(data), line_count, roots))
+
+    def adopt(self, path: str, slices: tuple[tuple[int, int, int], ...]) -> None:
+        """Become a finished file with the same bytes as ``path`` (a hard link to it)."""
+        fd, self.path = tempfile.mkstemp(prefix="shopify-emulator-bulk-", suffix=".jsonl")
+        os.close(fd)
+        os.unlink(self.path)
+        os.link(path, self.path)
+        self.slices = list(slices)
+        self.size = sum(size for size, _, _ in slices)
+        self.line_count = sum(lines for _, lines, _ in slices)
+        self.root_count = sum(roots for _, _, roots in slices)
 
     def finish(self) -> None:
         """Close the file for writing."""

@@ -289,6 +289,8 @@ def refund_order(
     if touch_order:
         store.before_change("Order", oid, order_facts(order))
         order.updated_at = max(at, order.updated_at)
+    else:
+        store.changed()  # no filter sees it, but the order reads differently now
     order.refunds.append(Refund(rid, at, at, note, cents, lines, [txn]))
     _touch_customer(store, order, at)
     return rid

@@ -276,6 +276,16 @@ class Store:
             old_facts = pending[1]  # the index still holds the oldest unindexed view
         self._pending[key] = (now + self.index_lag, old_facts)
 
+    def changed(self) -> None:
+        """Count a change no search filter or sort key sees (``version`` counts every
+        change, so what was read at one version can be reused until the next)."""
+        self.version += 1
+
+    def index_settled(self) -> bool:
+        """Whether the search index holds every change (no filter sees an old value)."""
+        now = self.clock.now()
+        return all(until <= now for until, _old in list(self._pending.values()))
+
     def indexed(self, kind: str, rid: int, live: object | None) -> object | None:
         """The facts the search index currently holds for a record (None: not indexed)."""
         pending = self._pending.get((kind, rid))

@@ -301,6 +301,7 @@ class OrderView:
         self._subtotal = o.subtotal_cents
         self._total = self._subtotal + o.tax_cents + o.shipping_cents
         self._refunded = o.refunded_cents
+        self._rate, self._currency = o.rate, o.presentment_currency  # for each money bag
 
     def customer(self, info: GraphQLResolveInfo) -> CustomerView | None:
         if self.o.customer_id is None:
@@ -317,7 +318,7 @@ class OrderView:
         return self.o.phone
 
     def _bag(self, cents: int) -> dict[str, Any]:
-        return money_bag(cents, self.o)
+        return _money_bag(cents, self._rate, self._currency)  # money_bag(cents, self.o)
 
     def totalPriceSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
         return self._bag(self._total)
