@@ -107,3 +107,31 @@ def test_a_run_without_the_roster_says_the_daily_job_reads_it(emulator_factory, 
     assert not output.records("customer_roster")
     manifest = {(m["stream"], m["part"]) for m in output.records("sync_manifest")}
     assert manifest == {("customers", "window"), ("orders", "window")}
+
+
+def _roster_only(config):
+    catalog = TapShopifyHistory(config=config, parse_env_config=False).catalog_dict
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            if item["breadcrumb"] == []:
+                item["metadata"]["selected"] = entry["tap_stream_id"] in (
+                    "customer_roster",
+                    "sync_manifest",
+                )
+    return catalog
+
+
+@pytest.mark.parametrize(("plan", "bulk"), [("standard", True), ("plus", False)])
+def test_the_roster_pages_only_while_the_bucket_pays_for_it(emulator_factory, plan, bulk):
+    # 5,200 ids at a point each: 3,200 beyond a full standard bucket are 32 s at 100 a
+    # second, longer than a bulk job (which spends no points); Plus pays them at once. (The
+    # old rule paged every roster of up to 10,000 customers.)
+    customers = 5200
+    server = emulator_factory(
+        store=generate_store(seed=47, customers=customers, orders=0), plan=plan, bulk_seconds=0.1
+    )
+    config = config_for(server)
+    output = run_tap(config, catalog=_roster_only(config))
+    assert len(output.records("customer_roster")) == customers
+    roster_jobs = [op.query for op in server.emulator.bulk.ops.values()]
+    assert (queries.ROSTER_BULK in roster_jobs) is bulk

@@ -285,6 +285,9 @@ ORDER_LINE_ITEMS_PAGE = (
 )
 
 
+# A roster page's node is one object (`id updatedAt`).
+ROSTER_POINTS_PER_RECORD = float(OBJECT_POINTS)
+
 ROSTER_PAGE = (
     "query RosterPage($first: Int!, $after: String) {\n"
     "  customers(first: $first, after: $after, sortKey: ID) {\n"

@@ -17,6 +17,7 @@ from tap_shopify_history.shopify.extract import (
     iter_pages,
     run_bulk_window,
 )
+from tap_shopify_history.shopify.mode import choose_extraction
 from tap_shopify_history.shopify.records import roster_record
 from tap_shopify_history.streams.base import ShopifyStream
 from tap_shopify_history.streams.bulk_windows import BulkWindowStream
@@ -94,6 +95,26 @@ class CustomerRosterStream(ShopifyStream):
             data = client.execute(queries.CUSTOMERS_COUNT, {"query": None}, estimated_cost=2)
             count = int((data.get("customersCount") or {}).get("count") or 0)
             use_bulk = count > int(self.config.get("bulk_threshold_records") or 2500) * 4
+            status = client.limiter.status
+            if not use_bulk and status is not None:
+                # As the other streams choose: pages (a point an id) unless they would wait
+                # on the bucket longer than a bulk job takes (which spends no points).
+                choice = choose_extraction(
+                    count,
+                    queries.ROSTER_POINTS_PER_RECORD,
+                    status.restore_rate,
+                    client.limiter.available() or 0.0,
+                )
+                use_bulk = choice.use_bulk
+                self.logger.info(
+                    "%s: %s for %s customer ids: pages would wait %.0fs on the bucket, a bulk "
+                    "job takes about %.0fs",
+                    self.name,
+                    "bulk operation" if use_bulk else "paginated read",
+                    f"{count:,}",
+                    choice.paged_seconds,
+                    choice.bulk_seconds,
+                )
         if use_bulk:
             result = run_bulk_window(
                 self.session.bulk,
