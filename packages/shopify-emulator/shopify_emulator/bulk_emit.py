@@ -52,7 +52,7 @@ _DUMP = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _MEMO_TYPES = frozenset({"MoneyBag", "Product", "ProductVariant"})
 
 # Distinct shared sources whose text a memo keeps before emptying: as many as the money bag
-# cache holds (``views._money_bag``); a bag it has dropped comes back as a new object.
+# cache holds (``views.cached_money_bag``); a bag it has dropped comes back as a new object.
 MEMO_LIMIT = 1 << 16
 _MEMOS = "bulk_emit.memos"  # where an operation's memos live in its bulk_cache
 
@@ -129,6 +129,9 @@ class _CodeGen:
             # Strings are most values; they serialize as themselves (String, ID, custom).
             str_kind = kind in ("str", "identity")
             fast = [f"    if v.__class__ is str: t, {target} = v, ENC(v)"] if str_kind else []
+            if kind == "int":
+                int_range = fastexec.INT_RANGE
+                fast = [f"    if v.__class__ is int and {int_range}: t, {target} = v, INT(v)"]
         if not fast:
             return slow
         return [*fast, "    else:", *("    " + line for line in slow)]
@@ -196,6 +199,7 @@ class _CodeGen:
 
     def build(self, body: list[str], env: dict[str, Any]) -> Callable[..., Any]:
         env.update(UNDEF=Undefined, Bail=_BailError, Exc=Exception, J=_json, ENC=_ENC)
+        env["INT"] = int.__repr__
         return fastexec.bind("\n".join(body), "emit", env)
 
 

@@ -170,8 +170,8 @@ def _leaf(type_: GraphQLScalarType | GraphQLEnumType) -> Completer:
             raise _BailError("serialize returned null")
         return out
 
-    # String and ID serialize a str, Boolean a bool, as themselves: generated code skips
-    # the call for those and calls ``complete`` for anything else.
+    # String and ID serialize a str, Boolean a bool, Int a 32-bit int, as themselves:
+    # generated code skips the call for those and calls ``complete`` for anything else.
     complete.kind = _SAME_CLASS.get(type_.name)  # type: ignore[attr-defined]
     if isinstance(type_, GraphQLEnumType):
         # What serialize looks up first: internal value -> enum name.
@@ -180,7 +180,9 @@ def _leaf(type_: GraphQLScalarType | GraphQLEnumType) -> Completer:
     return complete
 
 
-_SAME_CLASS = {"String": "str", "ID": "str", "Boolean": "bool"}
+_SAME_CLASS = {"String": "str", "ID": "str", "Boolean": "bool", "Int": "int"}
+# Int serializes an int (not a bool) in this range as itself and refuses any other int.
+INT_RANGE = "-2147483648 <= v <= 2147483647"
 
 
 def _object(steps: list[Step]) -> Completer:
@@ -275,6 +277,8 @@ def leaf_expression(i: int, leaf: Completer, env: dict[str, Any]) -> str | None:
         return f"E{i}[v] if v in E{i} else L{i}(v)"
     if kind in ("str", "bool"):
         return f"v if v.__class__ is {kind} else L{i}(v)"
+    if kind == "int":
+        return f"v if v.__class__ is int and {INT_RANGE} else L{i}(v)"
     return None
 
 

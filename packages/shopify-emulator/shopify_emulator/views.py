@@ -88,11 +88,13 @@ def money_bag(cents: int, order: Order) -> dict[str, Any]:
     Bags are shared per (amount, currency) and must not be changed by callers: bulk output
     writes each distinct bag's text once (``bulk_emit``), and most amounts repeat.
     """
-    return _money_bag(cents, order.rate, order.presentment_currency)
+    return cached_money_bag(cents, order.rate, order.presentment_currency)
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _money_bag(cents: int, rate: int, currency: str) -> dict[str, Any]:
+def cached_money_bag(cents: int, rate: int, currency: str) -> dict[str, Any]:
+    """:func:`money_bag` for a rate and currency already read from the order (views keep
+    them, as each order has up to a dozen bags)."""
     return {
         "shopMoney": money_v2(cents),
         "presentmentMoney": money_v2(cents * rate // 10000, currency),
@@ -318,7 +320,7 @@ class OrderView:
         return self.o.phone
 
     def _bag(self, cents: int) -> dict[str, Any]:
-        return _money_bag(cents, self._rate, self._currency)  # money_bag(cents, self.o)
+        return cached_money_bag(cents, self._rate, self._currency)
 
     def totalPriceSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
         return self._bag(self._total)

@@ -8,7 +8,7 @@ from typing import Any
 from graphql import GraphQLResolveInfo
 
 from shopify_emulator.model import LineItem, Order, Refund, Transaction, gid, iso
-from shopify_emulator.views import RequestContext, list_connection, money_bag
+from shopify_emulator.views import RequestContext, cached_money_bag, list_connection, money_bag
 
 
 class LineItemView:
@@ -24,6 +24,7 @@ class LineItemView:
         self.name = li.name
         self.vendor = li.vendor
         self.quantity = li.quantity
+        self._rate, self._currency = order.rate, order.presentment_currency
 
     def currentQuantity(self, info: GraphQLResolveInfo) -> int:  # noqa: N802
         return max(0, self.li.quantity - self.order.refunded_quantity(self.li.id))
@@ -32,18 +33,20 @@ class LineItemView:
         return self.currentQuantity(info)
 
     def originalUnitPriceSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
-        return money_bag(self.li.unit_cents, self.order)
+        return cached_money_bag(self.li.unit_cents, self._rate, self._currency)
 
     def discountedUnitPriceSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
         li = self.li
-        return money_bag(li.unit_cents - li.discount_cents // li.quantity, self.order)
+        cents = li.unit_cents - li.discount_cents // li.quantity
+        return cached_money_bag(cents, self._rate, self._currency)
 
     def originalTotalSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
-        return money_bag(self.li.unit_cents * self.li.quantity, self.order)
+        return cached_money_bag(self.li.unit_cents * self.li.quantity, self._rate, self._currency)
 
     def discountedTotalSet(self, info: GraphQLResolveInfo, **_: Any) -> dict[str, Any]:  # noqa: N802
         li = self.li
-        return money_bag(li.unit_cents * li.quantity - li.discount_cents, self.order)
+        cents = li.unit_cents * li.quantity - li.discount_cents
+        return cached_money_bag(cents, self._rate, self._currency)
 
     def product(self, info: GraphQLResolveInfo) -> dict[str, Any] | None:
         return _product(self.li.product_id)
