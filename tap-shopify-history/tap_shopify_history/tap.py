@@ -16,10 +16,10 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from tap_shopify_history import settings, webhook_queue
 from tap_shopify_history.exceptions import WebhookQueueError
 from tap_shopify_history.manifest import Manifest
+from tap_shopify_history.record_lines import RecordLineWriter
 from tap_shopify_history.session import ShopifySession
 from tap_shopify_history.streams import STREAM_TYPES, OrdersStream
 from tap_shopify_history.webhook_queue import QueueRead
-from tap_shopify_history.writer import BufferedMsgSpecWriter
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -208,7 +208,7 @@ class TapShopifyHistory(Tap):
 
     name = "tap-shopify-history"
     config_jsonschema = CONFIG_SCHEMA
-    message_writer_class = BufferedMsgSpecWriter
+    message_writer_class = RecordLineWriter
     _preflight_done = False
 
     @cached_property

@@ -12,6 +12,8 @@ from typing import Any
 
 from tap_shopify_history.shopify.ids import gid_to_id
 
+_GID_PREFIX = "gid://shopify/"
+
 
 def nodes(value: Any) -> list[dict[str, Any]]:
     """The items of a connection, whatever its shape (list, ``nodes`` or ``edges``).
@@ -76,10 +78,27 @@ def money_bag(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """
     if value is None:
         return None
+    # `money` written out twice: an order holds about twenty bags (the hot path).
+    shop = value.get("shopMoney")
+    presentment = value.get("presentmentMoney")
     return {
-        "shop_money": money(value.get("shopMoney")),
-        "presentment_money": money(value.get("presentmentMoney")),
+        "shop_money": None
+        if shop is None
+        else {"amount": str(shop["amount"]), "currency_code": shop["currencyCode"]},
+        "presentment_money": None
+        if presentment is None
+        else {"amount": str(presentment["amount"]), "currency_code": presentment["currencyCode"]},
     }
+
+
+def _numeric_id(gid: str | None) -> int | None:
+    # gid_to_id's common case without its checks; anything unusual goes through it (and
+    # its errors).
+    if gid is not None and gid.startswith(_GID_PREFIX):
+        tail = gid[gid.rfind("/") + 1 :]
+        if tail.isdigit():
+            return int(tail)
+    return gid_to_id(gid)
 
 
 def _consent(value: Mapping[str, Any] | None, *, sms: bool) -> dict[str, Any] | None:
@@ -154,7 +173,7 @@ def customer_record(
 
 
 def _ref_id(value: Mapping[str, Any] | None) -> int | None:
-    return gid_to_id(value["id"]) if value else None
+    return _numeric_id(value["id"]) if value else None
 
 
 def line_item_record(node: Mapping[str, Any]) -> dict[str, Any]:
@@ -166,21 +185,24 @@ def line_item_record(node: Mapping[str, Any]) -> dict[str, Any]:
     Returns:
         The line item.
     """
+    get = node.get
+    product = get("product")
+    variant = get("variant")
     return {
-        "id": gid_to_id(node["id"]),
+        "id": _numeric_id(node["id"]),
         "admin_graphql_api_id": node["id"],
-        "sku": node.get("sku"),
-        "title": node.get("title"),
-        "name": node.get("name"),
-        "quantity": node.get("quantity"),
-        "current_quantity": node.get("currentQuantity"),
-        "vendor": node.get("vendor"),
-        "product_id": _ref_id(node.get("product")),
-        "variant_id": _ref_id(node.get("variant")),
-        "original_unit_price_set": money_bag(node.get("originalUnitPriceSet")),
-        "discounted_unit_price_set": money_bag(node.get("discountedUnitPriceSet")),
-        "original_total_set": money_bag(node.get("originalTotalSet")),
-        "discounted_total_set": money_bag(node.get("discountedTotalSet")),
+        "sku": get("sku"),
+        "title": get("title"),
+        "name": get("name"),
+        "quantity": get("quantity"),
+        "current_quantity": get("currentQuantity"),
+        "vendor": get("vendor"),
+        "product_id": _numeric_id(product["id"]) if product else None,
+        "variant_id": _numeric_id(variant["id"]) if variant else None,
+        "original_unit_price_set": money_bag(get("originalUnitPriceSet")),
+        "discounted_unit_price_set": money_bag(get("discountedUnitPriceSet")),
+        "original_total_set": money_bag(get("originalTotalSet")),
+        "discounted_total_set": money_bag(get("discountedTotalSet")),
     }
 
 
@@ -234,33 +256,43 @@ def order_record(node: Mapping[str, Any], shop_domain: str) -> dict[str, Any]:
     Returns:
         The record.
     """
-    record: dict[str, Any] = {
+    get = node.get
+    customer = get("customer")
+    return {
         "shop_domain": shop_domain,
-        "id": gid_to_id(node["id"]),
+        "id": _numeric_id(node["id"]),
         "admin_graphql_api_id": node["id"],
-        "name": node.get("name"),
-        "created_at": utc_time(node.get("createdAt")),
-        "processed_at": utc_time(node.get("processedAt")),
+        "name": get("name"),
+        "created_at": utc_time(get("createdAt")),
+        "processed_at": utc_time(get("processedAt")),
         "updated_at": utc_time(node["updatedAt"]),
-        "cancelled_at": utc_time(node.get("cancelledAt")),
-        "closed_at": utc_time(node.get("closedAt")),
-        "cancel_reason": node.get("cancelReason"),
-        "test": bool(node.get("test")),
-        "customer_id": _ref_id(node.get("customer")),
-        "email": node.get("email"),
-        "phone": node.get("phone"),
-        "currency_code": node.get("currencyCode"),
-        "presentment_currency_code": node.get("presentmentCurrencyCode"),
+        "cancelled_at": utc_time(get("cancelledAt")),
+        "closed_at": utc_time(get("closedAt")),
+        "cancel_reason": get("cancelReason"),
+        "test": bool(get("test")),
+        "customer_id": _numeric_id(customer["id"]) if customer else None,
+        "email": get("email"),
+        "phone": get("phone"),
+        "currency_code": get("currencyCode"),
+        "presentment_currency_code": get("presentmentCurrencyCode"),
+        # The contract's ten order MoneyBags, in the order of _ORDER_MONEY.
+        "total_price_set": money_bag(get("totalPriceSet")),
+        "subtotal_price_set": money_bag(get("subtotalPriceSet")),
+        "total_tax_set": money_bag(get("totalTaxSet")),
+        "total_discounts_set": money_bag(get("totalDiscountsSet")),
+        "total_shipping_price_set": money_bag(get("totalShippingPriceSet")),
+        "current_total_price_set": money_bag(get("currentTotalPriceSet")),
+        "current_subtotal_price_set": money_bag(get("currentSubtotalPriceSet")),
+        "current_total_tax_set": money_bag(get("currentTotalTaxSet")),
+        "current_total_discounts_set": money_bag(get("currentTotalDiscountsSet")),
+        "total_refunded_set": money_bag(get("totalRefundedSet")),
+        "financial_status": get("displayFinancialStatus"),
+        "fulfillment_status": get("displayFulfillmentStatus"),
+        "line_items": [line_item_record(item) for item in nodes(get("lineItems"))],
+        "refunds": [refund_record(refund) for refund in get("refunds") or []],
+        "tags": list(get("tags") or []),
+        "source_name": get("sourceName"),
     }
-    for field, source in _ORDER_MONEY.items():
-        record[field] = money_bag(node.get(source))
-    record["financial_status"] = node.get("displayFinancialStatus")
-    record["fulfillment_status"] = node.get("displayFulfillmentStatus")
-    record["line_items"] = [line_item_record(item) for item in nodes(node.get("lineItems"))]
-    record["refunds"] = [refund_record(refund) for refund in node.get("refunds") or []]
-    record["tags"] = list(node.get("tags") or [])
-    record["source_name"] = node.get("sourceName")
-    return record
 
 
 def roster_record(node: Mapping[str, Any], shop_domain: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
-from singer_sdk.mapper import StreamMap
+from singer_sdk.mapper import SameRecordTransform, StreamMap
 
 from tap_shopify_history import schemas
 from tap_shopify_history.exceptions import ShopifySyncError
@@ -24,6 +24,7 @@ from tap_shopify_history.flattening import make_flattening_agree
 from tap_shopify_history.manifest import PartTally
 from tap_shopify_history.progress import Progress
 from tap_shopify_history.recent import RecentEmissions
+from tap_shopify_history.record_lines import RecordLineWriter
 from tap_shopify_history.selection import OUTSIDE_WINDOW, SelectionRules, window_exclusion
 from tap_shopify_history.session import ShopifySession
 from tap_shopify_history.shopify.errors import ShopifyError
@@ -72,6 +73,45 @@ class ShopifyStream(Stream):
     _announced: frozenset[int] | None = None
     _hinting = False
 
+    # Whether records reach stdout as built: see `_write_record_message`.
+    _records_as_built: bool | None = None
+
+    def _write_record_message(self, record: dict[str, Any]) -> None:
+        # singer-sdk's (private) hook that writes a record's RECORD messages: the one place
+        # a record can be written without a RecordMessage round trip. Any selection, stream
+        # map, flattening, conformance level or writer hook takes the SDK's path unchanged.
+        writer = self._tap.message_writer
+        if not (
+            isinstance(writer, RecordLineWriter)
+            and writer.writes_records_directly
+            and self._writes_records_as_built()
+        ):
+            super()._write_record_message(record)
+            return
+        writer.write_record(
+            self.stream_maps[0].stream_alias, record, self._stream_version, utc_now()
+        )
+        self._count_emitted(record)
+        self.state_manager.is_flushed = False
+
+    def _writes_records_as_built(self) -> bool:
+        if self._records_as_built is None:
+            maps = self.stream_maps
+            self._records_as_built = (
+                self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
+                and all(self.mask.values())
+                and len(maps) == 1
+                and type(maps[0]) is SameRecordTransform
+                and not maps[0].flattening_enabled
+            )
+        return self._records_as_built
+
+    def _count_emitted(self, record: dict[str, Any]) -> None:
+        if self._tally is not None:
+            self._tally.emitted += 1
+            if self._tally.unannounced is not None and record["id"] not in (self._announced or ()):
+                self._tally.unannounced += 1
+
     def _generate_record_messages(
         self, record: dict[str, Any]
     ) -> Generator[singer.RecordMessage, None, None]:
@@ -79,10 +119,8 @@ class ShopifyStream(Stream):
         for message in self._record_messages(record):
             emitted = True
             yield message
-        if emitted and self._tally is not None:
-            self._tally.emitted += 1
-            if self._tally.unannounced is not None and record["id"] not in (self._announced or ()):
-                self._tally.unannounced += 1
+        if emitted:
+            self._count_emitted(record)
 
     def _record_messages(self, record: dict[str, Any]) -> Iterator[singer.RecordMessage]:
         # The SDK walks every record, copying each nested dict, to drop deselected
