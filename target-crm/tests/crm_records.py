@@ -1,4 +1,4 @@
-"""A small builder of Singer messages valid per docs/record-contract.md, for target-crm tests."""
+"""target-crm's defaults over the shared Singer record builder (testkit.singer_messages)."""
 
 from __future__ import annotations
 
@@ -7,50 +7,50 @@ import io
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from target_crm.target import TargetCRM
+from testkit.singer_messages import (
+    OrderMoney,
+    activate_version_message,
+    customer_record,
+    iso,
+    line_item_record,
+    manifest_record,
+    money_bag,
+    order_record,
+    record_message,
+    refund_record,
+    roster_record,
+    schema_message,
+    state_message,
+    stream_schema,
+)
 
-REPO = Path(__file__).resolve().parents[2]
-SCHEMAS = REPO / "tap-shopify-history" / "tap_shopify_history" / "schemas"
 SHOP = "demo-store.myshopify.com"
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def iso(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def money(amount: str, currency: str = "USD") -> dict[str, Any]:
-    return {
-        "shop_money": {"amount": amount, "currency_code": currency},
-        "presentment_money": {"amount": amount, "currency_code": currency},
-    }
+    """A MoneyBag holding ``amount`` exactly as written."""
+    return money_bag(amount, currency, places=None)
 
 
 def schema_for(stream: str) -> dict[str, Any]:
-    path = SCHEMAS / f"{stream}.json"
+    # The manifest's schema stays open here: some tests feed it rows the tap never writes.
     if stream == "sync_manifest":
         return {"type": "object", "properties": {}}
-    if path.exists():
-        return json.loads(path.read_text())
-    return {
-        "type": "object",
-        "properties": {"shop_domain": {"type": "string"}, "id": {"type": "integer"}},
-    }
+    try:
+        return stream_schema(stream)
+    except FileNotFoundError:
+        return {
+            "type": "object",
+            "properties": {"shop_domain": {"type": "string"}, "id": {"type": "integer"}},
+        }
 
 
 def customer(cid: int, *, shop: str = SHOP, at: datetime = T0, **over: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "shop_domain": shop,
-        "id": cid,
-        "admin_graphql_api_id": f"gid://shopify/Customer/{cid}",
-        "email": f"customer{cid}@example.com",
-        "phone": None,
-        "first_name": f"First{cid}",
-        "last_name": f"Last{cid}",
-        "display_name": f"First{cid} Last{cid}",
+    defaults: dict[str, Any] = {
         "default_address": {
             "city": "Lyon",
             "province": "Rhone",
@@ -59,22 +59,13 @@ def customer(cid: int, *, shop: str = SHOP, at: datetime = T0, **over: Any) -> d
             "country_code": "FR",
             "zip": "69001",
         },
-        "number_of_orders": 0,
-        "amount_spent": {"amount": "0.00", "currency_code": "USD"},
         "email_marketing_consent": {
             "state": "SUBSCRIBED",
             "opt_in_level": "SINGLE_OPT_IN",
             "consent_updated_at": iso(at),
         },
-        "sms_marketing_consent": None,
-        "tags": [],
-        "state": "ENABLED",
-        "verified_email": True,
-        "note": None,
-        "created_at": iso(at),
-        "updated_at": iso(at),
-        "metafields": [],
     }
+    record = customer_record(cid, shop_domain=shop, created_at=iso(at), **defaults)
     record.update(over)
     return record
 
@@ -94,69 +85,39 @@ def order(
     refunded = sum((float(a) for _, a, _ in refunds or []), 0.0)
     refunded_text = f"{refunded:.2f}"
     current = "0.00" if cancelled_at else f"{float(total) - refunded:.2f}"
-    record: dict[str, Any] = {
-        "shop_domain": shop,
-        "id": oid,
-        "admin_graphql_api_id": f"gid://shopify/Order/{oid}",
-        "name": f"#{oid}",
-        "created_at": iso(at),
-        "processed_at": iso(at),
-        "updated_at": iso(updated or at),
+    totals = OrderMoney(
+        total=total,
+        tax="0.00",
+        discounts="0.00",
+        shipping="0.00",
+        refunded=refunded_text,
+        current_total=current,
+        current_subtotal=current,
+    )
+    line = line_item_record(oid * 10, total, sku="SKU-1", product_id=1, variant_id=2, places=None)
+    defaults: dict[str, Any] = {
         "cancelled_at": iso(cancelled_at) if cancelled_at else None,
-        "closed_at": None,
         "cancel_reason": "CUSTOMER" if cancelled_at else None,
-        "test": False,
-        "customer_id": customer_id,
         "email": f"customer{customer_id}@example.com" if customer_id else "guest@example.com",
-        "phone": None,
-        "currency_code": "USD",
-        "presentment_currency_code": "USD",
-        "total_price_set": money(total),
-        "subtotal_price_set": money(total),
-        "total_tax_set": money("0.00"),
-        "total_discounts_set": money("0.00"),
-        "total_shipping_price_set": money("0.00"),
-        "current_total_price_set": money(current),
-        "current_subtotal_price_set": money(current),
-        "current_total_tax_set": money("0.00"),
-        "current_total_discounts_set": money("0.00"),
-        "total_refunded_set": money(refunded_text),
         "financial_status": "REFUNDED"
         if refunded_text == total
         else ("PARTIALLY_REFUNDED" if refunds else "PAID"),
         "fulfillment_status": "UNFULFILLED",
-        "line_items": [
-            {
-                "id": oid * 10,
-                "admin_graphql_api_id": f"gid://shopify/LineItem/{oid * 10}",
-                "sku": "SKU-1",
-                "title": "Widget",
-                "name": "Widget",
-                "quantity": 1,
-                "current_quantity": 1,
-                "vendor": "Acme",
-                "product_id": 1,
-                "variant_id": 2,
-                "original_unit_price_set": money(total),
-                "discounted_unit_price_set": money(total),
-                "original_total_set": money(total),
-                "discounted_total_set": money(total),
-            }
-        ],
+        "line_items": [line],
         "refunds": [
-            {
-                "id": rid,
-                "admin_graphql_api_id": f"gid://shopify/Refund/{rid}",
-                "created_at": iso(rat),
-                "note": None,
-                "total_refunded_set": money(amount),
-                "refund_line_items": [],
-            }
-            for rid, amount, rat in refunds or []
+            refund_record(rid, iso(rat), amount, places=None) for rid, amount, rat in refunds or []
         ],
-        "tags": [],
-        "source_name": "web",
     }
+    record = order_record(
+        oid,
+        customer_id,
+        shop_domain=shop,
+        created_at=iso(at),
+        updated_at=iso(updated or at),
+        money=totals,
+        places=None,
+        **defaults,
+    )
     record.update(over)
     return record
 
@@ -172,17 +133,7 @@ class Feed:
     def _schema(self, stream: str) -> None:
         if stream not in self.announced:
             self.announced.add(stream)
-            msg = {
-                "type": "SCHEMA",
-                "stream": stream,
-                "schema": schema_for(stream),
-                "key_properties": (
-                    ["shop_domain", "run_id", "stream", "part"]
-                    if stream == "sync_manifest"
-                    else ["shop_domain", "id"]
-                ),
-            }
-            self.lines.append(json.dumps(msg))
+            self.lines.append(json.dumps(schema_message(stream, schema_for(stream))))
 
     def _count(self, shop: Any, stream: str) -> None:
         key = (str(shop), stream)
@@ -191,7 +142,7 @@ class Feed:
     def record(self, stream: str, record: dict[str, Any]) -> Feed:
         self._schema(stream)
         self._count(record.get("shop_domain"), stream)
-        self.lines.append(json.dumps({"type": "RECORD", "stream": stream, "record": record}))
+        self.lines.append(json.dumps(record_message(stream, record)))
         return self
 
     def customers(self, *records: dict[str, Any]) -> Feed:
@@ -208,27 +159,9 @@ class Feed:
         self._schema("customer_roster")
         for cid in ids:
             self._count(shop, "customer_roster")
-            rec = {
-                "shop_domain": shop,
-                "id": cid,
-                "admin_graphql_api_id": f"gid://shopify/Customer/{cid}",
-                "updated_at": iso(T0),
-            }
-            self.lines.append(
-                json.dumps(
-                    {
-                        "type": "RECORD",
-                        "stream": "customer_roster",
-                        "record": rec,
-                        "version": version,
-                    }
-                )
-            )
-        self.lines.append(
-            json.dumps(
-                {"type": "ACTIVATE_VERSION", "stream": "customer_roster", "version": version}
-            )
-        )
+            rec = roster_record(cid, shop_domain=shop, updated_at=iso(T0))
+            self.lines.append(json.dumps(record_message("customer_roster", rec, version)))
+        self.lines.append(json.dumps(activate_version_message("customer_roster", version)))
         return self
 
     def manifest(
@@ -248,29 +181,21 @@ class Feed:
         end = window_end or (T0 + timedelta(hours=1))
         for stream in streams:
             emitted = self.counts.get((shop, stream), 0)
-            record = {
-                "shop_domain": shop,
-                "run_id": run_id,
-                "stream": stream,
-                "part": "window",
-                "selection": "",
-                "window_start": None
-                if stream == "customer_roster"
-                else iso(T0 - timedelta(days=365)),
-                "window_end": None if stream == "customer_roster" else iso(end),
-                "shopify_count_before": emitted,
-                "shopify_count_after": emitted,
-                "emitted": emitted,
-                "excluded": {},
-                "started_at": iso(end),
-                "finished_at": iso(end),
-            }
+            record = manifest_record(
+                stream,
+                emitted,
+                shop_domain=shop,
+                run_id=run_id,
+                finished_at=iso(end),
+                window_start=None if stream == "customer_roster" else iso(T0 - timedelta(days=365)),
+                window_end=None if stream == "customer_roster" else iso(end),
+            )
             record.update(over.get(stream, {}))
             self.record("sync_manifest", record)
         return self
 
     def state(self, value: dict[str, Any]) -> Feed:
-        self.lines.append(json.dumps({"type": "STATE", "value": value}))
+        self.lines.append(json.dumps(state_message(value)))
         return self
 
     def text(self) -> str:

@@ -1,4 +1,5 @@
-"""A small builder of Singer messages valid per docs/record-contract.md, and run helpers."""
+"""target-loyalty's defaults over the shared Singer record builder (testkit.singer_messages),
+and run helpers."""
 
 from __future__ import annotations
 
@@ -14,15 +15,27 @@ from typing import Any
 
 import sqlalchemy as sa
 from target_loyalty.target import TargetLoyalty
+from testkit.singer_messages import (
+    OrderMoney,
+    activate_version_message,
+    customer_record,
+    manifest_record,
+    money_bag,
+    order_record,
+    record_message,
+    refund_record,
+    roster_record,
+    schema_message,
+    state_message,
+)
 
 SHOP = "demo-store.myshopify.com"
 TARGET_EXE = str(Path(sys.executable).with_name("target-loyalty"))
 
 
 def money(amount: str | Decimal, currency: str = "USD") -> dict[str, Any]:
-    """A MoneyBag with the same amount in shop and presentment money."""
-    bag = {"amount": str(amount), "currency_code": currency}
-    return {"shop_money": bag, "presentment_money": dict(bag)}
+    """A MoneyBag with the same amount in shop and presentment money, exactly as written."""
+    return money_bag(amount, currency, places=None)
 
 
 def at(day: int, month: int = 3, year: int = 2024) -> str:
@@ -34,28 +47,9 @@ def customer(
     cid: int, shop: str = SHOP, created: str | None = None, **extra: Any
 ) -> dict[str, Any]:
     """A ``customers`` record."""
-    record = {
-        "shop_domain": shop,
-        "id": cid,
-        "admin_graphql_api_id": f"gid://shopify/Customer/{cid}",
-        "email": f"c{cid}@example.com",
-        "phone": None,
-        "first_name": f"First{cid}",
-        "last_name": f"Last{cid}",
-        "display_name": f"First{cid} Last{cid}",
-        "default_address": None,
-        "number_of_orders": 0,
-        "amount_spent": {"amount": "0.00", "currency_code": "USD"},
-        "email_marketing_consent": None,
-        "sms_marketing_consent": None,
-        "tags": [],
-        "state": "ENABLED",
-        "verified_email": True,
-        "note": None,
-        "created_at": created or at(1, 1),
-        "updated_at": created or at(1, 1),
-        "metafields": [],
-    }
+    record = customer_record(
+        cid, shop_domain=shop, created_at=created or at(1, 1), email=f"c{cid}@example.com"
+    )
     record.update(extra)
     return record
 
@@ -65,18 +59,12 @@ def refund(
 ) -> dict[str, Any]:
     """A refund of one line item worth ``amount`` (plus optional refunded shipping)."""
     total = Decimal(amount) + Decimal(shipping)
-    return {
-        "id": rid,
-        "admin_graphql_api_id": f"gid://shopify/Refund/{rid}",
-        "created_at": created or at(20),
-        "note": None,
-        "total_refunded_set": money(total),
-        "refund_line_items": (
-            [{"line_item_id": 1, "quantity": 1, "subtotal_set": money(amount)}]
-            if Decimal(amount)
-            else []
-        ),
-    }
+    lines = (
+        [{"line_item_id": 1, "quantity": 1, "subtotal_set": money(amount)}]
+        if Decimal(amount)
+        else []
+    )
+    return refund_record(rid, created or at(20), total, refund_line_items=lines, places=None)
 
 
 def order(
@@ -100,50 +88,41 @@ def order(
         (Decimal(r["total_refunded_set"]["shop_money"]["amount"]) for r in refunds or []),
         Decimal(0),
     )
-    return {
-        "shop_domain": shop,
-        "id": oid,
-        "admin_graphql_api_id": f"gid://shopify/Order/{oid}",
-        "name": f"#{oid}",
-        "created_at": created or at(1),
-        "processed_at": created or at(1),
-        "updated_at": updated or created or at(1),
-        "cancelled_at": cancelled,
-        "closed_at": None,
-        "cancel_reason": "CUSTOMER" if cancelled else None,
-        "test": test,
-        "customer_id": cid,
-        "email": None,
-        "phone": None,
-        "currency_code": "USD",
-        "presentment_currency_code": "USD",
-        "total_price_set": money(total),
-        "subtotal_price_set": money(subtotal),
-        "total_tax_set": money(tax),
-        "total_discounts_set": money("0.00"),
-        "total_shipping_price_set": money(shipping),
-        "current_total_price_set": money(max(Decimal(0), total - refunded)),
-        "current_subtotal_price_set": money(subtotal),
-        "current_total_tax_set": money(tax),
-        "current_total_discounts_set": money("0.00"),
-        "total_refunded_set": money(refunded),
-        "financial_status": "PAID",
-        "fulfillment_status": "FULFILLED",
-        "line_items": [],
-        "refunds": refunds or [],
-        "tags": tags or [],
-        "source_name": "web",
-    }
+    totals = OrderMoney(
+        total=total,
+        subtotal=subtotal,
+        tax=tax,
+        discounts="0.00",
+        shipping=shipping,
+        refunded=refunded,
+        current_total=max(Decimal(0), total - refunded),
+    )
+    return order_record(
+        oid,
+        cid,
+        shop_domain=shop,
+        created_at=created or at(1),
+        updated_at=updated or created or at(1),
+        money=totals,
+        places=None,
+        cancelled_at=cancelled,
+        cancel_reason="CUSTOMER" if cancelled else None,
+        test=test,
+        refunds=refunds or [],
+        tags=tags or [],
+    )
 
 
 def roster(cid: int, shop: str = SHOP) -> dict[str, Any]:
     """A ``customer_roster`` record."""
-    return {
-        "shop_domain": shop,
-        "id": cid,
-        "admin_graphql_api_id": f"gid://shopify/Customer/{cid}",
-        "updated_at": at(1, 1),
-    }
+    return roster_record(cid, shop_domain=shop, updated_at=at(1, 1))
+
+
+#: The open schema these tests announce for every stream, the manifest included.
+OPEN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"shop_domain": {"type": "string"}, "id": {"type": "integer"}},
+}
 
 
 @dataclass
@@ -156,48 +135,27 @@ class Messages:
     def _schema(self, stream: str) -> None:
         if stream not in self._schemas:
             self._schemas.add(stream)
-            self.lines.append(
-                {
-                    "type": "SCHEMA",
-                    "stream": stream,
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "shop_domain": {"type": "string"},
-                            "id": {"type": "integer"},
-                        },
-                    },
-                    "key_properties": ["shop_domain", "id"],
-                }
-            )
+            self.lines.append(schema_message(stream, OPEN_SCHEMA, ["shop_domain", "id"]))
 
     def records(
         self, stream: str, *records: dict[str, Any], version: int | None = None
     ) -> Messages:
         """Append RECORD messages."""
         self._schema(stream)
-        for record in records:
-            message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": record}
-            if version is not None:
-                message["version"] = version
-            self.lines.append(message)
+        self.lines.extend(record_message(stream, record, version) for record in records)
         return self
 
     def state(self, value: dict[str, Any]) -> Messages:
         """Append a STATE message."""
-        self.lines.append({"type": "STATE", "value": value})
+        self.lines.append(state_message(value))
         return self
 
     def roster(self, version: int, *cids: int, shop: str = SHOP) -> Messages:
         """A full roster version, bracketed by ACTIVATE_VERSION as singer-sdk taps send it."""
         self._schema("customer_roster")
-        self.lines.append(
-            {"type": "ACTIVATE_VERSION", "stream": "customer_roster", "version": version}
-        )
+        self.lines.append(activate_version_message("customer_roster", version))
         self.records("customer_roster", *(roster(c, shop) for c in cids), version=version)
-        self.lines.append(
-            {"type": "ACTIVATE_VERSION", "stream": "customer_roster", "version": version}
-        )
+        self.lines.append(activate_version_message("customer_roster", version))
         return self
 
     def text(self) -> str:
@@ -272,22 +230,18 @@ def manifest_row(
     run_id: str = "tap-run-1",
 ) -> dict[str, Any]:
     """A ``sync_manifest`` record (docs/record-contract.md); counts default to ``emitted``."""
-    counted = emitted + sum((excluded or {}).values())
-    return {
-        "shop_domain": shop,
-        "run_id": run_id,
-        "stream": stream,
-        "part": part,
-        "selection": "",
-        "window_start": None,
-        "window_end": at(1, 6),
-        "shopify_count_before": counted if before is None else before,
-        "shopify_count_after": counted if after is None else after,
-        "emitted": emitted,
-        "excluded": excluded or {},
-        "started_at": at(1, 6),
-        "finished_at": at(1, 6),
-    }
+    return manifest_record(
+        stream,
+        emitted,
+        shop_domain=shop,
+        run_id=run_id,
+        finished_at=at(1, 6),
+        window_end=at(1, 6),
+        before=before,
+        after=after,
+        excluded=excluded,
+        part=part,
+    )
 
 
 def with_manifest(messages: Messages, *rows: dict[str, Any]) -> Messages:
