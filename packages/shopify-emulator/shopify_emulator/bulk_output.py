@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,10 +93,7 @@ class BulkFile:
 
     def adopt(self, path: str, slices: tuple[tuple[int, int, int], ...]) -> None:
         """Become a finished file with the same bytes as ``path`` (a hard link to it)."""
-        fd, self.path = tempfile.mkstemp(prefix="shopify-emulator-bulk-", suffix=".jsonl")
-        os.close(fd)
-        os.unlink(self.path)
-        os.link(path, self.path)
+        self.path = linked_copy(path, "shopify-emulator-bulk-")
         self.slices = list(slices)
         self.size = sum(size for size, _, _ in slices)
         self.line_count = sum(lines for _, lines, _ in slices)
@@ -129,3 +127,16 @@ class BulkFile:
         self.finish()
         if self.path and os.path.exists(self.path):
             os.unlink(self.path)
+
+
+def linked_copy(path: str, prefix: str) -> str:
+    """A new temporary name for the bytes of ``path``: a hard link (no copy) where the
+    file system allows it, else a copy."""
+    fd, new = tempfile.mkstemp(prefix=prefix, suffix=".jsonl")
+    os.close(fd)
+    try:
+        os.unlink(new)
+        os.link(path, new)
+    except OSError:
+        shutil.copyfile(path, new)
+    return new

@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from shopify_emulator.bulk_output import linked_copy
+
 if TYPE_CHECKING:
     from shopify_emulator.bulk_output import BulkFile
     from shopify_emulator.views import RequestContext
+
+# Switch for benchmarks: False renders every operation anew.
+ENABLED = True
 
 Key = tuple[Any, ...]
 
@@ -49,7 +53,7 @@ class OutputReuse:
     @staticmethod
     def key(ctx: RequestContext, query: str, version: str) -> Key | None:
         """What the output depends on besides the store; None when it also depends on time."""
-        if "read_all_orders" not in ctx.scopes or not ctx.store.index_settled():
+        if not ENABLED or "read_all_orders" not in ctx.scopes or not ctx.store.index_settled():
             return None
         return (query, version, tuple(sorted(ctx.scopes)), ctx.protected_denied)
 
@@ -65,10 +69,7 @@ class OutputReuse:
         """Keep a finished grouped output (a hard link, so deleting it keeps ours)."""
         if key is None or not output.path:
             return
-        fd, path = tempfile.mkstemp(prefix="shopify-emulator-kept-", suffix=".jsonl")
-        os.close(fd)
-        os.unlink(path)
-        os.link(output.path, path)
+        path = linked_copy(output.path, "shopify-emulator-kept-")
         kept = KeptOutput(path, tuple(output.slices))
         with self._lock:
             old = self._kept.get(key)
