@@ -140,6 +140,13 @@ class _Faulty:
         await self.app(scope, receive, send)
 
 
+class _BulkFileResponse(FileResponse):
+    """A bulk file, read in 1 MiB pieces: Starlette's 64 KiB pieces made each download
+    cost a thread hop per 64 KiB (a third of the throughput for gigabyte files)."""
+
+    chunk_size = 1 << 20
+
+
 def build_app(emulator: Emulator) -> _Faulty:
     """The ASGI application: GraphQL Admin API, bulk files and the control API."""
 
@@ -162,7 +169,7 @@ def build_app(emulator: Emulator) -> _Faulty:
         media = "application/jsonl" if status == 200 else "application/xml"
         if isinstance(data, str):
             emulator.usage.download(os.path.getsize(data))
-            return FileResponse(data, media_type=media)
+            return _BulkFileResponse(data, media_type=media)
         if status == 200:
             emulator.usage.download(len(data))
         return Response(data, status_code=status, media_type=media)
