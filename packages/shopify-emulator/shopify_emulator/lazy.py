@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from array import array
+from collections.abc import Callable
 
 from shopify_emulator.catalog import Variant
 from shopify_emulator.model import FX_RATES, LineItem, Order, Refund, RefundLine, Transaction
@@ -32,6 +33,10 @@ CLOSED = 64
 
 _CURRENCIES = ["USD"] * 16 + ["EUR", "EUR", "GBP", "CAD", "AUD"]
 _SOURCES = ["web"] * 8 + ["pos", "shopify_draft_order", "iphone", "android"]
+_SHIPPING = [0, 0, 500, 799, 1500]
+_TAX_RATES = [0, 5, 8, 19, 20]
+_LINE_COUNTS = [1, 1, 1, 2, 2, 3, 4, 5]
+_QUANTITIES = [1, 1, 1, 2, 3]
 _CANCEL_REASONS = ["CUSTOMER", "CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "STAFF", "OTHER"]
 
 
@@ -83,6 +88,9 @@ class LazyOrders:
     def make(self, index: int) -> Order:
         """Expand the order at ``index`` into a full record (same result every time)."""
         rng = random.Random(self.seed * 1_000_003 + index)
+        # What rng.choice(seq) and rng.randint(a, b) draw, without their two extra calls
+        # (seq[_randbelow(len(seq))], a + _randbelow(b - a + 1)): the same numbers.
+        below = rng._randbelow  # type: ignore[attr-defined]
         created, updated = self.created[index], self.updated[index]
         flags, cust = self.flags[index], self.customer[index]
         customer_id = None if cust < 0 else cust
@@ -98,14 +106,14 @@ class LazyOrders:
             email=email,
             phone=phone,
             test=test,
-            presentment_currency=rng.choice(_CURRENCIES),
-            line_items=self._line_items(rng, index),
-            shipping_cents=rng.choice([0, 0, 500, 799, 1500]),
+            presentment_currency=_CURRENCIES[below(len(_CURRENCIES))],
+            line_items=self._line_items(rng, below, index),
+            shipping_cents=_SHIPPING[below(len(_SHIPPING))],
             tax_cents=0,
-            source_name=rng.choice(_SOURCES),
-            tags=rng.sample(["wholesale", "gift", "repeat", "promo"], rng.randint(0, 2)),
+            source_name=_SOURCES[below(len(_SOURCES))],
+            tags=rng.sample(["wholesale", "gift", "repeat", "promo"], below(3)),
         )
-        order.tax_cents = order.subtotal_cents * rng.choice([0, 5, 8, 19, 20]) // 100
+        order.tax_cents = order.subtotal_cents * _TAX_RATES[below(len(_TAX_RATES))] // 100
         order.transactions = [self._sale(order, index, created, test, flags)]
         if flags & UNPAID:
             order.financial_override = rng.choice(["PENDING", "AUTHORIZED"])
@@ -126,12 +134,14 @@ class LazyOrders:
             return None, f"+1555{index % 10_000_000:07d}"
         return f"guest{index}@example.net", None
 
-    def _line_items(self, rng: random.Random, index: int) -> list[LineItem]:
-        count = rng.choice([1, 1, 1, 2, 2, 3, 4, 5])
+    def _line_items(
+        self, rng: random.Random, below: Callable[[int], int], index: int
+    ) -> list[LineItem]:
+        count = _LINE_COUNTS[below(len(_LINE_COUNTS))]
         lines = []
         for k, variant in enumerate(rng.sample(self.catalog, count)):
-            quantity = rng.choice([1, 1, 1, 2, 3])
-            discount = rng.choice([0, 0, 0, variant.price_cents * quantity // 10])
+            quantity = _QUANTITIES[below(len(_QUANTITIES))]
+            discount = variant.price_cents * quantity // 10 if below(4) == 3 else 0
             lines.append(
                 LineItem(
                     id=LINE_ITEM_BASE + index * 16 + k,

@@ -284,7 +284,8 @@ class OrderView:
         self.name = o.name
         self.legacyResourceId = str(o.id)
         self.createdAt = iso(o.created_at)
-        self.processedAt = iso(o.processed_at)
+        same = o.processed_at == o.created_at  # as generated orders are
+        self.processedAt = self.createdAt if same else iso(o.processed_at)
         self.updatedAt = iso(o.updated_at)
         self.cancelledAt = iso(o.cancelled_at)
         self.cancelReason = o.cancel_reason
@@ -319,40 +320,43 @@ class OrderView:
         protected(info, "phone")
         return self.o.phone
 
-    def _bag(self, cents: int) -> dict[str, Any]:
-        return cached_money_bag(cents, self._rate, self._currency)
-
     def totalPriceSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
-        return self._bag(self._total)
+        return cached_money_bag(self._total, self._rate, self._currency)
 
     def subtotalPriceSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
-        return self._bag(self._subtotal)
+        return cached_money_bag(self._subtotal, self._rate, self._currency)
 
     def totalTaxSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
-        return self._bag(self.o.tax_cents)
+        return cached_money_bag(self.o.tax_cents, self._rate, self._currency)
 
     def totalDiscountsSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
-        return self._bag(self.o.discounts_cents)
+        return cached_money_bag(self.o.discounts_cents, self._rate, self._currency)
 
     def totalShippingPriceSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
-        return self._bag(self.o.shipping_cents)
+        return cached_money_bag(self.o.shipping_cents, self._rate, self._currency)
 
     def totalRefundedSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
-        return self._bag(self._refunded)
+        return cached_money_bag(self._refunded, self._rate, self._currency)
 
     def currentTotalPriceSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
-        return self._bag(max(0, self._total - self._refunded))
+        return cached_money_bag(max(0, self._total - self._refunded), self._rate, self._currency)
 
     def currentSubtotalPriceSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
-        return self._bag(max(0, self._subtotal - self.o.refunded_subtotal_cents))
+        return cached_money_bag(
+            max(0, self._subtotal - self.o.refunded_subtotal_cents), self._rate, self._currency
+        )
 
     def currentTotalTaxSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
         o = self.o
         kept = max(0, self._subtotal - o.refunded_subtotal_cents)
-        return self._bag(o.tax_cents * kept // self._subtotal if self._subtotal else 0)
+        return cached_money_bag(
+            o.tax_cents * kept // self._subtotal if self._subtotal else 0,
+            self._rate,
+            self._currency,
+        )
 
     def currentTotalDiscountsSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
-        return self._bag(self.o.discounts_cents)
+        return cached_money_bag(self.o.discounts_cents, self._rate, self._currency)
 
     def lineItems(self, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:  # noqa: N802
         views = [_children().LineItemView(li, self.o) for li in self.o.line_items]
