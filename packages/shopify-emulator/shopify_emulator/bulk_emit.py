@@ -104,6 +104,10 @@ class _CodeGen:
         nonnull, inner = _unwrap(spec)
         exc = "    if isinstance(v, Exc): raise Bail('an exception as a value')"
         if inner[0] == "object":
+            # Most objects are dicts (money bags, products), which are no exceptions.
+            exc = (
+                "    if v.__class__ is not dict and isinstance(v, Exc): raise Bail('an exception')"
+            )
             env[f"O{i}"] = self.object_emitter(inner[1], inner[2])
             check = ["    if v is None or v is UNDEF: raise Bail('null object')"] if nonnull else []
             return [exc, *check, f"    {target} = O{i}(v)"]
@@ -132,6 +136,12 @@ class _CodeGen:
             if kind == "int":
                 int_range = fastexec.INT_RANGE
                 fast = [f"    if v.__class__ is int and {int_range}: t, {target} = v, INT(v)"]
+            if kind == "enum":
+                # Internal value -> (name, its JSON text): the lookup serialize does first.
+                names = leaf.names  # type: ignore[attr-defined]
+                env[f"EJ{i}"] = {value: (name, _ENC(name)) for value, name in names.items()}
+                hit = f"EJ{i}.get(v) if v.__class__ is str else None"
+                fast = [f"    hit = {hit}", f"    if hit is not None: t, {target} = hit"]
         if not fast:
             return slow
         return [*fast, "    else:", *("    " + line for line in slow)]
