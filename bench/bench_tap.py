@@ -1,17 +1,26 @@
 """Benchmark tap-shopify-history against a local emulator it starts; prints figures.
 
-Bulk and paginated extraction to /dev/null, each as records/s, with ratios against
+Bulk extraction as records/s of the tap process's own CPU (user + sys, from ``wait4``;
+the emulator runs in another process and bounds only the wall time), with ratios against
 baselines measured in the same run:
 
 - bulk, SDK defaults: the same tap with singer-sdk's default writer and recursive type
-  conformance (what our msgspec writer and conformance level NONE replace);
-- bulk, raw floor: downloading and parsing the same JSONL result without Singer at all.
+  conformance (what our writer, direct RECORD lines and conformance level NONE replace);
+- bulk, raw floor: downloading and parsing the same JSONL results (customers, orders,
+  roster) with msgspec into reassembled roots, without Singer at all.
+
+Figures are printed for the whole process and less its start-up (``--about``'s CPU, same
+run). ``--memory`` instead runs a bulk backfill at each ``--memory-orders`` size (default
+100,000 and 1,000,000 orders, a fifth as many customers) and prints the tap's peak RSS:
+it should stay flat, since a bulk window is held compactly (shopify/held.py). A
+1,000,000-order store takes the emulator about 30 s and 600 MB to build.
 
 For paginated mode it also prints the share of the plan's restore rate the tap used and
 how many THROTTLED answers it got (the cost-aware limiter should keep that near zero).
 
     .venv/bin/python bench/bench_tap.py [--customers 2000 --orders 10000 --bulk-plan plus]
         [--paged-customers 200 --paged-orders 200 --plan advanced]
+    .venv/bin/python bench/bench_tap.py --memory [--memory-orders 100000,1000000]
 
 ``--bulk-plan standard`` shows the refund lookups after the bulk job under the smallest
 restore rate (they, not parsing, bound a big backfill there).
@@ -23,22 +32,28 @@ import argparse
 import contextlib
 import json
 import multiprocessing
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
 from shopify_emulator import EmulatorServer, generate_store
-from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import SingerMessageType
+from tap_shopify_history.record_lines import RecordLineWriter
 from tap_shopify_history.shopify.client import graphql_endpoint
 from tap_shopify_history.shopify.jsonl import reassemble
-from tap_shopify_history.shopify.queries import orders_bulk_query
-from tap_shopify_history.streams.base import ShopifyStream
+from tap_shopify_history.shopify.queries import (
+    ROSTER_BULK,
+    customers_bulk_query,
+    orders_bulk_query,
+)
 from tap_shopify_history.tap import TapShopifyHistory
-from tap_shopify_history.writer import BufferedMsgSpecWriter
 
 
 @contextlib.contextmanager
@@ -52,8 +67,8 @@ def stdout_to_devnull() -> Iterator[None]:
             sys.stdout = saved
 
 
-class CountingWriter(BufferedMsgSpecWriter):
-    """Our writer, counting RECORD messages."""
+class CountingWriter(RecordLineWriter):
+    """Our writer, counting RECORD messages (paginated mode, in-process)."""
 
     records = 0
 
@@ -63,25 +78,8 @@ class CountingWriter(BufferedMsgSpecWriter):
         super().write_message(message)
 
 
-class DefaultsWriter(SingerWriter):
-    """singer-sdk's default writer, counting RECORD messages (baseline)."""
-
-    records = 0
-
-    def write_message(self, message: Any) -> None:
-        if message.type == SingerMessageType.RECORD:
-            DefaultsWriter.records += 1
-        super().write_message(message)
-
-
 class OurTap(TapShopifyHistory):
     message_writer_class = CountingWriter
-
-
-class DefaultsTap(TapShopifyHistory):
-    """The same tap with singer-sdk's default writer (baseline)."""
-
-    message_writer_class = DefaultsWriter
 
 
 def timed_sync(
@@ -127,8 +125,62 @@ def emulator_process(**options: Any) -> Iterator[tuple[str, str]]:
         process.join(timeout=30)
 
 
-def raw_bulk_floor(base_url: str, token: str) -> tuple[float, int]:
-    """Seconds to download and reassemble the orders bulk JSONL, no Singer involved."""
+# Each tap run is its own process, so its CPU (user + sys) and peak RSS are its own; the
+# emulator runs in another. Byte-compiled modules go to a private cache, so a process does
+# not compile every import again (this machine sets PYTHONDONTWRITEBYTECODE).
+TAP_EXE = str(Path(sys.executable).parent / "tap-shopify-history")
+SDK_DEFAULTS = (
+    "import sys\n"
+    "from singer_sdk.helpers.conform import TypeConformanceLevel\n"
+    "from singer_sdk.io_base import SingerWriter\n"
+    "from tap_shopify_history.streams.base import ShopifyStream\n"
+    "from tap_shopify_history.tap import TapShopifyHistory\n"
+    "ShopifyStream.TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.RECURSIVE\n"
+    "TapShopifyHistory.message_writer_class = SingerWriter\n"
+    "sys.argv[0] = 'tap-shopify-history'\n"
+    "TapShopifyHistory.cli()\n"
+)
+
+
+@dataclass(frozen=True)
+class TapRun:
+    """One tap process: records written, CPU seconds, wall seconds, peak RSS in MB."""
+
+    records: int
+    cpu: float
+    wall: float
+    peak_mb: float
+
+    def per_second(self, startup: float = 0.0) -> float:
+        """Records per second of the process's own CPU (less a start-up time)."""
+        return self.records / max(1e-9, self.cpu - startup)
+
+
+def _environment(cache: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = cache
+    return env
+
+
+def run_tap_process(args: list[str], cache: str) -> TapRun:
+    """Run a tap command, count the RECORD lines it writes, measure it with wait4."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_environment(cache)
+    )
+    assert process.stdout is not None
+    records = sum(1 for line in process.stdout if line.startswith(b'{"type":"RECORD"'))
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    if status != 0:
+        msg = f"{args[:2]} exited with status {status}"
+        raise RuntimeError(msg)
+    cpu = usage.ru_utime + usage.ru_stime
+    return TapRun(records=records, cpu=cpu, wall=wall, peak_mb=usage.ru_maxrss / 1024)
+
+
+def bulk_file(base_url: str, token: str, query: str) -> str:
+    """Run one bulk query on the emulator and return its result URL."""
     url = graphql_endpoint(base_url, "2026-01")
     headers = {"X-Shopify-Access-Token": token}
     run = (
@@ -136,7 +188,7 @@ def raw_bulk_floor(base_url: str, token: str) -> tuple[float, int]:
         "{ bulkOperation { id } } }"
     )
     poll = "query($id: ID!) { node(id: $id) { ... on BulkOperation { status url } } }"
-    body = {"query": run, "variables": {"q": orders_bulk_query("test:false")}}
+    body = {"query": run, "variables": {"q": query}}
     op_id = requests.post(url, json=body, headers=headers, timeout=60).json()["data"][
         "bulkOperationRunQuery"
     ]["bulkOperation"]["id"]
@@ -145,12 +197,30 @@ def raw_bulk_floor(base_url: str, token: str) -> tuple[float, int]:
             url, json={"query": poll, "variables": {"id": op_id}}, headers=headers, timeout=60
         ).json()["data"]["node"]
         if node["status"] == "COMPLETED":
-            break
+            return str(node["url"])
         time.sleep(0.05)
-    started = time.perf_counter()
-    with requests.get(node["url"], stream=True, timeout=60) as response:
-        roots = sum(1 for _ in reassemble(response.iter_lines(), {"LineItem": "lineItems"}))
-    return time.perf_counter() - started, roots
+
+
+def raw_bulk_floor(base_url: str, token: str) -> tuple[float, int]:
+    """CPU seconds to download and reassemble the tap's three bulk files, no Singer at all.
+
+    The customers, orders and roster results the tap reads, streamed from the emulator and
+    parsed line by line with msgspec into reassembled roots: what any reader of these files
+    has to do. Returns the CPU seconds of this process and the roots read.
+    """
+    files = [
+        (customers_bulk_query(None, metafields=False), {"Metafield": "metafields"}),
+        (orders_bulk_query(None), {"LineItem": "lineItems"}),
+        (ROSTER_BULK, {}),
+    ]
+    urls = [(bulk_file(base_url, token, query), children) for query, children in files]
+    started = time.process_time()
+    roots = 0
+    for url, children in urls:
+        with requests.get(url, stream=True, timeout=600) as response:
+            lines = (line for line in response.iter_lines(1 << 16) if line)
+            roots += sum(1 for _ in reassemble(lines, children))
+    return time.process_time() - started, roots
 
 
 def bench_bulk(args: argparse.Namespace) -> None:
@@ -161,40 +231,77 @@ def bench_bulk(args: argparse.Namespace) -> None:
         "plan": args.bulk_plan,
         "bulk": 0.05,
     }
-    with emulator_process(**options) as (base_url, token):
-        config = {"store_url": base_url, "access_token": token, "extraction_mode": "bulk"}
-        ours, ours_wait, records, tap = timed_sync(OurTap, config)
-        saved = ShopifyStream.TYPE_CONFORMANCE_LEVEL
-        ShopifyStream.TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.RECURSIVE
-        try:
-            base, base_wait, base_records, _ = timed_sync(DefaultsTap, config)
-        finally:
-            ShopifyStream.TYPE_CONFORMANCE_LEVEL = saved
-        floor, roots = raw_bulk_floor(base_url, token)
-    assert base_records == records, (base_records, records)
-    ours_cpu, base_cpu = ours - ours_wait, base - base_wait
-    limiter = tap.session.client.limiter
+    with (
+        emulator_process(**options) as (base_url, token),
+        tempfile.TemporaryDirectory() as folder,
+    ):
+        config = Path(folder, "config.json")
+        settings = {"store_url": base_url, "access_token": token, "extraction_mode": "bulk"}
+        config.write_text(json.dumps(settings))
+        cache = str(Path(folder, "pycache"))
+        run_tap_process([TAP_EXE, "--about"], cache)  # fills the byte-code cache
+        startup = run_tap_process([TAP_EXE, "--about"], cache).cpu
+        ours = run_tap_process([TAP_EXE, "--config", str(config)], cache)
+        base = run_tap_process([sys.executable, "-c", SDK_DEFAULTS, "--config", str(config)], cache)
+        floor_cpu, roots = raw_bulk_floor(base_url, token)
+    assert base.records == ours.records, (base.records, ours.records)
+    floor = roots / floor_cpu
     print(
-        f"bulk ({args.bulk_plan} plan): {records} records (customers, orders, roster), "
-        "emulator in its own process"
+        f"bulk ({args.bulk_plan} plan): {ours.records} records (customers, orders, roster) "
+        f"from {args.customers} customers and {args.orders} orders; emulator in its own "
+        f"process; load average {os.getloadavg()[0]:.1f}"
     )
     print(
-        f"  ours: {limiter.requests} GraphQL requests (refund lookups included), "
-        f"{limiter.points_spent:.0f} points, {limiter.waited_seconds:.1f}s waited for the "
-        f"bucket (summed over threads), {limiter.throttled_count} THROTTLED"
+        f"  tap CPU (user+sys): ours {ours.cpu:.2f}s, SDK defaults {base.cpu:.2f}s; "
+        f"process start-up {startup:.2f}s of each"
+    )
+    for label, less in (("whole process", 0.0), ("less start-up", startup)):
+        mine, theirs = ours.per_second(less), base.per_second(less)
+        print(
+            f"  {label:13s}: ours {mine:8.0f} rec/s of CPU; SDK defaults {theirs:8.0f} "
+            f"({mine / theirs:.2f}x); floor {floor:8.0f} (ours at {mine / floor:.2f} of it)"
+        )
+    print(
+        f"  floor: download + msgspec parse + reassembly of the same bulk files, no Singer: "
+        f"{roots} roots in {floor_cpu:.2f}s of CPU"
     )
     print(
-        f"  end to end: ours {records / ours:8.0f} rec/s ({ours:.2f}s, {ours_wait:.2f}s of it "
-        f"waiting for bulk jobs); SDK defaults {records / base:8.0f} rec/s ({base:.2f}s)"
+        f"  wall: ours {ours.wall:.1f}s, SDK defaults {base.wall:.1f}s (the emulator bounds "
+        f"it); peak RSS ours {ours.peak_mb:.0f} MB, SDK defaults {base.peak_mb:.0f} MB"
     )
-    print(
-        f"  tap side (excluding the wait for Shopify): ours {records / ours_cpu:8.0f} rec/s; "
-        f"SDK defaults {records / base_cpu:8.0f} rec/s; ratio {base_cpu / ours_cpu:.2f}x"
-    )
-    print(
-        "  floor: raw JSONL download + reassembly of orders, no Singer: "
-        f"{roots / floor:8.0f} orders/s"
-    )
+
+
+def bench_memory(args: argparse.Namespace) -> None:
+    """The tap's peak RSS and CPU at each store size (``--memory-orders``)."""
+    sizes = [int(size) for size in args.memory_orders.split(",")]
+    print(f"memory: bulk backfill of customers, orders and roster ({args.bulk_plan} plan)")
+    for orders in sizes:
+        customers = max(1, orders // 5)
+        options = {
+            "seed": 1,
+            "customers": customers,
+            "orders": orders,
+            "plan": args.bulk_plan,
+            "bulk": 0.05,
+        }
+        with (
+            emulator_process(**options) as (base_url, token),
+            tempfile.TemporaryDirectory() as folder,
+        ):
+            config = Path(folder, "config.json")
+            settings = {"store_url": base_url, "access_token": token, "extraction_mode": "bulk"}
+            config.write_text(json.dumps(settings))
+            cache = str(Path(folder, "pycache"))
+            run_tap_process([TAP_EXE, "--about"], cache)
+            about = run_tap_process([TAP_EXE, "--about"], cache)
+            run = run_tap_process([TAP_EXE, "--config", str(config)], cache)
+        print(
+            f"  {orders:>9,} orders, {customers:>7,} customers: {run.records:>9,} records, "
+            f"peak RSS {run.peak_mb:5.0f} MB (a process that only starts: {about.peak_mb:.0f} "
+            f"MB), CPU {run.cpu:6.1f}s = {run.per_second(about.cpu):6.0f} rec/s less start-up, "
+            f"wall {run.wall:6.1f}s, load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
 
 
 def bench_paginated(args: argparse.Namespace) -> None:
@@ -232,6 +339,12 @@ def bench_paginated(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="only the memory mode: the tap's peak RSS at each --memory-orders size",
+    )
+    parser.add_argument("--memory-orders", default="100000,1000000")
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--orders", type=int, default=10000)
     parser.add_argument("--bulk-plan", default="plus", choices=["standard", "advanced", "plus"])
@@ -239,6 +352,10 @@ def main() -> None:
     parser.add_argument("--paged-orders", type=int, default=200)
     parser.add_argument("--plan", default="advanced", choices=["standard", "advanced", "plus"])
     args = parser.parse_args()
+    if args.memory:
+        bench_memory(args)
+        print(json.dumps({"args": vars(args)}))
+        return
     bench_bulk(args)
     bench_paginated(args)
     print(json.dumps({"args": vars(args)}))

@@ -23,6 +23,7 @@ from tap_shopify_history.shopify.ids import gid_type
 from tap_shopify_history.shopify.jsonl import LineCounter
 
 _decode = msgspec.json.Decoder().decode
+GID_PREFIX = "gid://shopify/"
 
 
 # An inline list completion may fill in, empty or absent: nothing to complete.
@@ -86,6 +87,8 @@ class HeldRoots:
             child_fields: Child gid type -> field of its parent that collects it.
         """
         self._child_fields = child_fields
+        # `gid://shopify/LineItem/` -> `lineItems`: a child's field without parsing its gid.
+        self._prefixes = [(f"{GID_PREFIX}{kind}/", field) for kind, field in child_fields.items()]
         self.roots: list[HeldRoot] = []
         # Roots decoded ahead of time (for completion), by position in ``roots``.
         self._decoded: dict[int, dict[str, Any]] = {}
@@ -127,10 +130,16 @@ class HeldRoots:
             parent_id = child.pop("__parentId")
             parent = index.get(parent_id) or _find_in(node, parent_id)
             assert parent is not None  # checked when the lines were read
-            field = self._child_fields[gid_type(child["id"])]
-            parent.setdefault(field, []).append(child)
-            index[child["id"]] = child
+            child_id = child["id"]
+            parent.setdefault(self._field_of(child_id), []).append(child)
+            index[child_id] = child
         return node
+
+    def _field_of(self, child_id: str) -> str:
+        for prefix, field in self._prefixes:
+            if child_id.startswith(prefix):
+                return field
+        return self._child_fields[gid_type(child_id)]  # pragma: no cover - checked on read
 
     def for_completion(self) -> list[dict[str, Any]]:
         """Decode, and keep until emitted, the roots that need completion.
@@ -190,6 +199,7 @@ def read_held(
     held = HeldRoots(child_fields)
     decode_keys = msgspec.json.Decoder(_line_keys_type(completion_fields or ())).decode
     completions = len(completion_fields or ())
+    prefixes = tuple(prefix for prefix, _ in held._prefixes)
     every_root = completion_fields is None
     group: list[bytes] = []
     keys: Any = None
@@ -234,10 +244,11 @@ def read_held(
             )
             raise BulkOperationError(msg)
         child_id = line_keys.id
-        child_type = gid_type(child_id) if isinstance(child_id, str) else ""
-        if child_type not in child_fields:
-            msg = f"bulk result line {counter.lines}: unexpected child type {child_type!r}"
-            raise BulkOperationError(msg)
+        if not (isinstance(child_id, str) and child_id.startswith(prefixes)):
+            child_type = gid_type(child_id) if isinstance(child_id, str) else ""
+            if child_type not in child_fields:
+                msg = f"bulk result line {counter.lines}: unexpected child type {child_type!r}"
+                raise BulkOperationError(msg)
         group.append(raw)
         index.add(child_id)
     close()

@@ -91,6 +91,20 @@ def money_bag(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+# Products and variants recur across orders: their numeric ids are kept, within bounds.
+_REF_IDS: dict[str, int | None] = {}
+_REF_IDS_MAX = 50_000
+
+
+def _ref_numeric_id(gid: str) -> int | None:
+    found = _REF_IDS.get(gid)
+    if found is None:
+        if len(_REF_IDS) >= _REF_IDS_MAX:
+            _REF_IDS.clear()
+        found = _REF_IDS[gid] = _numeric_id(gid)
+    return found
+
+
 def _numeric_id(gid: str | None) -> int | None:
     # gid_to_id's common case without its checks; anything unusual goes through it (and
     # its errors).
@@ -197,8 +211,8 @@ def line_item_record(node: Mapping[str, Any]) -> dict[str, Any]:
         "quantity": get("quantity"),
         "current_quantity": get("currentQuantity"),
         "vendor": get("vendor"),
-        "product_id": _numeric_id(product["id"]) if product else None,
-        "variant_id": _numeric_id(variant["id"]) if variant else None,
+        "product_id": _ref_numeric_id(product["id"]) if product else None,
+        "variant_id": _ref_numeric_id(variant["id"]) if variant else None,
         "original_unit_price_set": money_bag(get("originalUnitPriceSet")),
         "discounted_unit_price_set": money_bag(get("discountedUnitPriceSet")),
         "original_total_set": money_bag(get("originalTotalSet")),

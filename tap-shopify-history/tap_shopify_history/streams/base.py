@@ -73,38 +73,39 @@ class ShopifyStream(Stream):
     _announced: frozenset[int] | None = None
     _hinting = False
 
-    # Whether records reach stdout as built: see `_write_record_message`.
-    _records_as_built: bool | None = None
+    # Where records reach stdout as built (see `_write_record_message`): the writer and the
+    # stream's name in RECORD messages; None until decided, False for the SDK's path.
+    _records_as_built: tuple[RecordLineWriter, str] | bool | None = None
 
     def _write_record_message(self, record: dict[str, Any]) -> None:
         # singer-sdk's (private) hook that writes a record's RECORD messages: the one place
         # a record can be written without a RecordMessage round trip. Any selection, stream
         # map, flattening, conformance level or writer hook takes the SDK's path unchanged.
-        writer = self._tap.message_writer
-        if not (
-            isinstance(writer, RecordLineWriter)
-            and writer.writes_records_directly
-            and self._writes_records_as_built()
-        ):
+        direct = self._records_as_built
+        if direct is None:
+            direct = self._records_as_built = self._direct_record_writer()
+        if not direct:
             super()._write_record_message(record)
             return
-        writer.write_record(
-            self.stream_maps[0].stream_alias, record, self._stream_version, utc_now()
-        )
+        writer, stream = direct  # type: ignore[misc]
+        writer.write_record(stream, record, self._stream_version, utc_now())
         self._count_emitted(record)
         self.state_manager.is_flushed = False
 
-    def _writes_records_as_built(self) -> bool:
-        if self._records_as_built is None:
-            maps = self.stream_maps
-            self._records_as_built = (
-                self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
-                and all(self.mask.values())
-                and len(maps) == 1
-                and type(maps[0]) is SameRecordTransform
-                and not maps[0].flattening_enabled
-            )
-        return self._records_as_built
+    def _direct_record_writer(self) -> tuple[RecordLineWriter, str] | bool:
+        writer = self._tap.message_writer
+        maps = self.stream_maps
+        if (
+            isinstance(writer, RecordLineWriter)
+            and writer.writes_records_directly
+            and self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
+            and all(self.mask.values())
+            and len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and not maps[0].flattening_enabled
+        ):
+            return writer, maps[0].stream_alias
+        return False
 
     def _count_emitted(self, record: dict[str, Any]) -> None:
         if self._tally is not None:
