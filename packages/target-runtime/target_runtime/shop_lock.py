@@ -12,7 +12,8 @@ Whether a holder found in the table is still running:
   it proves the holder alive, however quiet.
 - Otherwise (SQLite), on the same host the pid decides: a live process keeps its lock however
   long it has been quiet (a tap can wait minutes for a bulk operation), a dead pid is a run
-  killed with -9. Our own pid is an earlier run in this process, which has finished.
+  killed with -9. Our own pid counts as alive too: another run in this process may hold it,
+  and two writers are worse than a refusal (target-crm used to take such a lock over).
 - A holder on another host is alive while its heartbeat is younger than the lease
   (``lock_lease_seconds``).
 
@@ -248,7 +249,7 @@ class ShopLock:
 
     def _alive(self, holder: LockHolder, now: datetime) -> bool:
         if holder.host == self.host:
-            return holder.pid != self.pid and pid_alive(holder.pid)
+            return pid_alive(holder.pid)
         return now - holder.heartbeat_at <= self.lease
 
     def _advisory_lock(self, engine: Engine, shop: str) -> None:

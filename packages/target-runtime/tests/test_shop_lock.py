@@ -144,10 +144,12 @@ def test_a_dead_holder_on_this_host_is_replaced_by_compare_and_swap(
     assert rows(sqlite_engine) == [(SHOP, "next")]
 
 
-def test_a_holder_with_our_own_pid_is_an_earlier_finished_run(sqlite_engine: Engine) -> None:
-    plant(sqlite_engine, "earlier", pid=4242, host="here", heartbeat=NOW)
-    lock("later", pid=4242).acquire(sqlite_engine, SHOP, NOW)
-    assert rows(sqlite_engine) == [(SHOP, "later")]
+def test_a_holder_with_our_own_pid_is_alive(sqlite_engine: Engine, live_pid: int) -> None:
+    """Another run in this very process holds the shop: never two writers at once."""
+    plant(sqlite_engine, "sibling", pid=live_pid, host="here", heartbeat=NOW)
+    with pytest.raises(ShopLockedError, match="run sibling"):
+        lock("later", pid=live_pid).acquire(sqlite_engine, SHOP, NOW)
+    assert rows(sqlite_engine) == [(SHOP, "sibling")]
 
 
 def test_a_holder_on_another_host_is_judged_by_its_heartbeat(sqlite_engine: Engine) -> None:
