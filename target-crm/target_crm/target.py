@@ -9,7 +9,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from types import FrameType
 from typing import Any
 
 from singer_sdk.sinks import Sink
@@ -17,6 +16,7 @@ from singer_sdk.target_base import Target
 from sqlalchemy.engine import Connection
 from target_runtime.run_log import BatchLog
 from target_runtime.singer_input import DeadLetter, ResilientSingerReader
+from target_runtime.state_after_commit import StateAfterCommit
 
 from target_crm.closing import load_manifest, run_shops, save_assessment, shop_stats
 from target_crm.delivery.config import delivery_from_config
@@ -122,7 +122,7 @@ def _share(config: Mapping[str, Any]) -> Decimal:
     return share
 
 
-class TargetCRM(Target):
+class TargetCRM(StateAfterCommit, Target):
     """Singer target: Shopify customers and orders into a CRM store (SQLite or PostgreSQL)."""
 
     name = "target-crm"
@@ -159,7 +159,6 @@ class TargetCRM(Target):
         # A line that is no valid Singer message is kept in crm_dead_letters; the run goes on.
         self.message_reader.on_dead_letter = self.record_dead_letter  # type: ignore[attr-defined]
         self._watermarks: dict[str, datetime] = {}
-        self._last_emitted: dict[str, Any] | None = None
         self._roster_version: int | None = None
         self._input_complete = False
         self._finished = False
@@ -187,19 +186,8 @@ class TargetCRM(Target):
         """The CRM sink of a contract stream; other streams are counted as skipped."""
         return SINKS.get(stream_name, UnsupportedStreamSink)
 
-    # STATE: emitted as soon as everything before it is committed ------------------------
-
-    def _process_state_message(self, message_dict: dict[str, Any]) -> None:
-        super()._process_state_message(message_dict)
-        if self._latest_state and self._latest_state != self._last_emitted:
-            # Commit what came before this STATE now, rather than in up to 5 minutes.
-            self.drain_all()
-
-    def _write_state_message(self, state: dict[str, Any]) -> None:
-        if state == self._last_emitted:
-            return
-        self._last_emitted = copy.deepcopy(state)
-        super()._write_state_message(state)
+    # STATE: printed as soon as everything before it is committed (StateAfterCommit: a new
+    # STATE drains every sink; a state already printed is not printed again).
 
     def record_dead_letter(self, letter: DeadLetter) -> None:
         """Keep a line that is no valid Singer message, in its own short transaction."""
@@ -382,16 +370,13 @@ class TargetCRM(Target):
             self._finished = True
             self.ledger.finish(RunOutcome.REFUSED.value, self.now(), str(error))
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        # singer-sdk drains (committing and emitting STATE), then exits; record the end.
-        try:
-            super()._handle_termination(signum, frame)
-        finally:
-            if not self._finished:
-                self._finished = True
-                self.ledger.finish(
-                    RunOutcome.INCOMPLETE.value, self.now(), f"stopped by signal {signum}"
-                )
+    def run_stopped(self, signum: int) -> None:
+        """singer-sdk drained (committing and emitting STATE) on a signal: record the end."""
+        if not self._finished:
+            self._finished = True
+            self.ledger.finish(
+                RunOutcome.INCOMPLETE.value, self.now(), f"stopped by signal {signum}"
+            )
 
     def fail(self, error: BaseException) -> None:
         """Record the run as failed (once) and release its locks."""

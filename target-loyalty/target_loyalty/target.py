@@ -13,6 +13,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sinks import Sink
 from target_runtime.run_log import BatchLog
 from target_runtime.singer_input import DeadLetter, ResilientSingerReader
+from target_runtime.state_after_commit import StateAfterCommit
 
 from target_loyalty import storage
 from target_loyalty.books import Books
@@ -71,7 +72,7 @@ def _moment(value: Any, name: str) -> datetime | None:
     return parse_moment(value, fail)
 
 
-class TargetLoyalty(Target):
+class TargetLoyalty(StateAfterCommit, Target):
     """Keeps a loyalty program's books from the tap's customers, orders and roster."""
 
     name = "target-loyalty"
@@ -100,7 +101,6 @@ class TargetLoyalty(Target):
         )
         self.max_roster_deletion_share = float(self.config.get("max_roster_deletion_share", 0.05))
         self._rejected = 0
-        self._emitted_state: dict[str, Any] | None = None
         self._closed = False
         self._finished: set[str] = set()
         # One INFO line per committed batch and one at the end of the run.
@@ -184,12 +184,9 @@ class TargetLoyalty(Target):
         )
         return sink if plain else None
 
-    def _process_state_message(self, message_dict: dict[str, Any]) -> None:
-        # singer-sdk only emits STATE on a full drain (end of input, or every 5 minutes);
-        # draining here commits everything received before this STATE, then emits it, so
-        # a crash replays at most what came after the last emitted STATE.
-        super()._process_state_message(message_dict)
-        self.drain_all()
+    # STATE (StateAfterCommit): a new STATE drains every sink, so everything received before
+    # it is committed before it is printed and a crash replays at most what came after the
+    # last printed STATE; a state already printed is not printed again.
 
     def _process_activate_version_message(self, message_dict: dict[str, Any]) -> None:
         # The tap sends ACTIVATE_VERSION before the roster's records and again after
@@ -202,12 +199,6 @@ class TargetLoyalty(Target):
             return
         self.drain_all()
         self.activate_roster(version)
-
-    def _write_state_message(self, state: dict[str, Any]) -> None:
-        # drain_all runs on every STATE and roster activation; say each state once.
-        if state != self._emitted_state:
-            super()._write_state_message(state)
-            self._emitted_state = state
 
     def activate_roster(self, version: int) -> None:
         """A roster version ended: its deletions wait for the manifest that follows it."""
@@ -263,13 +254,10 @@ class TargetLoyalty(Target):
             self._fail(error)
             raise
 
-    def _handle_termination(self, signum: int, frame: Any) -> None:
-        # singer-sdk drains (commits and emits STATE) and exits; record why the run ended
-        # and release the shop instead of leaving the next run to find a dead holder.
-        try:
-            super()._handle_termination(signum, frame)
-        finally:
-            self._fail(InterruptedError(f"stopped by signal {signum} after committing its batches"))
+    def run_stopped(self, signum: int) -> None:
+        """singer-sdk drained (commits and emits STATE) on a signal: record why the run
+        ended and release the shop instead of leaving the next run to find a dead holder."""
+        self._fail(InterruptedError(f"stopped by signal {signum} after committing its batches"))
 
     def _fail(self, error: BaseException) -> None:
         if self._closed:

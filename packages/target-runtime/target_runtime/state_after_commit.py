@@ -1,0 +1,55 @@
+"""STATE after commit: a mixin for singer-sdk targets that print each state as soon as it is safe.
+
+Meltano stores every state a target prints, at once, and a crash resumes from the last one.
+singer-sdk prints the latest state only on a full drain (a batch filling up, every five
+minutes, the end of input), so on its own a target may hold a bookmark for minutes, and
+print the same state again on every drain.
+
+``StateAfterCommit`` (listed before singer-sdk's ``Target`` in the bases):
+
+- on a STATE that differs from the last one printed, drains every sink: what came before the
+  STATE is committed, then the state is printed; a STATE equal to the last one printed
+  commits nothing early (there is nothing new to say);
+- prints a state only when it differs from the last one printed, so a drain with nothing
+  new (a roster activation, the end of input) repeats nothing;
+- on SIGTERM/SIGINT lets singer-sdk drain (commit, print the state) and then calls
+  :meth:`run_stopped`, where the target records how its run ended, even if the drain failed.
+"""
+
+from __future__ import annotations
+
+import copy
+from types import FrameType
+from typing import Any
+
+
+class StateAfterCommit:
+    """Mixin for a ``singer_sdk.Target``: drain on STATE, print each state once."""
+
+    #: The last state printed (None until one is).
+    emitted_state: dict[str, Any] | None = None
+
+    # The three members below are singer-sdk's private message and signal handlers: the SDK
+    # offers no public hook for "a STATE arrived", "a state is printed" or "a signal
+    # stopped the run" (checked against singer-sdk 0.54).
+
+    def _process_state_message(self, message_dict: dict[str, Any]) -> None:
+        super()._process_state_message(message_dict)  # type: ignore[misc]
+        latest = self._latest_state  # type: ignore[attr-defined]
+        if latest and latest != self.emitted_state:
+            self.drain_all()  # type: ignore[attr-defined]
+
+    def _write_state_message(self, state: dict[str, Any]) -> None:
+        if state == self.emitted_state:
+            return
+        self.emitted_state = copy.deepcopy(state)
+        super()._write_state_message(state)  # type: ignore[misc]
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        try:
+            super()._handle_termination(signum, frame)  # type: ignore[misc]
+        finally:
+            self.run_stopped(signum)
+
+    def run_stopped(self, signum: int) -> None:
+        """A signal stopped the run after its batches were drained: record how it ended."""
