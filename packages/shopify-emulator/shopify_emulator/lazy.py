@@ -113,8 +113,10 @@ class LazyOrders:
             source_name=_SOURCES[below(len(_SOURCES))],
             tags=rng.sample(["wholesale", "gift", "repeat", "promo"], below(3)),
         )
-        order.tax_cents = order.subtotal_cents * _TAX_RATES[below(len(_TAX_RATES))] // 100
-        order.transactions = [self._sale(order, index, created, test, flags)]
+        subtotal = order.subtotal_cents
+        order.tax_cents = subtotal * _TAX_RATES[below(len(_TAX_RATES))] // 100
+        total = subtotal + order.tax_cents + order.shipping_cents  # order.total_cents
+        order.transactions = [self._sale(total, index, created, test, flags)]
         if flags & UNPAID:
             order.financial_override = rng.choice(["PENDING", "AUTHORIZED"])
             order.fulfillment_status = "UNFULFILLED"
@@ -158,14 +160,14 @@ class LazyOrders:
             )
         return lines
 
-    def _sale(self, order: Order, index: int, created: int, test: bool, flags: int) -> Transaction:
+    def _sale(self, total: int, index: int, created: int, test: bool, flags: int) -> Transaction:
         unpaid = bool(flags & UNPAID)
         return Transaction(
             id=TRANSACTION_BASE + index * 16,
             kind="AUTHORIZATION" if unpaid else "SALE",
             status="PENDING" if unpaid else "SUCCESS",
             gateway="bogus" if test else "shopify_payments",
-            amount_cents=order.total_cents,
+            amount_cents=total,
             created_at=created,
             test=test,
         )

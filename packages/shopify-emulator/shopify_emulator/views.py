@@ -143,14 +143,28 @@ class CustomerView:
         self.ctx = ctx
         self.id = gid("Customer", customer.id)
         self.legacyResourceId = str(customer.id)
-        self.tags = list(customer.tags)
         self.state = customer.state
         self.verifiedEmail = customer.verified_email
         self.taxExempt = customer.tax_exempt
         self.note = customer.note
-        self.createdAt = iso(customer.created_at)
-        self.updatedAt = iso(customer.updated_at)
-        self.displayName = customer.display_name
+
+    # Built when read: every order line of a bulk query makes a customer view, most for
+    # ``customer { id }`` alone.
+    @functools.cached_property
+    def tags(self) -> list[str]:
+        return list(self.c.tags)
+
+    @functools.cached_property
+    def createdAt(self) -> str | None:  # noqa: N802
+        return iso(self.c.created_at)
+
+    @functools.cached_property
+    def updatedAt(self) -> str | None:  # noqa: N802
+        return iso(self.c.updated_at)
+
+    @functools.cached_property
+    def displayName(self) -> str:  # noqa: N802
+        return self.c.display_name
 
     def email(self, info: GraphQLResolveInfo) -> str | None:
         protected(info, "email")
@@ -304,6 +318,7 @@ class OrderView:
         self._subtotal = o.subtotal_cents
         self._total = self._subtotal + o.tax_cents + o.shipping_cents
         self._refunded = o.refunded_cents
+        self._discounts = o.discounts_cents
         self._rate, self._currency = o.rate, o.presentment_currency  # for each money bag
 
     def customer(self, info: GraphQLResolveInfo) -> CustomerView | None:
@@ -330,7 +345,7 @@ class OrderView:
         return cached_money_bag(self.o.tax_cents, self._rate, self._currency)
 
     def totalDiscountsSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
-        return cached_money_bag(self.o.discounts_cents, self._rate, self._currency)
+        return cached_money_bag(self._discounts, self._rate, self._currency)
 
     def totalShippingPriceSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
         return cached_money_bag(self.o.shipping_cents, self._rate, self._currency)
@@ -356,7 +371,7 @@ class OrderView:
         )
 
     def currentTotalDiscountsSet(self, info: GraphQLResolveInfo) -> dict[str, Any]:  # noqa: N802
-        return cached_money_bag(self.o.discounts_cents, self._rate, self._currency)
+        return cached_money_bag(self._discounts, self._rate, self._currency)
 
     def lineItems(self, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:  # noqa: N802
         views = [_children().LineItemView(li, self.o) for li in self.o.line_items]
