@@ -21,6 +21,7 @@ from target_loyalty.records import (
     parse_privacy_request,
     parse_roster,
 )
+from target_loyalty.typed_records import ParsedRecord
 
 if TYPE_CHECKING:
     from target_loyalty.target import TargetLoyalty
@@ -75,8 +76,12 @@ class LoyaltySink(BatchSink):
             self.loyalty.ensure_shop(shop)
             context.setdefault("rejects", defaultdict(list))[shop].append((error, record))
             return
-        self.loyalty.ensure_shop(shop)
-        context.setdefault("parsed", defaultdict(list))[shop].append(item)
+        self.take_parsed(ParsedRecord(shop, item), context)
+
+    def take_parsed(self, parsed: ParsedRecord, context: dict[str, Any]) -> None:
+        """Keep a parsed record for the batch; the first record of a shop takes its lock."""
+        self.loyalty.ensure_shop(parsed.shop)
+        context.setdefault("parsed", defaultdict(list))[parsed.shop].append(parsed.item)
 
     def process_batch(self, context: dict[str, Any]) -> None:
         """Apply each shop's part of the batch; then enforce the rejected-records threshold."""

@@ -12,7 +12,7 @@ from singer_sdk import Target
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sinks import Sink
 from target_runtime.run_log import BatchLog
-from target_runtime.singer_input import DeadLetter, ResilientSingerReader
+from target_runtime.singer_input import DeadLetter
 from target_runtime.state_after_commit import StateAfterCommit
 
 from target_loyalty import storage
@@ -26,6 +26,7 @@ from target_loyalty.exceptions import (
     UnreconciledRunError,
 )
 from target_loyalty.outcome import run_manifest, store_dead_letter
+from target_loyalty.reader import LoyaltyReader
 from target_loyalty.records import parse_moment
 from target_loyalty.runs import RunRegistry
 from target_loyalty.settings import (
@@ -43,6 +44,7 @@ from target_loyalty.sinks import (
     PrivacyRequestsSink,
     SyncManifestSink,
 )
+from target_loyalty.typed_records import TYPED_STREAMS, ParsedRecord
 
 SINKS: dict[str, type[Sink]] = {
     "customers": CustomersSink,
@@ -78,7 +80,7 @@ class TargetLoyalty(StateAfterCommit, Target):
     name = "target-loyalty"
     config_jsonschema = CONFIG_SCHEMA
     default_sink_class = IgnoredStreamSink
-    message_reader_class = ResilientSingerReader
+    message_reader_class = LoyaltyReader
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Open the books; locks are taken per shop when its first record arrives."""
@@ -149,6 +151,15 @@ class TargetLoyalty(StateAfterCommit, Target):
                 self.drain_all()  # a batch never mixes two roster versions
             self.roster_version = version
             self._roster_versions.add(version)
+        record = message_dict.get("record")
+        if type(record) is ParsedRecord:
+            # The reader decoded and parsed it already (typed_records): only the counting
+            # and the batch remain.
+            sink = self.get_sink(message_dict["stream"])
+            sink.tally_record_read()
+            sink.take_parsed(record, sink._get_context({}))
+            self._counted(sink)
+            return
         sink = self._plain_sink(message_dict)
         if sink is None:
             super()._process_record_message(message_dict)
@@ -160,10 +171,25 @@ class TargetLoyalty(StateAfterCommit, Target):
         context = sink._get_context(record)
         sink.tally_record_read()
         sink.process_record(record, context)
+        self._counted(sink)
+
+    def _counted(self, sink: Sink) -> None:
         sink.record_counter_metric.increment()
         if sink.is_full:
             self.drain_one(sink)
         self._handle_max_record_age()
+
+    def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
+        super()._process_schema_message(message_dict)
+        # Decide once per SCHEMA, not per record, whether the reader may decode this
+        # stream's records typed: only when nothing (map, flattening, metadata,
+        # validation) would change the record before the parser reads it.
+        stream = message_dict["stream"]
+        typed: set[str] = self.message_reader.typed_streams  # type: ignore[attr-defined]
+        if stream in TYPED_STREAMS and self._plain_sink({"stream": stream, "record": {}}):
+            typed.add(stream)
+        else:
+            typed.discard(stream)
 
     def _plain_sink(self, message_dict: dict[str, Any]) -> Sink | None:
         """The sink of a record that no stream map, flattening or validation changes."""
