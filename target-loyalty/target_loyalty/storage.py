@@ -22,6 +22,7 @@ from target_loyalty import schema as s
 from target_loyalty.domain.model import Discrepancy, EntryKind, LedgerEntry
 
 CHUNK = 500  # ids per IN (...) list: well under SQLite's variable limit
+SQLITE_CACHE_KIB = 32 * 1024
 
 
 def create_engine(url: str) -> Engine:
@@ -51,6 +52,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # The ledger's and orders' indexes outgrow SQLite's 2 MB default page cache within a
+    # few batches, and every insert then re-reads index pages; 32 MB keeps a backfill's
+    # hot pages cached (a fixed bound: peak memory stays flat as the store grows).
+    cursor.execute(f"PRAGMA cache_size={-SQLITE_CACHE_KIB}")
     cursor.close()
 
 
