@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
@@ -49,6 +50,23 @@ def _shop_of(record: Mapping[str, Any]) -> str:
     return "?"
 
 
+@dataclass
+class _Pending:
+    """A sink's batch until it commits: parsed values, rejections and their statistics."""
+
+    received: int = 0
+    parsed: list[Any] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    stats: Counter[StatKey] = field(default_factory=Counter)
+
+
+def _pending(context: dict[str, Any]) -> _Pending:
+    pending = context.get("pending")
+    if pending is None:
+        pending = context["pending"] = _Pending()
+    return pending
+
+
 class CrmSink(BatchSink):
     """Base sink: strict parsing, quarantine, statistics, one transaction per batch."""
 
@@ -86,7 +104,12 @@ class CrmSink(BatchSink):
         """A record missing its key is quarantined by the parser, not fatal."""
 
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
-        """Take the shop's sync lock on its first record, then buffer the record."""
+        """Take the shop's sync lock on its first record, then parse and buffer the record.
+
+        The record is parsed as it arrives and only its domain value is kept until the
+        batch commits: a raw order is about 12 times larger than its parsed value, and a
+        batch holds up to 10,000 of them.
+        """
         shop = _shop_of(record)
         if shop != "?" and shop not in self.crm.ledger.locked:
             try:
@@ -94,38 +117,34 @@ class CrmSink(BatchSink):
             except SyncAlreadyRunningError as error:
                 self.crm.refuse(error)
                 raise
-        context.setdefault("records", []).append(record)
+        self._take(_pending(context), record, shop)
 
-    def _parse(
-        self, records: Sequence[dict[str, Any]], stats: Counter[StatKey]
-    ) -> tuple[list[Any], list[dict[str, Any]]]:
-        parsed: list[Any] = []
-        rejected: list[dict[str, Any]] = []
-        for raw in records:
-            shop = _shop_of(raw)
-            stats[(shop, self.stream_name, "received", "")] += 1
-            try:
-                parsed.append(self.parser(raw))
-            except RecordRejectedError as error:
-                stats[(shop, self.stream_name, "rejected", printable_key(error.field, 128))] += 1
-                self.logger.warning("Quarantined: %s", error)
-                rejected.append(
-                    {
-                        "stream": self.stream_name,
-                        "record_key": error.key,
-                        "field": error.field,
-                        "reason": error.reason,
-                        "payload": json.dumps(raw, default=str, sort_keys=True),
-                    }
-                )
-        return parsed, rejected
+    def _take(self, pending: _Pending, raw: dict[str, Any], shop: str) -> None:
+        """Parse one record into the pending batch, or keep its rejection."""
+        pending.received += 1
+        pending.stats[(shop, self.stream_name, "received", "")] += 1
+        try:
+            pending.parsed.append(self.parser(raw))
+        except RecordRejectedError as error:
+            pending.stats[
+                (shop, self.stream_name, "rejected", printable_key(error.field, 128))
+            ] += 1
+            self.logger.warning("Quarantined: %s", error)
+            pending.rejected.append(
+                {
+                    "stream": self.stream_name,
+                    "record_key": error.key,
+                    "field": error.field,
+                    "reason": error.reason,
+                    "payload": json.dumps(raw, default=str, sort_keys=True),
+                }
+            )
 
     def process_batch(self, context: dict[str, Any]) -> None:
-        """Parse, apply and commit one batch; then let the target emit settled STATE."""
-        records = context.get("records", [])
+        """Apply and commit one batch of parsed records; then let the target emit STATE."""
+        pending = _pending(context)
         self.crm.drain_upstream(self.stream_name)
-        stats: Counter[StatKey] = Counter()
-        parsed, rejected = self._parse(records, stats)
+        stats, parsed, rejected = pending.stats, pending.parsed, pending.rejected
         now = self.crm.now()
         try:
             with self.crm.engine.begin() as conn:
@@ -136,10 +155,10 @@ class CrmSink(BatchSink):
         except Exception as error:
             self.crm.fail(error)
             raise
-        context["records"] = []
+        context["pending"] = _Pending()
         self.crm.batch_log.committed(
             stream=self.stream_name,
-            records=len(records),
+            records=pending.received,
             applied=len(parsed),
             rejected=len(rejected),
         )
@@ -413,16 +432,12 @@ class UnsupportedStreamSink(CrmSink):
     """Any other stream: nothing to apply, but every record is counted as skipped."""
 
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
-        """Buffer the record (no shop lock: these records change nothing)."""
-        context.setdefault("records", []).append(record)
-
-    def _parse(
-        self, records: Sequence[dict[str, Any]], stats: Counter[StatKey]
-    ) -> tuple[list[Any], list[dict[str, Any]]]:
-        for raw in records:
-            stats[(_shop_of(raw), self.stream_name, "received", "")] += 1
-            stats[(_shop_of(raw), self.stream_name, "skipped", "unsupported_stream")] += 1
-        return [], []
+        """Count the record as skipped (no shop lock: these records change nothing)."""
+        pending = _pending(context)
+        pending.received += 1
+        shop = _shop_of(record)
+        pending.stats[(shop, self.stream_name, "received", "")] += 1
+        pending.stats[(shop, self.stream_name, "skipped", "unsupported_stream")] += 1
 
     def apply(
         self, conn: Connection, parsed: list[Any], stats: Counter[StatKey], now: datetime
