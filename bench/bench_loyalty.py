@@ -16,13 +16,21 @@ before it followed the change (`--baseline-rev`, extracted with git archive), ea
 own copy of the store.
 
     python bench/bench_loyalty.py [throughput] [--orders 200000] [--customers 40000]
-        [--skip-postgres]
+        [--skip-postgres] [--before-rev REV]
     python bench/bench_loyalty.py incremental [--stores 10000,1000000]
+    python bench/bench_loyalty.py memory [--sizes 100000,1000000]
+
+memory: peak RSS of the default path at each size, the recording streamed into the target
+(no file), and the ratio of the largest size's peak to the smallest's (flat: about 1).
+
+Every target process runs with compiled bytecode cached (see ``child_env``) after one
+small warm-up run.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import random
@@ -178,49 +186,54 @@ def order(oid, customers, rng=None, *, changed=False):
 
 def write_recording(path, orders, customers, *, changed=(), roster=True):
     """The tap's output for a store (or, with ``changed``, for a run bringing those orders)."""
-    rng = random.Random(42)
     with path.open("w") as out:
+        emit_recording(out, orders, customers, changed=changed, roster=roster)
 
-        def emit(message):
-            out.write(json.dumps(message) + "\n")
 
-        def schema_message(stream):
-            return {
-                "type": "SCHEMA",
-                "stream": stream,
-                "schema": schema(stream),
-                "key_properties": ["shop_domain", "id"],
-            }
+def emit_recording(out, orders, customers, *, changed=(), roster=True):
+    """Write the recording's lines to the text stream ``out``."""
+    rng = random.Random(42)
 
-        if changed:
-            emit(schema_message("orders"))
-            for oid in changed:
-                record = order(oid, customers, changed=True)
-                emit({"type": "RECORD", "stream": "orders", "record": record})
-            emit({"type": "STATE", "value": {"bookmarks": {"orders": {"n": len(changed)}}}})
-            return
-        for stream in ("customers", "orders"):
-            emit(schema_message(stream))
-            count = customers if stream == "customers" else orders
-            for n in range(1, count + 1):
-                record = customer(n, rng) if stream == "customers" else order(n, customers)
-                emit({"type": "RECORD", "stream": stream, "record": record})
-                if n % 10_000 == 0:
-                    emit({"type": "STATE", "value": {"bookmarks": {stream: {"n": n}}}})
-            emit({"type": "STATE", "value": {"bookmarks": {stream: {"n": count}}}})
-        if not roster:
-            return
-        emit(schema_message("customer_roster"))
-        emit({"type": "ACTIVATE_VERSION", "stream": "customer_roster", "version": 1})
-        for n in range(1, customers + 1):
-            record = {
-                "shop_domain": SHOP,
-                "id": n,
-                "admin_graphql_api_id": f"gid://shopify/Customer/{n}",
-            }
-            emit({"type": "RECORD", "stream": "customer_roster", "version": 1, "record": record})
-        emit({"type": "ACTIVATE_VERSION", "stream": "customer_roster", "version": 1})
-        emit({"type": "STATE", "value": {"bookmarks": {"customer_roster": {}}}})
+    def emit(message):
+        out.write(json.dumps(message) + "\n")
+
+    def schema_message(stream):
+        return {
+            "type": "SCHEMA",
+            "stream": stream,
+            "schema": schema(stream),
+            "key_properties": ["shop_domain", "id"],
+        }
+
+    if changed:
+        emit(schema_message("orders"))
+        for oid in changed:
+            record = order(oid, customers, changed=True)
+            emit({"type": "RECORD", "stream": "orders", "record": record})
+        emit({"type": "STATE", "value": {"bookmarks": {"orders": {"n": len(changed)}}}})
+        return
+    for stream in ("customers", "orders"):
+        emit(schema_message(stream))
+        count = customers if stream == "customers" else orders
+        for n in range(1, count + 1):
+            record = customer(n, rng) if stream == "customers" else order(n, customers)
+            emit({"type": "RECORD", "stream": stream, "record": record})
+            if n % 10_000 == 0:
+                emit({"type": "STATE", "value": {"bookmarks": {stream: {"n": n}}}})
+        emit({"type": "STATE", "value": {"bookmarks": {stream: {"n": count}}}})
+    if not roster:
+        return
+    emit(schema_message("customer_roster"))
+    emit({"type": "ACTIVATE_VERSION", "stream": "customer_roster", "version": 1})
+    for n in range(1, customers + 1):
+        record = {
+            "shop_domain": SHOP,
+            "id": n,
+            "admin_graphql_api_id": f"gid://shopify/Customer/{n}",
+        }
+        emit({"type": "RECORD", "stream": "customer_roster", "version": 1, "record": record})
+    emit({"type": "ACTIVATE_VERSION", "stream": "customer_roster", "version": 1})
+    emit({"type": "STATE", "value": {"bookmarks": {"customer_roster": {}}}})
 
 
 @dataclass
@@ -233,7 +246,11 @@ class Measured:
 
 
 def run(recording, url, *, validate=False, workdir, as_of=AS_OF, code=None):
-    """Pipe a recording into a target process (``code``: an older target_loyalty folder)."""
+    """Pipe a recording into a target process (``code``: an older target_loyalty folder).
+
+    ``recording`` is a file, or a function writing the lines to the target's stdin (so a
+    million orders need not sit on disk).
+    """
     config = workdir / f"config-{uuid.uuid4().hex[:6]}.json"
     settings = {
         "database_url": url,
@@ -244,22 +261,57 @@ def run(recording, url, *, validate=False, workdir, as_of=AS_OF, code=None):
         "as_of": as_of,
     }
     config.write_text(json.dumps(settings))
-    command, env = [TARGET, "--config", str(config)], dict(os.environ)
+    command, env = [TARGET, "--config", str(config)], child_env(workdir)
     if code is not None:
         command = [sys.executable, "-c", "from target_loyalty.cli import main; main()"]
         command += ["--config", str(config)]
         env["PYTHONPATH"] = str(code)
+    log = workdir / f"stderr-{uuid.uuid4().hex[:6]}.log"
     started = time.perf_counter()
-    with recording.open() as stdin:
-        child = subprocess.Popen(
-            command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
-        )
-        stderr = child.stderr.read()
+    with log.open("wb") as stderr:
+        if callable(recording):
+            child = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr, env=env
+            )
+            with io.TextIOWrapper(child.stdin, encoding="utf-8") as stdin:
+                recording(stdin)
+        else:
+            with recording.open() as stdin:
+                child = subprocess.Popen(
+                    command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=stderr, env=env
+                )
         _pid, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status):
-        raise SystemExit(stderr.decode()[-3000:])
+        raise SystemExit(log.read_text()[-3000:])
+    log.unlink()
     return Measured(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+def child_env(workdir):
+    """The target's environment: compiled bytecode cached, as an installed plugin has it.
+
+    A sandbox that sets PYTHONDONTWRITEBYTECODE makes every process compile its imports
+    again (about a second); the cache goes under the bench's temporary folder, never into
+    the virtualenv, and both the baseline and the measured path use it.
+    """
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
+    return env
+
+
+def warm_up(workdir):
+    """One small run, so every measured process starts with the bytecode cache filled."""
+    recording = workdir / "warm-up.jsonl"
+    write_recording(recording, 200, 40)
+    for validate in (True, False):
+        run(
+            recording,
+            f"sqlite:///{workdir / uuid.uuid4().hex}.db",
+            validate=validate,
+            workdir=workdir,
+        )
 
 
 def postgres_database():
@@ -285,34 +337,66 @@ def throughput(args, workdir):
     print(f"recording: {args.orders:,} orders, {args.customers:,} customers, {size:.0f} MB")
     floor = parse_floor(recording)
     print(f"msgspec parse floor: {args.orders / floor:,.0f} orders/s ({floor:.2f} s)")
+    paths = [("baseline (validate_records on)", True, None)]
+    if args.before_rev:
+        code = old_code(args.before_rev, workdir)
+        if code is not None:
+            paths.append((f"before (git {args.before_rev})", False, code))
+    paths.append(("target-loyalty default", False, None))
     backends = ["sqlite"] + ([] if args.skip_postgres else ["postgresql"])
     for backend in backends:
         results = {}
-        for label, validate in (
-            ("baseline (validate_records on)", True),
-            ("target-loyalty default", False),
-        ):
+        for label, validate, code in paths:
             if backend == "sqlite":
                 pg_name, url = None, f"sqlite:///{workdir / uuid.uuid4().hex}.db"
             else:
                 pg_name, url = postgres_database()
             try:
-                results[label] = run(recording, url, validate=validate, workdir=workdir)
+                got = run(recording, url, validate=validate, workdir=workdir, code=code)
             finally:
                 if pg_name:
                     drop_postgres(pg_name)
-            got = results[label]
+            results[label] = got
             print(
                 f"{backend:<10} {label:<32} {got.seconds:7.2f} s  "
                 f"{args.orders / got.seconds:9,.0f} orders/s  {got.cpu:6.1f} s CPU  "
                 f"peak {got.peak_mb:5.0f} MB"
             )
-        base, fast = results.values()
+        fast = results["target-loyalty default"]
+        for label, other in results.items():
+            if other is not fast:
+                print(
+                    f"{backend:<10} speed-up over {label}: {other.seconds / fast.seconds:.2f}x "
+                    f"wall, {other.cpu / fast.cpu:.2f}x CPU"
+                )
         print(
-            f"{backend:<10} speed-up over the singer-sdk default path: "
-            f"{base.seconds / fast.seconds:.2f}x; share of the msgspec parse floor: "
-            f"{floor / fast.seconds:.2f}"
+            f"{backend:<10} share of the msgspec parse floor: {floor / fast.seconds:.2f} wall, "
+            f"{floor / fast.cpu:.2f} CPU; {args.orders / fast.cpu:,.0f} orders per CPU second"
         )
+
+
+def memory(args, workdir):
+    """Peak RSS of the default path at each ``--sizes`` (orders streamed, not on disk)."""
+    peaks = {}
+    for size in args.sizes:
+        customers = max(size // 5, 10)
+        url = f"sqlite:///{workdir / uuid.uuid4().hex}.db"
+
+        def feed(stdin, size=size, customers=customers):
+            emit_recording(stdin, size, customers)
+
+        got = run(feed, url, workdir=workdir)
+        peaks[size] = got.peak_mb
+        print(
+            f"{size:>9,} orders, {customers:,} customers: peak {got.peak_mb:5.0f} MB, "
+            f"{got.cpu:6.1f} s CPU ({size / got.cpu:,.0f} orders per CPU second), "
+            f"{got.seconds:6.1f} s wall (the generator feeds it)"
+        )
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    smallest, largest = min(peaks), max(peaks)
+    print(
+        f"peak at {largest:,} / peak at {smallest:,} orders: {peaks[largest] / peaks[smallest]:.2f}"
+    )
 
 
 def parse_floor(recording):
@@ -387,12 +471,23 @@ def main():
         "--stores", type=lambda v: [int(n) for n in v.split(",")], default=[10_000, 1_000_000]
     )
     parser.add_argument("--baseline-rev", default=BASELINE_REV)
+    parser.add_argument(
+        "--before-rev",
+        default=None,
+        help="throughput: also run this commit's target_loyalty (the same-run before figure)",
+    )
+    parser.add_argument(
+        "--sizes", type=lambda v: [int(n) for n in v.split(",")], default=[100_000, 1_000_000]
+    )
     args = parser.parse_args()
+    print(f"load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as tmp:
+        warm_up(Path(tmp))
         MODES[args.mode](args, Path(tmp))
+    print(f"load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
-MODES = {"throughput": throughput, "incremental": incremental}
+MODES = {"throughput": throughput, "incremental": incremental, "memory": memory}
 
 if __name__ == "__main__":
     main()
