@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from tap_shopify_history.shopify.bulk_orders import decode_order
 from tap_shopify_history.shopify.errors import BulkOperationError
 from tap_shopify_history.shopify.held import read_held
 from tap_shopify_history.shopify.jsonl import LineCounter, reassemble
+from tap_shopify_history.shopify.records import order_record
 
 CHILDREN = {"LineItem": "lineItems", "RefundLineItem": "refundLineItems"}
 LINES = [
@@ -76,3 +78,33 @@ def test_held_roots_reject_what_reassemble_rejects(lines: list[bytes], match: st
         list(reassemble(lines, CHILDREN))
     with pytest.raises(BulkOperationError, match=match):
         read_held(lines, CHILDREN)
+
+
+ORDER_LINES = [
+    b'{"id":"gid://shopify/Order/7","name":"#7","updatedAt":"2024-01-01T00:00:05Z",'
+    b'"createdAt":"2024-01-01T01:00:00+01:00","test":null,"customer":null,"tags":["a"],'
+    b'"totalPriceSet":{"shopMoney":{"amount":"1.50","currencyCode":"USD"},'
+    b'"presentmentMoney":null},"subtotalPriceSet":null,"refunds":[]}',
+    b'{"id":"gid://shopify/LineItem/71","quantity":2,"product":{"id":"gid://shopify/Product/3"},'
+    b'"variant":null,"originalTotalSet":{"shopMoney":{"amount":"3.00","currencyCode":"USD"}},'
+    b'"__parentId":"gid://shopify/Order/7"}',
+    b'{"id":"gid://shopify/Order/8","updatedAt":"2024-01-01T00:00:06Z",'
+    b'"customer":{"id":"gid://shopify/Customer/5"},"test":true}',
+    # Unexpected for the typed rows (a number where a MoneyBag goes): read generically.
+    b'{"id":"gid://shopify/Order/9","updatedAt":"2024-01-01T00:00:07Z","totalTaxSet":3}',
+]
+
+
+def test_typed_order_rows_build_the_records_dicts_build() -> None:
+    typed = read_held(ORDER_LINES, {"LineItem": "lineItems"}, typed=decode_order)
+    generic = read_held(ORDER_LINES, {"LineItem": "lineItems"})
+    typed_nodes = list(typed)
+    assert [type(node).__name__ for node in typed_nodes] == ["OrderRow", "OrderRow", "dict"]
+    assert typed_nodes[0].get("refunds") == []
+    assert typed_nodes[1].get("refunds") is None
+    generic_nodes = list(generic)
+    assert typed_nodes[2] == generic_nodes[2]
+    for typed_node, node in zip(typed_nodes[:2], generic_nodes[:2], strict=True):
+        assert order_record(typed_node, "shop") == order_record(node, "shop")
+    with pytest.raises(ValueError, match="not a Shopify gid"):
+        order_record(decode_order(b'[{"id":"x","updatedAt":"2024-01-01T00:00:00Z"}]'), "shop")

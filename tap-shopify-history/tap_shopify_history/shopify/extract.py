@@ -282,16 +282,17 @@ def _download(
     url: str | None,
     child_fields: Mapping[str, str],
     completion_fields: tuple[str, ...] | None,
+    typed: Callable[[bytes], Any | None] | None,
 ) -> tuple[LineCounter, HeldRoots]:
     # A broken download restarts the file from the top with a fresh reassembly, so no
     # line is counted or attached twice.
     for attempt in range(client.max_retries + 1):
         counter = LineCounter()
         if url is None:
-            return counter, HeldRoots(child_fields)
+            return counter, HeldRoots(child_fields, typed)
         try:
             lines = client.stream_lines(url)
-            return counter, read_held(lines, child_fields, counter, completion_fields)
+            return counter, read_held(lines, child_fields, counter, completion_fields, typed)
         except ShopifyRetriableError as error:
             if attempt == client.max_retries:
                 raise
@@ -321,6 +322,7 @@ def run_bulk_window(
     deadline: float | None = None,
     resubmits: int = EXPIRED_RESUBMITS,
     completion_fields: tuple[str, ...] | None = (),
+    typed: Callable[[bytes], Any | None] | None = None,
 ) -> BulkWindowResult:
     """Run (or resume) one bulk job and read its result, reconciled against objectCount.
 
@@ -336,6 +338,7 @@ def run_bulk_window(
         resubmits: How many times an expired job is submitted again here.
         completion_fields: Inline lists of a root that completion fills in (see
             :func:`tap_shopify_history.shopify.held.read_held`).
+        typed: A typed decoder of the roots that need no completion.
 
     Returns:
         The roots and whether they are partial.
@@ -350,7 +353,7 @@ def run_bulk_window(
             on_submit(operation_id)
         try:
             result = runner.wait(operation_id, on_poll=on_poll, deadline=deadline)
-            counter, roots = _download(client, result.url, child_fields, completion_fields)
+            counter, roots = _download(client, result.url, child_fields, completion_fields, typed)
             break
         except BulkOperationExpiredError as error:
             # A job from state that is gone, expired, canceled, or whose URL expired:

@@ -13,7 +13,7 @@ before its record is built, or before completion for the few roots that need one
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import msgspec
@@ -80,13 +80,21 @@ def _completes(keys: Any, count: int) -> bool:
 class HeldRoots:
     """The roots of one bulk result in a compact form, sortable, decoded one at a time."""
 
-    def __init__(self, child_fields: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        child_fields: Mapping[str, str],
+        typed: Callable[[bytes], Any | None] | None = None,
+    ) -> None:
         """Start empty.
 
         Args:
             child_fields: Child gid type -> field of its parent that collects it.
+            typed: Decodes a root that needs no completion into typed rows (orders:
+                :func:`tap_shopify_history.shopify.bulk_orders.decode_order`), or None
+                to have it decoded generically.
         """
         self._child_fields = child_fields
+        self._typed = typed
         # `gid://shopify/LineItem/` -> `lineItems`: a child's field without parsing its gid.
         self._prefixes = [(f"{GID_PREFIX}{kind}/", field) for kind, field in child_fields.items()]
         self.roots: list[HeldRoot] = []
@@ -112,6 +120,21 @@ class HeldRoots:
         return self.roots[-1].updated_at
 
     def decode(self, root: HeldRoot) -> dict[str, Any]:
+        """One root as a dict, its children attached as lists (as ``reassemble`` does).
+
+        Args:
+            root: A held root.
+
+        Returns:
+            The root object (typed rows where the result has a typed decoder).
+        """
+        if self._typed is not None and not root.completes:
+            typed = self._typed(root.lines)
+            if typed is not None:
+                return typed  # type: ignore[no-any-return]
+        return self.decode_generic(root)
+
+    def decode_generic(self, root: HeldRoot) -> dict[str, Any]:
         """One root as a dict, its children attached as lists (as ``reassemble`` does).
 
         Args:
@@ -149,7 +172,7 @@ class HeldRoots:
             :meth:`nodes` yields.
         """
         self._decoded = {
-            position: self.decode(root)
+            position: self.decode_generic(root)
             for position, root in enumerate(self.roots)
             if root.completes
         }
@@ -176,6 +199,7 @@ def read_held(
     child_fields: Mapping[str, str],
     counter: LineCounter | None = None,
     completion_fields: tuple[str, ...] | None = (),
+    typed: Callable[[bytes], Any | None] | None = None,
 ) -> HeldRoots:
     """Read a grouped bulk result into held roots, checking it as ``reassemble`` does.
 
@@ -187,6 +211,8 @@ def read_held(
         completion_fields: Inline lists of a root that completion fills in (an order's
             ``refunds``): roots with a non-empty one are marked ``completes``; None marks
             every root.
+        typed: A typed decoder of the roots that need no completion (see
+            :class:`HeldRoots`).
 
     Returns:
         The roots in file order.
@@ -196,7 +222,7 @@ def read_held(
             current root (ungrouped output) or a line of an unknown child type.
     """
     counter = counter if counter is not None else LineCounter()
-    held = HeldRoots(child_fields)
+    held = HeldRoots(child_fields, typed)
     decode_keys = msgspec.json.Decoder(_line_keys_type(completion_fields or ())).decode
     completions = len(completion_fields or ())
     prefixes = tuple(prefix for prefix, _ in held._prefixes)

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from tap_shopify_history.shopify.bulk_orders import MoneyBag, OrderRow
 from tap_shopify_history.shopify.ids import gid_to_id
 
 _GID_PREFIX = "gid://shopify/"
@@ -264,12 +265,14 @@ def order_record(node: Mapping[str, Any], shop_domain: str) -> dict[str, Any]:
     """An ``orders`` record.
 
     Args:
-        node: A GraphQL ``Order`` with ``lineItems`` and ``refunds``.
+        node: A GraphQL ``Order`` with ``lineItems`` and ``refunds`` (or a typed bulk row).
         shop_domain: The shop's myshopify domain.
 
     Returns:
         The record.
     """
+    if type(node) is OrderRow:
+        return _row_order(node, shop_domain)
     get = node.get
     customer = get("customer")
     return {
@@ -306,6 +309,82 @@ def order_record(node: Mapping[str, Any], shop_domain: str) -> dict[str, Any]:
         "refunds": [refund_record(refund) for refund in get("refunds") or []],
         "tags": list(get("tags") or []),
         "source_name": get("sourceName"),
+    }
+
+
+def _row_bag(bag: MoneyBag | None) -> dict[str, Any] | None:
+    # `money_bag` of a typed bulk row (shopify/bulk_orders.py).
+    if bag is None:
+        return None
+    shop = bag.shopMoney
+    presentment = bag.presentmentMoney
+    return {
+        "shop_money": None
+        if shop is None
+        else {"amount": str(shop.amount), "currency_code": shop.currencyCode},
+        "presentment_money": None
+        if presentment is None
+        else {"amount": str(presentment.amount), "currency_code": presentment.currencyCode},
+    }
+
+
+def _row_line_item(row: OrderRow) -> dict[str, Any]:
+    # `line_item_record` of a typed bulk row: the same record, read as attributes.
+    product, variant = row.product, row.variant
+    return {
+        "id": _numeric_id(row.id),
+        "admin_graphql_api_id": row.id,
+        "sku": row.sku,
+        "title": row.title,
+        "name": row.name,
+        "quantity": row.quantity,
+        "current_quantity": row.currentQuantity,
+        "vendor": row.vendor,
+        "product_id": _ref_numeric_id(product.id) if product else None,
+        "variant_id": _ref_numeric_id(variant.id) if variant else None,
+        "original_unit_price_set": _row_bag(row.originalUnitPriceSet),
+        "discounted_unit_price_set": _row_bag(row.discountedUnitPriceSet),
+        "original_total_set": _row_bag(row.originalTotalSet),
+        "discounted_total_set": _row_bag(row.discountedTotalSet),
+    }
+
+
+def _row_order(row: OrderRow, shop_domain: str) -> dict[str, Any]:
+    # `order_record` of a typed bulk row (an order without refunds): the same record.
+    customer = row.customer
+    return {
+        "shop_domain": shop_domain,
+        "id": _numeric_id(row.id),
+        "admin_graphql_api_id": row.id,
+        "name": row.name,
+        "created_at": utc_time(row.createdAt),
+        "processed_at": utc_time(row.processedAt),
+        "updated_at": utc_time(row.updatedAt),
+        "cancelled_at": utc_time(row.cancelledAt),
+        "closed_at": utc_time(row.closedAt),
+        "cancel_reason": row.cancelReason,
+        "test": bool(row.test),
+        "customer_id": _numeric_id(customer.id) if customer else None,
+        "email": row.email,
+        "phone": row.phone,
+        "currency_code": row.currencyCode,
+        "presentment_currency_code": row.presentmentCurrencyCode,
+        "total_price_set": _row_bag(row.totalPriceSet),
+        "subtotal_price_set": _row_bag(row.subtotalPriceSet),
+        "total_tax_set": _row_bag(row.totalTaxSet),
+        "total_discounts_set": _row_bag(row.totalDiscountsSet),
+        "total_shipping_price_set": _row_bag(row.totalShippingPriceSet),
+        "current_total_price_set": _row_bag(row.currentTotalPriceSet),
+        "current_subtotal_price_set": _row_bag(row.currentSubtotalPriceSet),
+        "current_total_tax_set": _row_bag(row.currentTotalTaxSet),
+        "current_total_discounts_set": _row_bag(row.currentTotalDiscountsSet),
+        "total_refunded_set": _row_bag(row.totalRefundedSet),
+        "financial_status": row.displayFinancialStatus,
+        "fulfillment_status": row.displayFulfillmentStatus,
+        "line_items": [_row_line_item(item) for item in row.lineItems or ()],
+        "refunds": [refund_record(refund) for refund in row.refunds or []],
+        "tags": list(row.tags or []),
+        "source_name": row.sourceName,
     }
 
 

@@ -5,12 +5,13 @@ from state, emit sorted, reuse partial data.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
 from tap_shopify_history.exceptions import ShopifySyncError
 from tap_shopify_history.shopify.bulk import BulkAttempts, BulkOperation
+from tap_shopify_history.shopify.bulk_orders import decode_order
 from tap_shopify_history.shopify.errors import (
     BulkAccessDeniedError,
     BulkOperationError,
@@ -38,6 +39,8 @@ DEFAULT_BULK_WAIT = 3600
 # compact until emitted (shopify/held.py). A stream not named here that completes bulk rows
 # gets every row decoded first (correct, only slower).
 BULK_COMPLETION_FIELDS: dict[str, tuple[str, ...]] = {"orders": ("refunds",)}
+# Typed decoders of bulk rows by entity (shopify/bulk_orders.py); others are decoded as dicts.
+BULK_TYPED_ROWS: dict[str, Callable[[bytes], Any | None]] = {"orders": decode_order}
 
 
 class BulkWindowStream(EntityStream):
@@ -271,6 +274,7 @@ class BulkWindowStream(EntityStream):
                 deadline=attempts.deadline,
                 resubmits=0,
                 completion_fields=self._bulk_completion_fields(),
+                typed=BULK_TYPED_ROWS.get(self.entity),
             )
         except BulkOperationTimeoutError as error:
             self._discard_job(state)
