@@ -273,8 +273,14 @@ class BulkManager:
                 store_version = self.store.version
             kept = self.reuse.find(key, store_version)
             if kept is not None:  # the same query on the same store: the same bytes
-                self.reuse.copy_into(kept, op.output, grouped=op.grouped, seed=op.id, step=CHUNK)
-                return
+                try:
+                    self.reuse.copy_into(
+                        kept, op.output, grouped=op.grouped, seed=op.id, step=CHUNK
+                    )
+                    return
+                except OSError:  # a newer rendering replaced the kept file meanwhile
+                    op.output.delete()
+                    op.output = BulkFile()
             self._render(ctx, op)
             with self.store.lock:
                 unchanged = self.store.version == store_version

@@ -141,3 +141,15 @@ def test_closing_deletes_the_kept_files():
     assert all(os.path.exists(path) for path in kept)
     run.manager.close()
     assert not any(os.path.exists(path) for path in kept)
+
+
+@pytest.mark.parametrize("grouped", [True, False], ids=["grouped", "ungrouped"])
+def test_a_kept_file_gone_missing_is_rendered_anew(grouped):
+    run = Run(generate_store(2, 10, 30, now=1_790_000_000))
+    run.bulk(ORDERS_BULK)
+    for _version, entry in run.manager.reuse._kept.values():
+        os.unlink(entry.path)  # as when a newer rendering replaces it meanwhile
+    again = run.bulk(ORDERS_BULK, grouped=grouped)
+    assert again[3] is False
+    assert again[:3] == run.fresh(ORDERS_BULK, grouped=grouped)[:3]
+    run.manager.close()
