@@ -12,6 +12,9 @@ print the same state again on every drain.
   commits nothing early (there is nothing new to say);
 - prints a state only when it differs from the last one printed, so a drain with nothing
   new (a roster activation, the end of input) repeats nothing;
+- prints the numbers of a state as JSON numbers: the resilient reader gives a number with a
+  fraction or exponent as ``Decimal``, which singer-sdk's ``json.dumps`` cannot write; it is
+  written as the float ``json.loads`` would have read (as singer-sdk's own reader does);
 - on SIGTERM/SIGINT lets singer-sdk drain (commit, print the state) and then calls
   :meth:`run_stopped`, where the target records how its run ended, even if the drain failed.
 """
@@ -19,6 +22,7 @@ print the same state again on every drain.
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 from types import FrameType
 from typing import Any
 
@@ -43,7 +47,7 @@ class StateAfterCommit:
         if state == self.emitted_state:
             return
         self.emitted_state = copy.deepcopy(state)
-        super()._write_state_message(state)  # type: ignore[misc]
+        super()._write_state_message(_json_numbers(state))  # type: ignore[misc]
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         try:
@@ -53,3 +57,14 @@ class StateAfterCommit:
 
     def run_stopped(self, signum: int) -> None:
         """A signal stopped the run after its batches were drained: record how it ended."""
+
+
+def _json_numbers(value: Any) -> Any:
+    """The state with every ``Decimal`` as a float, so ``json.dumps`` can write it."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: _json_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_numbers(item) for item in value]
+    return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import signal
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -104,3 +105,19 @@ def test_a_signal_drains_prints_the_state_then_reports_the_end() -> None:
         ("state", {"position": 2}),
         ("stopped", signal.SIGTERM),
     ]
+
+
+def test_a_state_with_fractional_numbers_is_printed_as_json_numbers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The resilient reader reads 0.25 as Decimal; the printed state says 0.25 again."""
+
+    class PrintingTarget(StateAfterCommit, Target):
+        name = "target-example"
+        config_jsonschema = th.PropertiesList().to_dict()
+        default_sink_class = ListSink
+
+    target = PrintingTarget(config={}, validate_config=False)
+    target._write_state_message({"bookmarks": {"orders": {"cost": Decimal("0.25")}}})
+    assert json.loads(capsys.readouterr().out) == {"bookmarks": {"orders": {"cost": 0.25}}}
+    assert target.emitted_state == {"bookmarks": {"orders": {"cost": Decimal("0.25")}}}
