@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,8 @@ class OutputReuse:
         """Start with nothing kept."""
         self._kept: dict[Key, tuple[int, KeptOutput]] = {}
         self._lock = threading.Lock()
+        # A manager nobody closes (a test's) still deletes its files when it goes, or at exit.
+        self._cleanup = weakref.finalize(self, _remove_kept, self._kept)
 
     @staticmethod
     def key(ctx: RequestContext, query: str, version: str) -> Key | None:
@@ -95,9 +98,13 @@ class OutputReuse:
     def close(self) -> None:
         """Delete every kept file."""
         with self._lock:
-            kept, self._kept = list(self._kept.values()), {}
-        for _version, output in kept:
-            _remove(output.path)
+            _remove_kept(self._kept)
+
+
+def _remove_kept(kept: dict[Key, tuple[int, KeptOutput]]) -> None:
+    for _version, output in list(kept.values()):
+        _remove(output.path)
+    kept.clear()
 
 
 def _remove(path: str) -> None:

@@ -6,6 +6,7 @@ by a manager that keeps nothing, and checks whether the bytes were reused or ren
 
 from __future__ import annotations
 
+import gc
 import os
 
 import pytest
@@ -153,3 +154,13 @@ def test_a_kept_file_gone_missing_is_rendered_anew(grouped):
     assert again[3] is False
     assert again[:3] == run.fresh(ORDERS_BULK, grouped=grouped)[:3]
     run.manager.close()
+
+
+def test_a_manager_nobody_closes_deletes_its_kept_files_when_it_goes():
+    run = Run(generate_store(2, 10, 30, now=1_790_000_000))
+    run.bulk(ORDERS_BULK)
+    kept = [entry.path for _version, entry in run.manager.reuse._kept.values()]
+    assert kept
+    del run
+    gc.collect()
+    assert not any(os.path.exists(path) for path in kept)
