@@ -399,7 +399,9 @@ class TargetContract(HostileInputContract):
         try:
             for part in range(1, 4):
                 messages = customers[2 * part - 2 : 2 * part]
-                messages.append({"type": "STATE", "value": {"contract_position": part}})
+                # A fractional number too: taps keep measured costs and rates in their state.
+                value = {"contract_position": part, "pages_per_second": part / 4}
+                messages.append({"type": "STATE", "value": value})
                 blocked = part > 1 and url.startswith("sqlite")
                 lock = _SqliteWriteLock(url) if blocked else None
                 live.send(([schema] if part == 1 else []) + messages)
@@ -412,11 +414,15 @@ class TargetContract(HostileInputContract):
                     f"state {part} not printed while the input stays open: {live.stderr()}"
                 )
                 state, committed = live.seen[part - 1]
-                assert state == {"contract_position": part}
+                assert state == {"contract_position": part, "pages_per_second": part / 4}
                 expected = {r["record"]["id"] for r in customers[: 2 * part]}
                 assert committed == expected, f"{state} printed with customers {committed}"
-            live.send([{"type": "STATE", "value": {"contract_position": 3}}])
+            live.send(
+                [{"type": "STATE", "value": {"contract_position": 3, "pages_per_second": 0.75}}]
+            )
             assert live.finish() == 0, live.stderr()
         finally:
             live.kill()
-        assert live.states == [{"contract_position": n} for n in (1, 2, 3)]
+        assert live.states == [
+            {"contract_position": n, "pages_per_second": n / 4} for n in (1, 2, 3)
+        ]
