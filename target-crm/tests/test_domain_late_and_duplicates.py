@@ -96,8 +96,14 @@ def test_joining_keeps_every_order_and_places_each_once(specs):
     orphans = list({oid: snap(oid, days) for oid, days in specs}.values())
     out = join_orders(orphans, 7, rules=CrmRules(), now=NOW, cutover=T0 + timedelta(days=30))
     assert sorted(s.order_id for s in out.snapshots) == sorted(s.order_id for s in orphans)
+    assert {s.contact_customer_id for s in out.snapshots} <= {7}
     assert sum(s.net_value for s in out.snapshots) == sum(s.net_value for s in orphans)
-    assert len({e.event_id for e in out.events}) == len(orphans)
+    # README "Late identifiers": one Order Placed per order (a list, so a second copy shows),
+    # at the order's original time, joined late.
+    placed = sorted((e.event_id, e.occurred_at, e.properties["joined_late"]) for e in out.events)
+    assert placed == sorted(
+        (f"order_placed:{SHOP}:{s.order_id}", s.created_at, True) for s in orphans
+    )
     for e in out.events:
         assert e.triggers_automations is (e.occurred_at > T0 + timedelta(days=30))
 
