@@ -96,8 +96,37 @@ def upsert(
     if conn.dialect.name == "postgresql":
         # One multi-row statement may touch a key once: the last version of a key wins.
         rows = list({tuple(row[k] for k in keys): row for row in rows}.values())
+    elif _binds_itself(table, rows[0]):
+        _executemany_bound(conn, stmt, rows)
+        return
     for start in range(0, len(rows), 5000):
         conn.execute(stmt, list(rows[start : start + 5000]))
+
+
+def _binds_itself(table: sa.Table, row: Mapping[str, Any]) -> bool:
+    # Only when no column left out of the rows has a Python-side default to fill in.
+    return all(c.name in row or (c.default is None and c.onupdate is None) for c in table.c)
+
+
+def _executemany_bound(conn: Connection, stmt: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """SQLite: one executemany of the compiled statement, each value bound by its type.
+
+    The same SQL and the same per-type conversions (UTC times, money text, JSON) that
+    ``conn.execute(stmt, rows)`` applies, without its per-row parameter bookkeeping, which
+    costs about as much as SQLite's own insert (README "Performance").
+    """
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+    names = list(compiled.positiontup or ())
+    types = {c.name: c.type for c in stmt.table.c}
+    binds = [
+        (name, types[name].dialect_impl(conn.dialect).bind_processor(conn.dialect))
+        for name in names
+    ]
+    params = [
+        tuple(row[name] if bind is None else bind(row[name]) for name, bind in binds)
+        for row in rows
+    ]
+    conn.exec_driver_sql(compiled.string, params)
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
