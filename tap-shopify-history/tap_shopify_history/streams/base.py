@@ -149,6 +149,25 @@ class ShopifyStream(Stream):
                     time_extracted=utc_now(),
                 )
 
+    def generate_child_contexts(
+        self, record: dict[str, Any], context: Context | None
+    ) -> Iterable[Context | None]:
+        """No context when the stream has no child streams (none of this tap's has).
+
+        singer-sdk otherwise hands each record on as a child context and copies it for
+        children that do not exist.
+
+        Args:
+            record: The record.
+            context: Stream partition.
+
+        Yields:
+            Child contexts.
+        """
+        if not self.child_streams:
+            return
+        yield from super().generate_child_contexts(record, context)
+
     @property
     def sample_limit(self) -> int | None:
         """Records a connection test (``--test``) or dry run asks for; None in a real sync.
