@@ -210,8 +210,11 @@ class BulkManager:
                 outcome=self.faults.bulk_outcome(),
             )
             self.ops[op.id] = op
+        # The answer describes the operation as created, before its rendering thread can
+        # take the interpreter away from this request (a busy machine made it RUNNING).
+        answer = _payload(self.view(ctx, op.id), [])
         threading.Thread(target=self._execute, args=(ctx, op), daemon=True).start()
-        return _payload(self.view(ctx, op.id), [])
+        return answer
 
     def cancel(self, ctx: RequestContext, op_gid: str) -> dict[str, Any]:
         """``bulkOperationCancel``."""
