@@ -223,7 +223,9 @@ def read_held(
     """
     counter = counter if counter is not None else LineCounter()
     held = HeldRoots(child_fields, typed)
-    decode_keys = msgspec.json.Decoder(_line_keys_type(completion_fields or ())).decode
+    decode_keys: Callable[[bytes], Any] = msgspec.json.Decoder(
+        _line_keys_type(completion_fields or ())
+    ).decode
     completions = len(completion_fields or ())
     prefixes = tuple(prefix for prefix, _ in held._prefixes)
     every_root = completion_fields is None

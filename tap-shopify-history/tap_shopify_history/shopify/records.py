@@ -261,7 +261,7 @@ _ORDER_MONEY = {
 }
 
 
-def order_record(node: Mapping[str, Any], shop_domain: str) -> dict[str, Any]:
+def order_record(node: Mapping[str, Any] | OrderRow, shop_domain: str) -> dict[str, Any]:
     """An ``orders`` record.
 
     Args:
@@ -271,7 +271,7 @@ def order_record(node: Mapping[str, Any], shop_domain: str) -> dict[str, Any]:
     Returns:
         The record.
     """
-    if type(node) is OrderRow:
+    if isinstance(node, OrderRow):
         return _row_order(node, shop_domain)
     get = node.get
     customer = get("customer")
