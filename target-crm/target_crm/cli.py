@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from target_runtime.report_cli import run_singer_cli, run_subcommand
+
 # Shown under `target-crm --help`: the report is a subcommand the Singer CLI does not know.
 # "\b" keeps click from rewrapping the lines.
 REPORT_HELP = """\b
@@ -16,12 +18,14 @@ Report: target-crm report [--format table|json|html] [--output FILE]
 
 def main() -> None:
     """Run `report` when it is the first argument, otherwise the Singer target CLI."""
-    if len(sys.argv) > 1 and sys.argv[1] == "report":
-        from target_crm.report import main as report_main  # noqa: PLC0415
-
-        sys.exit(report_main(sys.argv[2:]))
+    run_subcommand(sys.argv, {"report": _report})
     from target_crm.target import TargetCRM  # noqa: PLC0415
 
-    command = TargetCRM.cli
-    command.epilog = REPORT_HELP
-    command()
+    run_singer_cli(TargetCRM.cli, REPORT_HELP)
+
+
+def _report(argv: list[str]) -> int:
+    # Imported here: the Singer target's start-up needs none of the report's modules.
+    from target_crm.report import main as report_main  # noqa: PLC0415
+
+    return report_main(argv)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import defaultdict
 from typing import Any
 
@@ -321,42 +320,28 @@ def main(argv: list[str]) -> int:
         error.
     """
     # Imported here: this function alone is the command line, the rest of the module the data.
-    from pathlib import Path  # noqa: PLC0415
-
-    from target_runtime import report_html as h  # noqa: PLC0415
+    from target_runtime.report_cli import ReportCommand, Verdict  # noqa: PLC0415
 
     from target_crm.exceptions import CrmConfigError  # noqa: PLC0415
     from target_crm.report_html import DATABASE_URL_VARIABLE, html_report  # noqa: PLC0415
     from target_crm.settings import DEFAULT_DATABASE_URL  # noqa: PLC0415
     from target_crm.target import database_url  # noqa: PLC0415
 
-    parser = argparse.ArgumentParser(prog="target-crm report", description=__doc__)
-    parser.add_argument(
-        "--database-url",
-        help=f"SQLAlchemy URL of the store (default: ${DATABASE_URL_VARIABLE}, which Meltano "
-        f"sets from the plugin's database_url, else {DEFAULT_DATABASE_URL})",
+    def add_run(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--run", help="a run id (default: the latest)")
+
+    command: ReportCommand[dict[str, Any]] = ReportCommand(
+        prog="target-crm report",
+        description=__doc__,
+        database_variable=DATABASE_URL_VARIABLE,
+        default_database_url=DEFAULT_DATABASE_URL,
+        validate_database_url=lambda given: database_url({"database_url": given}),
+        config_error=CrmConfigError,
+        load=lambda url, args: build_report(url, args.shop, args.run),
+        render_table=lambda report, args: render_table(report),
+        render_html=lambda url, report, args: html_report(url, report, args.shop),
+        verdict=lambda report: Verdict(bool(report["ok"])),
+        add_arguments=add_run,
+        database_noun="store",
     )
-    parser.add_argument("--shop", help="only this shop_domain")
-    parser.add_argument("--run", help="a run id (default: the latest)")
-    parser.add_argument("--format", choices=["table", "json", "html"], default="table")
-    parser.add_argument("--output", type=Path, help="write the report to this file (html)")
-    args = parser.parse_args(argv)
-    try:
-        url = h.report_database_url(
-            args.database_url,
-            variable=DATABASE_URL_VARIABLE,
-            default=DEFAULT_DATABASE_URL,
-            validate=lambda given: database_url({"database_url": given}),
-        )
-    except CrmConfigError as error:
-        sys.stderr.write(f"target-crm report: {error}\n")
-        return 2
-    report = build_report(url, args.shop, args.run)
-    if args.format == "html":
-        out = html_report(url, report, args.shop)
-    elif args.format == "json":
-        out = json.dumps(report, indent=2, default=str) + "\n"
-    else:
-        out = render_table(report)
-    h.write_report(out, args.output)
-    return 0 if report["ok"] else 1
+    return command.run(argv)

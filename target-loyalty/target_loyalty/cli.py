@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import sys
 
+from target_runtime.report_cli import run_singer_cli, run_subcommand
+
 from target_loyalty.recompute import main as recompute_main
 from target_loyalty.report import DATABASE_URL_VARIABLE
 from target_loyalty.report import main as report_main
@@ -26,14 +28,9 @@ Recompute: target-loyalty recompute --config FILE [--shop DOMAIN]
 
 def main() -> None:
     """Run the report subcommand when asked, else the singer-sdk target CLI."""
-    if len(sys.argv) > 1 and sys.argv[1] == "report":
-        raise SystemExit(report_main(sys.argv[2:]))
-    if len(sys.argv) > 1 and sys.argv[1] == "recompute":
-        raise SystemExit(recompute_main(sys.argv[2:]))
+    run_subcommand(sys.argv, {"report": report_main, "recompute": recompute_main})
     # Every record decodes into many small dicts; the default GC thresholds rescan them
     # constantly (about a quarter of the run time). Nothing we keep forms cycles.
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
-    command = TargetLoyalty.cli
-    command.epilog = REPORT_HELP
-    command()
+    run_singer_cli(TargetLoyalty.cli, REPORT_HELP)

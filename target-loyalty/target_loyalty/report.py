@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from target_runtime import report_html as h
+from target_runtime.report_cli import ReportCommand, Verdict
 
 from target_loyalty import schema as s
 from target_loyalty import storage
@@ -175,42 +172,19 @@ def main(argv: Sequence[str]) -> int:
         The process exit code: 0 when every shop's latest run succeeded, 1 when one did not,
         2 for a configuration error.
     """
-    parser = argparse.ArgumentParser(prog="target-loyalty report", description=__doc__)
-    parser.add_argument(
-        "--database-url",
-        help=f"SQLAlchemy URL of the books (default: ${DATABASE_URL_VARIABLE}, which Meltano "
-        f"sets from the plugin's database_url, else {DEFAULT_DATABASE_URL})",
-    )
-    parser.add_argument("--shop", help="only this shop_domain")
-    parser.add_argument("--format", choices=["table", "json", "html"], default="table")
-    parser.add_argument("--output", type=Path, help="write the report to this file (html)")
+    return REPORT_COMMAND.run(argv)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=20, help="most recent runs to show")
     parser.add_argument(
         "--details", action="store_true", help="list every discrepancy, not only counts by reason"
     )
-    args = parser.parse_args(list(argv))
-    try:
-        url = h.report_database_url(
-            args.database_url,
-            variable=DATABASE_URL_VARIABLE,
-            default=DEFAULT_DATABASE_URL,
-            validate=lambda given: database_url_from_config({"database_url": given}),
-        )
-    except InvalidConfigError as error:
-        sys.stderr.write(f"target-loyalty report: {error}\n")
-        return 2
-    report = load_report(url, args.shop, args.limit)
-    if args.format == "html":
-        out = _html(url, report, args.shop)
-    elif args.format == "json":
-        out = json.dumps(report, indent=2, default=str) + "\n"
-    else:
-        out = render_table(report, details=args.details) + "\n"
-    h.write_report(out, args.output)
+
+
+def _verdict(report: dict[str, Any]) -> Verdict:
     failing = latest_not_succeeded(report)
-    for line in failing:
-        sys.stderr.write(f"not succeeded: {line}\n")
-    return 1 if failing else 0
+    return Verdict(not failing, [f"not succeeded: {line}" for line in failing])
 
 
 def _html(url: str, report: dict[str, Any], shop: str | None) -> str:
@@ -219,3 +193,19 @@ def _html(url: str, report: dict[str, Any], shop: str | None) -> str:
     # One page per shop: the one asked for, else the shop of the latest run.
     shop = shop or (report["runs"][0]["shop_domain"] if report["runs"] else "")
     return render_html(report, load_books(url, shop), shop)
+
+
+REPORT_COMMAND: ReportCommand[dict[str, Any]] = ReportCommand(
+    prog="target-loyalty report",
+    description=__doc__,
+    database_variable=DATABASE_URL_VARIABLE,
+    default_database_url=DEFAULT_DATABASE_URL,
+    validate_database_url=lambda given: database_url_from_config({"database_url": given}),
+    config_error=InvalidConfigError,
+    load=lambda url, args: load_report(url, args.shop, args.limit),
+    render_table=lambda report, args: render_table(report, details=args.details) + "\n",
+    render_html=lambda url, report, args: _html(url, report, args.shop),
+    verdict=_verdict,
+    add_arguments=_add_arguments,
+    database_noun="books",
+)
