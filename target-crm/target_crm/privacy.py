@@ -29,6 +29,7 @@ from target_crm.domain.privacy import (
     EXPORTED,
     NO_MATCH,
     REDACTED_TEXT,
+    Kind,
     PrivacyRequest,
     redacted_email,
     scrub,
@@ -327,7 +328,17 @@ def redact_on_arrival(
             found.extend(conn.execute(query).all())
         for cid, request_id in found:
             request = PrivacyRequest(
-                shop, request_id, "customer_redact", cid, None, None, (), None, "local", now, 0
+                request_id=request_id,
+                kind=Kind.CUSTOMER_REDACT,
+                customer_id=cid,
+                email=None,
+                phone=None,
+                order_ids=(),
+                data_request_id=None,
+                origin="local",
+                requested_at=now,
+                queue_position=0,
+                shop_domain=shop,
             )
             secrets = _secrets(conn, shop, [cid], request)
             _redact_contacts(conn, shop, [cid], request_id, now)

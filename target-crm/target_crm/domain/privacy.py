@@ -1,4 +1,8 @@
-"""Privacy requests: parsing rules and placeholders (README "Privacy requests"). Pure."""
+"""Privacy requests: parsing rules and placeholders (README "Privacy requests"). Pure.
+
+The request, its kinds, outcomes and the placeholder address are the runtime's
+(:mod:`target_runtime.privacy`); a CRM request also carries its shop.
+"""
 
 from __future__ import annotations
 
@@ -8,48 +12,46 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from target_runtime import privacy as runtime_privacy
+from target_runtime.privacy import CUSTOMER_KINDS, STREAM, Kind, Outcome, names_no_customer
+from target_runtime.privacy import placeholder_email as redacted_email
+
 from target_crm.domain.identity import normalize_email
 from target_crm.exceptions import RecordRejectedError
 
-STREAM = "privacy_requests"
-KINDS = frozenset({"customer_delete", "customer_redact", "shop_redact", "data_request"})
-CUSTOMER_KINDS = frozenset({"customer_delete", "customer_redact", "data_request"})
-REDACTED_TEXT = "[redacted]"
+KINDS = frozenset(Kind)
+REDACTED_TEXT = runtime_privacy.REDACTED
 
-APPLIED = "applied"
-NO_MATCH = "no_match"
-ALREADY_APPLIED = "already_applied"
-EXPORTED = "exported"
+# The audit row's outcomes, as the plain strings this target has always stored.
+APPLIED = Outcome.APPLIED.value
+NO_MATCH = Outcome.NO_MATCH.value
+ALREADY_APPLIED = Outcome.ALREADY_APPLIED.value
+EXPORTED = Outcome.EXPORTED.value
+
+__all__ = [
+    "ALREADY_APPLIED",
+    "APPLIED",
+    "CUSTOMER_KINDS",
+    "EXPORTED",
+    "KINDS",
+    "NO_MATCH",
+    "REDACTED_TEXT",
+    "STREAM",
+    "Kind",
+    "PrivacyRequest",
+    "mentions",
+    "parse_privacy_request",
+    "redacted_email",
+    "scrub",
+    "scrub_text",
+]
 
 
 @dataclass(frozen=True)
-class PrivacyRequest:
-    """One parsed `privacy_requests` record."""
+class PrivacyRequest(runtime_privacy.PrivacyRequest):
+    """One parsed `privacy_requests` record, with its (lower-cased) shop."""
 
     shop_domain: str
-    request_id: str
-    kind: str
-    customer_id: int | None
-    email: str | None
-    phone: str | None
-    order_ids: tuple[int, ...]
-    data_request_id: int | None
-    origin: str
-    requested_at: datetime
-    queue_position: int
-
-
-def redacted_email(customer_id: int | None, request_id: str) -> str:
-    """The placeholder email: derived from ids only, never from the data it replaces.
-
-    Args:
-        customer_id: The redacted customer's id, if known.
-        request_id: The request's id (used when no customer id is known).
-
-    Returns:
-        ``redacted-<customer_id or request_id>@redacted.invalid``.
-    """
-    return f"redacted-{customer_id if customer_id is not None else request_id}@redacted.invalid"
 
 
 def _reject(record: Mapping[str, Any], field: str, reason: str) -> RecordRejectedError:
@@ -98,7 +100,7 @@ def parse_privacy_request(record: Mapping[str, Any]) -> PrivacyRequest:
     customer_id = _int(record, "customer_id")
     email = _text(record, "email", required=False)
     phone = _text(record, "phone", required=False)
-    if kind in CUSTOMER_KINDS and customer_id is None and email is None and phone is None:
+    if names_no_customer(kind, customer_id, email, phone):
         raise _reject(record, "customer_id", f"{kind} names no customer_id, email or phone")
     raw_orders = record.get("order_ids") or []
     if not isinstance(raw_orders, list) or any(
@@ -116,7 +118,7 @@ def parse_privacy_request(record: Mapping[str, Any]) -> PrivacyRequest:
     return PrivacyRequest(
         shop_domain=str(shop).lower(),
         request_id=str(request_id),
-        kind=kind,
+        kind=Kind(kind),
         customer_id=customer_id,
         email=normalize_email(email) if email else None,
         phone=phone,

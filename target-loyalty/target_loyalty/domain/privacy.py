@@ -1,50 +1,45 @@
-"""Privacy requests: which data is personal, the placeholders, and how a customer is found.
+"""Privacy requests: which loyalty data is personal, and how a customer is found.
 
-Pure rules; the SQL that applies them is in :mod:`target_loyalty.privacy_store`.
+Pure rules; the SQL that applies them is in :mod:`target_loyalty.privacy_store`. The request,
+its kinds, outcomes and the placeholders are the runtime's (:mod:`target_runtime.privacy`),
+re-exported here.
 """
 
 from __future__ import annotations
 
-import enum
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
 
+from target_runtime.privacy import (
+    CUSTOMER_KINDS,
+    PLACEHOLDER_DOMAIN,
+    REDACTED,
+    Kind,
+    Outcome,
+    PrivacyRequest,
+    names_no_customer,
+    placeholder_email,
+)
 
-class Kind(enum.StrEnum):
-    """The four kinds of privacy request (docs: the ``privacy_requests`` stream)."""
-
-    CUSTOMER_DELETE = "customer_delete"
-    CUSTOMER_REDACT = "customer_redact"
-    SHOP_REDACT = "shop_redact"
-    DATA_REQUEST = "data_request"
-
-
-class Outcome(enum.StrEnum):
-    """What applying a request did (the audit row's ``outcome``)."""
-
-    APPLIED = "applied"
-    NO_MATCH = "no_match"
-    ALREADY_APPLIED = "already_applied"
-    EXPORTED = "exported"
-
-
-@dataclass(frozen=True)
-class PrivacyRequest:
-    """One parsed ``privacy_requests`` record."""
-
-    request_id: str
-    kind: Kind
-    customer_id: int | None
-    email: str | None
-    phone: str | None
-    order_ids: tuple[int, ...]
-    data_request_id: int | None
-    origin: str
-    requested_at: datetime
-    queue_position: int
+__all__ = [
+    "CUSTOMER_KINDS",
+    "FREE_TEXT_COLUMNS",
+    "PERSONAL_COLUMNS",
+    "PLACEHOLDER_DOMAIN",
+    "REDACTED",
+    "Kind",
+    "Outcome",
+    "PrivacyRequest",
+    "matches",
+    "mentions",
+    "names_no_customer",
+    "needles",
+    "normal_email",
+    "normal_phone",
+    "placeholder_email",
+    "redacted_account",
+]
 
 
 #: The personal columns of each loyalty table, with the placeholder rule of each column:
@@ -59,17 +54,6 @@ FREE_TEXT_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "loyalty_dead_letters": ("raw", "reason"),
     "loyalty_discrepancies": ("reason",),
 }
-REDACTED = "[redacted]"
-PLACEHOLDER_DOMAIN = "redacted.invalid"
-
-
-def placeholder_email(customer_id: int | None, request_id: str) -> str:
-    """The placeholder address: it derives from the ids, never from the data.
-
-    Returns:
-        ``redacted-<customer_id or request_id>@redacted.invalid``.
-    """
-    return f"redacted-{customer_id if customer_id is not None else request_id}@{PLACEHOLDER_DOMAIN}"
 
 
 def redacted_account(customer_id: int, request_id: str) -> dict[str, str | None]:
