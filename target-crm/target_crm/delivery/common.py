@@ -7,9 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from target_runtime.delivery.items import OutboxRow
 
 from target_crm import schema as t
-from target_crm.delivery.items import OutboxRow
 
 
 def _chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:

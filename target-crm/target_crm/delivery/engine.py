@@ -15,10 +15,10 @@ from typing import Any, Protocol
 
 import requests
 from sqlalchemy.engine import Connection, Engine
+from target_runtime.delivery.items import IN_DOUBT, PENDING, REJECTED, SENT, Item, OutboxRow, encode
 
 from target_crm.delivery import outbox
 from target_crm.delivery.common import contact_key
-from target_crm.delivery.items import IN_DOUBT, PENDING, REJECTED, SENT, Item, OutboxRow, encode
 
 LOGGER = logging.getLogger("target_crm.delivery")
 

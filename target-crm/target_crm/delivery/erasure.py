@@ -14,10 +14,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from target_runtime.delivery.items import PENDING, SENT
 
 from target_crm import schema as t
 from target_crm.delivery import common
-from target_crm.delivery.items import PENDING, SENT
 
 ERASURE = "erasure"  # the outbox entity and the item group of erasures
 _de = t.delivery_erasures.c

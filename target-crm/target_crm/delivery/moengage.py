@@ -9,10 +9,7 @@ from typing import Any
 
 import requests
 from sqlalchemy.engine import Connection
-
-from target_crm.delivery import common, erasure
-from target_crm.delivery.erasure import ERASURE
-from target_crm.delivery.items import (
+from target_runtime.delivery.items import (
     OUTSIDE_RETENTION,
     REJECTED,
     SENT,
@@ -21,6 +18,9 @@ from target_crm.delivery.items import (
     OutboxRow,
     pack,
 )
+
+from target_crm.delivery import common, erasure
+from target_crm.delivery.erasure import ERASURE
 
 MAX_REQUEST_BYTES = 100_000  # "100 KB" read strictly
 USERS_PER_MINUTE = 10_000

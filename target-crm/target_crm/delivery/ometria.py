@@ -9,10 +9,10 @@ from typing import Any
 
 import requests
 from sqlalchemy.engine import Connection
+from target_runtime.delivery.items import REJECTED, SENT, SKIPPED, Item, OutboxRow, pack
 
 from target_crm.delivery import common, erasure
 from target_crm.delivery.erasure import ERASURE
-from target_crm.delivery.items import REJECTED, SENT, SKIPPED, Item, OutboxRow, pack
 
 MAX_RECORDS = 100
 MAX_RECORD_BYTES = 60_000  # "60 KB per record" read strictly

@@ -9,11 +9,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-
-from target_crm import schema as t
-from target_crm.delivery import common, erasure
-from target_crm.delivery.erasure import ERASURE
-from target_crm.delivery.items import (
+from target_runtime.delivery.items import (
     IN_DOUBT,
     PENDING,
     SCHEDULED,
@@ -22,6 +18,10 @@ from target_crm.delivery.items import (
     Item,
     OutboxRow,
 )
+
+from target_crm import schema as t
+from target_crm.delivery import common, erasure
+from target_crm.delivery.erasure import ERASURE
 
 _ob = t.outbox.c
 

@@ -9,9 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-
-from target_crm import schema as t
-from target_crm.delivery.items import (
+from target_runtime.delivery.items import (
     IN_DOUBT,
     OUTSIDE_RETENTION,
     PENDING,
@@ -21,6 +19,8 @@ from target_crm.delivery.items import (
     SENT,
     SKIPPED,
 )
+
+from target_crm import schema as t
 
 _ob = t.outbox.c
 _dr = t.delivery_requests.c

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-# Outbox states (README "Delivery"): a row moves pending -> sending -> sent, or ends
-# rejected / skipped / outside_retention with a reason, or in_doubt after a crash or a
-# connection lost after the request went out.
+# Outbox states: a row moves pending -> sending -> sent, or ends rejected / skipped /
+# outside_retention with a reason, or in_doubt after a crash or a connection lost after the
+# request went out.
 PENDING = "pending"
 SENDING = "sending"
 SENT = "sent"
@@ -19,8 +19,8 @@ REJECTED = "rejected"
 SKIPPED = "skipped"
 OUTSIDE_RETENTION = "outside_retention"
 IN_DOUBT = "in_doubt"
-# A row that must not go out before a time (a MoEngage user merge, 2 hours after the new
-# user id was first sent); `outbox.release_due` makes it pending once due.
+# A row that must not go out before a time (e.g. a user merge some hours after the new user
+# id was first sent); the target's outbox makes it pending once due.
 SCHEDULED = "scheduled"
 
 
