@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from target_crm.delivery.engine import Adapter, Policy
+from target_runtime.delivery.engine import Adapter, Policy
+
 from target_crm.delivery.moengage import MERGE_DELAY_SECONDS, MoEngageAdapter, moengage_host
 from target_crm.delivery.ometria import OmetriaAdapter
 from target_crm.exceptions import CrmConfigError
