@@ -10,11 +10,37 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-CONTRACT_STREAMS = ("customers", "orders", "customer_roster")
+from target_runtime.reconciliation import (
+    CONTRACT_STREAMS,
+    Check,
+    CheckStatus,
+    ManifestCounts,
+    StreamTally,
+    source_status,
+    status_of,
+)
+
+__all__ = [
+    "APPLIED_OUTCOMES",
+    "CONTRACT_STREAMS",
+    "QUARANTINED_OUTCOME",
+    "SEVERITY",
+    "SKIPPED_OUTCOME",
+    "Assessment",
+    "Check",
+    "CheckStatus",
+    "ManifestPart",
+    "RunOutcome",
+    "StreamTally",
+    "assess_run",
+    "sync_end",
+    "tally_streams",
+    "worst",
+]
 # Record outcomes of run_stats, by what they mean for the target's own check.
 APPLIED_OUTCOMES = frozenset({"created", "updated", "unchanged", "listed"})
 SKIPPED_OUTCOME = "skipped"
@@ -42,8 +68,13 @@ SEVERITY = {
 
 
 @dataclass(frozen=True)
-class ManifestPart:
-    """One `sync_manifest` record: the tap's account of one stream and part of its run."""
+class ManifestPart(ManifestCounts):
+    """One `sync_manifest` record: the tap's account of one stream and part of its run.
+
+    The runtime's counts and rules on them (``accounted``, ``source_reconciles``,
+    ``roster_complete``), with what the CRM keeps of the record: the shop, the tap's run,
+    its selection and windows.
+    """
 
     shop_domain: str
     run_id: str
@@ -58,60 +89,6 @@ class ManifestPart:
     excluded: Mapping[str, int]
     started_at: datetime
     finished_at: datetime
-
-    @property
-    def accounted(self) -> int:
-        """Records the tap emitted or excluded with a reason."""
-        return self.emitted + sum(self.excluded.values())
-
-    @property
-    def source_reconciles(self) -> bool:
-        """``shopify_count_after <= emitted + sum(excluded) <= shopify_count_before``.
-
-        A roster is a snapshot of the whole store, not a window: a customer created or deleted
-        during its read moves the count, which only holds the roster's deletions
-        (``roster_complete``) until a later run; data is lost only when the store held still
-        and the tap still read a different number.
-        """
-        if self.stream == "customer_roster" and (
-            self.shopify_count_before != self.shopify_count_after
-        ):
-            return True
-        return self.shopify_count_after <= self.accounted <= self.shopify_count_before
-
-    @property
-    def roster_complete(self) -> bool:
-        """A roster read while the store did not change: ``emitted == before == after``."""
-        return self.emitted == self.shopify_count_before == self.shopify_count_after
-
-
-@dataclass(frozen=True)
-class StreamTally:
-    """What the target did with one stream's records of one shop in this run."""
-
-    stream: str
-    received: int = 0
-    applied: int = 0
-    skipped: Mapping[str, int] = field(default_factory=dict)
-    quarantined: int = 0
-
-    @property
-    def accounted(self) -> int:
-        """Applied, skipped (any reason) and quarantined records."""
-        return self.applied + sum(self.skipped.values()) + self.quarantined
-
-
-@dataclass(frozen=True)
-class Check:
-    """One reconciliation check, with the numbers a person needs to see why it failed."""
-
-    name: str
-    stream: str
-    part: str
-    expected: int
-    actual: int
-    ok: bool
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -161,13 +138,13 @@ def _source_check(part: ManifestPart) -> Check:
         f"{part.shopify_count_before}"
     )
     return Check(
-        "source reconciles with Shopify's count",
         part.stream,
-        part.part,
-        part.shopify_count_before,
-        part.accounted,
-        part.source_reconciles,
+        "source reconciles with Shopify's count",
+        source_status(part),
         detail,
+        part=part.part,
+        expected=part.shopify_count_before,
+        actual=part.accounted,
     )
 
 
@@ -175,23 +152,21 @@ def _target_checks(stream: str, emitted: int, tally: StreamTally) -> list[Check]
     skipped = sum(tally.skipped.values())
     return [
         Check(
-            "received what the tap emitted",
             stream,
-            "",
-            emitted,
-            tally.received,
-            tally.received == emitted,
+            "received what the tap emitted",
+            status_of(tally.received == emitted),
             f"emitted {emitted}, received {tally.received}",
+            expected=emitted,
+            actual=tally.received,
         ),
         Check(
-            "every received record accounted for",
             stream,
-            "",
-            tally.received,
-            tally.accounted,
-            tally.received == tally.accounted,
+            "every received record accounted for",
+            status_of(tally.received == tally.accounted),
             f"received {tally.received} = applied {tally.applied} + skipped {skipped} + "
             f"quarantined {tally.quarantined}",
+            expected=tally.received,
+            actual=tally.accounted,
         ),
     ]
 

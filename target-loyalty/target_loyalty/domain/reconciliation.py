@@ -10,10 +10,31 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+
+from target_runtime.reconciliation import (
+    CONTRACT_STREAMS,
+    Check,
+    CheckStatus,
+    ManifestPart,
+    StreamTally,
+    source_status,
+    status_of,
+)
+
+__all__ = [
+    "DATA_STREAMS",
+    "Check",
+    "CheckStatus",
+    "ManifestPart",
+    "RunStatus",
+    "StreamTally",
+    "reconcile",
+    "source_check",
+    "target_checks",
+]
 
 #: The tap's streams whose records a manifest must account for.
-DATA_STREAMS = ("customers", "orders", "customer_roster")
+DATA_STREAMS = CONTRACT_STREAMS
 
 
 class RunStatus(enum.StrEnum):
@@ -28,80 +49,20 @@ class RunStatus(enum.StrEnum):
     ABANDONED = "abandoned"
 
 
-class CheckStatus(enum.StrEnum):
-    """A check's verdict; ``HELD`` is informative (roster deletions waiting) and passes."""
-
-    OK = "OK"
-    FAIL = "FAIL"
-    HELD = "HELD"
-
-
-@dataclass(frozen=True)
-class ManifestPart:
-    """One ``sync_manifest`` row: the tap's account of one stream part."""
-
-    stream: str
-    part: str
-    shopify_count_before: int
-    shopify_count_after: int
-    emitted: int
-    excluded: Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def accounted(self) -> int:
-        """Records Shopify counted that the tap emitted or excluded with a reason."""
-        return self.emitted + sum(self.excluded.values())
-
-
-@dataclass(frozen=True)
-class StreamTally:
-    """What this target run did with one stream's records."""
-
-    stream: str
-    received: int = 0
-    applied: int = 0
-    quarantined: int = 0
-    skipped: Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def accounted(self) -> int:
-        """Records applied, skipped with a reason, or quarantined."""
-        return self.applied + self.quarantined + sum(self.skipped.values())
-
-
-@dataclass(frozen=True)
-class Check:
-    """One reconciliation check of a run, naming the stream and the numbers."""
-
-    stream: str
-    name: str
-    status: CheckStatus
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.stream} {self.name} {self.status.value}: {self.detail}"
-
-
 def source_check(part: ManifestPart) -> Check:
     """``after <= emitted + excluded <= before``: the tap read what Shopify counted."""
-    if part.stream == "customer_roster" and part.shopify_count_before != part.shopify_count_after:
-        # A roster is a snapshot of the whole store, not a window: a customer created or
-        # deleted during its read moves the count, which only holds the roster's deletions
-        # until a later run; data is lost only when the store held still and the tap still
-        # read a different number.
+    status = source_status(part)
+    if status is CheckStatus.HELD:
         detail = (
             f"Shopify counted {part.shopify_count_before} before and "
             f"{part.shopify_count_after} after the roster read: deletions held"
         )
-        return Check(part.stream, f"source:{part.part}", CheckStatus.HELD, detail)
-    ok = part.shopify_count_after <= part.accounted <= part.shopify_count_before
-    detail = (
-        f"Shopify counted {part.shopify_count_before} before and {part.shopify_count_after} "
-        f"after; the tap emitted {part.emitted} and excluded {part.accounted - part.emitted}"
-    )
-    return Check(
-        part.stream, f"source:{part.part}", CheckStatus.OK if ok else CheckStatus.FAIL, detail
-    )
+    else:
+        detail = (
+            f"Shopify counted {part.shopify_count_before} before and {part.shopify_count_after} "
+            f"after; the tap emitted {part.emitted} and excluded {part.accounted - part.emitted}"
+        )
+    return Check(part.stream, f"source:{part.part}", status, detail)
 
 
 def target_checks(stream: str, parts: Sequence[ManifestPart], tally: StreamTally) -> list[Check]:
@@ -114,13 +75,13 @@ def target_checks(stream: str, parts: Sequence[ManifestPart], tally: StreamTally
         Check(
             stream,
             "received",
-            CheckStatus.OK if received_ok else CheckStatus.FAIL,
+            status_of(received_ok),
             f"the tap emitted {emitted}, the target received {tally.received}",
         ),
         Check(
             stream,
             "accounted",
-            CheckStatus.OK if accounted_ok else CheckStatus.FAIL,
+            status_of(accounted_ok),
             f"received {tally.received} = applied {tally.applied} + skipped {skipped} + "
             f"quarantined {tally.quarantined}"
             + ("" if accounted_ok else f" does not hold ({tally.accounted})"),
