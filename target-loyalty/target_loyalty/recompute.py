@@ -14,7 +14,7 @@ import json
 import sys
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,11 @@ from target_loyalty.domain.model import LoyaltyRules
 from target_loyalty.exceptions import SyncAlreadyRunningError
 from target_loyalty.records import parse_moment
 from target_loyalty.runs import RunRegistry
-from target_loyalty.settings import database_url_from_config, rules_from_config
+from target_loyalty.settings import (
+    database_url_from_config,
+    lock_lease_from_config,
+    rules_from_config,
+)
 
 
 def _config(paths: Sequence[str]) -> dict[str, Any]:
@@ -57,8 +61,7 @@ def recompute(config: dict[str, Any], shop: str | None, *, out: Any = sys.stdout
     rules = rules_from_config(config)
     now = _clock(config)
     engine = storage.create_engine(database_url_from_config(config))
-    stale = timedelta(seconds=int(config.get("lock_stale_after_seconds", 3600)))
-    registry = RunRegistry(engine, str(uuid.uuid4()), stale)
+    registry = RunRegistry(engine, str(uuid.uuid4()), lock_lease_from_config(config))
     query = sa.select(s.shops.c.shop_domain).order_by(s.shops.c.shop_domain)
     with engine.connect() as conn:
         shops = [name for name in conn.execute(query).scalars() if shop in {None, name}]
