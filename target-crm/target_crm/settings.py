@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from singer_sdk import typing as th
+from target_runtime.database_url import EmptyDatabaseUrlError, database_url_from_config
+
+from target_crm.exceptions import CrmConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///output/target-crm.db"
+
+
+def database_url(config: Mapping[str, Any]) -> str:
+    """The store's URL: the setting; only an absent setting falls back to the default.
+
+    Raises:
+        CrmConfigError: the setting is present but empty or blank (an unset variable in
+            Meltano's environment would otherwise silently write to a local SQLite file).
+    """
+    try:
+        return database_url_from_config(config, DEFAULT_DATABASE_URL)
+    except EmptyDatabaseUrlError:
+        msg = (
+            "database_url is set but empty: give the CRM store's SQLAlchemy URL "
+            "(in Meltano, the CRM_DATABASE_URL variable), or remove the setting to use the "
+            f"local default {DEFAULT_DATABASE_URL}"
+        )
+        raise CrmConfigError(msg, errors=[msg]) from None
+
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(

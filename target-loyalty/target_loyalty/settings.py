@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from singer_sdk import typing as th
+from target_runtime.database_url import EmptyDatabaseUrlError
+from target_runtime.database_url import database_url_from_config as database_url_from_settings
 from target_runtime.shop_lock import lease_from_config
 
 from target_loyalty.domain.model import (
@@ -222,17 +224,15 @@ def database_url_from_config(config: Mapping[str, Any]) -> str:
         InvalidConfigError: The setting is present but empty or blank, as Meltano makes it
             from an unset ``$LOYALTY_DATABASE_URL``: never fall back to a local file then.
     """
-    if "database_url" not in config:
-        return DEFAULT_DATABASE_URL
-    url = config["database_url"]
-    if not isinstance(url, str) or not url.strip():
+    try:
+        return database_url_from_settings(config, DEFAULT_DATABASE_URL)
+    except EmptyDatabaseUrlError:
         msg = (
             "setting database_url is empty: set it to the books' SQLAlchemy URL (with Meltano, "
             "the LOYALTY_DATABASE_URL environment variable is unset or empty). Leave the "
             f"setting out entirely to use the default SQLite file {DEFAULT_DATABASE_URL}."
         )
-        raise InvalidConfigError(msg)
-    return url.strip()
+        raise InvalidConfigError(msg) from None
 
 
 def _decimal(value: Any, name: str) -> Decimal:
