@@ -147,10 +147,13 @@ class OrdersStream(IncrementalShopifyStream):
         super()._increment_stream_state(latest_record, context=context)
         # The refund version the target now has, so the sweep re-emits only real changes.
         latest = self._refund_latest.pop(latest_record["id"], "")
-        if latest and self._sweep_days() > 0:
-            marks = self.get_context_state(context).setdefault("refund_marks", {})
-            marks[str(latest_record["id"])] = [latest_record["created_at"], latest]
-        self._emitted_now.add(latest_record["id"])
+        if self._sweep_days() > 0:
+            if latest:
+                marks = self.get_context_state(context).setdefault("refund_marks", {})
+                marks[str(latest_record["id"])] = [latest_record["created_at"], latest]
+            # Only the refund sweep asks what this run emitted; without it the set would grow
+            # by every order of a backfill for nothing.
+            self._emitted_now.add(latest_record["id"])
 
     def _sweep_days(self) -> int:
         return self._config_int("refund_sweep_days", 0)
