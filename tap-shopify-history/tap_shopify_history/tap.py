@@ -9,7 +9,7 @@ from functools import cached_property
 from types import FrameType
 
 from shopify_webhooks.exceptions import QueueNotFoundError
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream
 from singer_sdk import typing as th
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -17,6 +17,7 @@ from tap_shopify_history import settings, webhook_queue
 from tap_shopify_history.exceptions import WebhookQueueError
 from tap_shopify_history.manifest import Manifest
 from tap_shopify_history.record_lines import RecordLineWriter
+from tap_shopify_history.sdk_seam import SeamTap
 from tap_shopify_history.session import ShopifySession
 from tap_shopify_history.streams import STREAM_TYPES, OrdersStream
 from tap_shopify_history.webhook_queue import QueueRead
@@ -203,7 +204,7 @@ CONFIG_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
-class TapShopifyHistory(Tap):
+class TapShopifyHistory(SeamTap):
     """Singer tap for a Shopify store's customers and order history."""
 
     name = "tap-shopify-history"
@@ -286,7 +287,7 @@ class TapShopifyHistory(Tap):
         order = [cls.name for cls in STREAM_TYPES]
         return dict(sorted(loaded.items(), key=lambda item: order.index(item[0])))
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+    def handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """Checkpoint on SIGTERM/SIGINT, then exit ``128 + signal`` (143 for SIGTERM).
 
         singer-sdk writes the state and exits 0, so an orchestrator would record a stopped
@@ -297,7 +298,7 @@ class TapShopifyHistory(Tap):
             frame: The interrupted frame.
         """
         try:
-            super()._handle_termination(signum, frame)  # writes the state, then exits 0
+            super().handle_termination(signum, frame)  # writes the state, then exits 0
         except SystemExit:
             pass
         finally:

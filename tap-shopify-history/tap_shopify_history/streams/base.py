@@ -11,9 +11,7 @@ from collections.abc import Generator, Iterable, Iterator
 from typing import Any, ClassVar
 
 import singer_sdk.singerlib as singer
-from singer_sdk import SchemaDirectory, Stream, StreamSchema
-from singer_sdk.helpers._typing import conform_record_data_types
-from singer_sdk.helpers._util import utc_now
+from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
 from singer_sdk.mapper import SameRecordTransform, StreamMap
@@ -25,6 +23,7 @@ from tap_shopify_history.manifest import PartTally
 from tap_shopify_history.progress import Progress
 from tap_shopify_history.recent import RecentEmissions
 from tap_shopify_history.record_lines import RecordLineWriter
+from tap_shopify_history.sdk_seam import SeamStream, conform_record_data_types, utc_now
 from tap_shopify_history.selection import OUTSIDE_WINDOW, SelectionRules, window_exclusion
 from tap_shopify_history.session import ShopifySession
 from tap_shopify_history.shopify.errors import ShopifyError
@@ -34,7 +33,7 @@ from tap_shopify_history.shopify.extract import Window, count_window
 DEFAULT_WINDOW = 25_000
 
 
-class ShopifyStream(Stream):
+class ShopifyStream(SeamStream):
     """Common wiring: the store session, fast emission, Shopify errors made fatal."""
 
     primary_keys: ClassVar[list[str]] = ["shop_domain", "id"]
@@ -63,7 +62,7 @@ class ShopifyStream(Stream):
     @property
     def session(self) -> ShopifySession:
         """The store session shared by all streams of the tap."""
-        return self._tap.session  # type: ignore[attr-defined,no-any-return]
+        return self.tap.session  # type: ignore[attr-defined,no-any-return]
 
     _all_selected: bool | None = None
     # The manifest part the records now being emitted belong to.
@@ -73,27 +72,32 @@ class ShopifyStream(Stream):
     _announced: frozenset[int] | None = None
     _hinting = False
 
-    # Where records reach stdout as built (see `_write_record_message`): the writer and the
+    # Where records reach stdout as built (see `write_record_message`): the writer and the
     # stream's name in RECORD messages; None until decided, False for the SDK's path.
     _records_as_built: tuple[RecordLineWriter, str] | bool | None = None
 
-    def _write_record_message(self, record: dict[str, Any]) -> None:
-        # singer-sdk's (private) hook that writes a record's RECORD messages: the one place
-        # a record can be written without a RecordMessage round trip. Any selection, stream
-        # map, flattening, conformance level or writer hook takes the SDK's path unchanged.
+    def write_record_message(self, record: dict[str, Any]) -> None:
+        """Write the record's RECORD line as built when nothing would change it.
+
+        Any selection, stream map, flattening, conformance level or writer hook takes the
+        SDK's path unchanged.
+
+        Args:
+            record: The record, after `post_process`.
+        """
         direct = self._records_as_built
         if direct is None:
             direct = self._records_as_built = self._direct_record_writer()
         if not direct:
-            super()._write_record_message(record)
+            super().write_record_message(record)
             return
         writer, stream = direct  # type: ignore[misc]
-        writer.write_record(stream, record, self._stream_version, utc_now())
+        writer.write_record(stream, record, self.stream_version, utc_now())
         self._count_emitted(record)
         self.state_manager.is_flushed = False
 
     def _direct_record_writer(self) -> tuple[RecordLineWriter, str] | bool:
-        writer = self._tap.message_writer
+        writer = self.tap.message_writer
         maps = self.stream_maps
         if (
             isinstance(writer, RecordLineWriter)
@@ -113,9 +117,17 @@ class ShopifyStream(Stream):
             if self._tally.unannounced is not None and record["id"] not in (self._announced or ()):
                 self._tally.unannounced += 1
 
-    def _generate_record_messages(
+    def generate_record_messages(
         self, record: dict[str, Any]
     ) -> Generator[singer.RecordMessage, None, None]:
+        """The record's RECORD messages; a record that yields any counts as emitted.
+
+        Args:
+            record: The record.
+
+        Yields:
+            One message per stream map that keeps the record.
+        """
         emitted = False
         for message in self._record_messages(record):
             emitted = True
@@ -130,7 +142,7 @@ class ShopifyStream(Stream):
         if self._all_selected is None:
             self._all_selected = all(self.mask.values())
         if not self._all_selected:
-            yield from super()._generate_record_messages(record)
+            yield from super().generate_record_messages(record)
             return
         record = conform_record_data_types(
             stream_name=self.name,
@@ -145,7 +157,7 @@ class ShopifyStream(Stream):
                 yield singer.RecordMessage(
                     stream=stream_map.stream_alias,
                     record=mapped,
-                    version=self._stream_version,
+                    version=self.stream_version,
                     time_extracted=utc_now(),
                 )
 

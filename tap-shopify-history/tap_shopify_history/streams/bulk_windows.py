@@ -83,7 +83,7 @@ class BulkWindowStream(EntityStream):
             )
         state["bulk"], state["bulk_queue"] = jobs[0], jobs[1:]
         self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.write_state_message()
         return jobs
 
     def resume_jobs(
@@ -315,7 +315,7 @@ class BulkWindowStream(EntityStream):
         if job and job.pop("id", None):
             # The window (and how far it was emitted) stays, the job does not.
             self.state_manager.is_flushed = False
-            self._write_state_message()
+            self.write_state_message()
 
     def _counted(self, window: Window, before: int) -> None:
         # The count after the read: records that changed meanwhile left the window.
@@ -343,7 +343,7 @@ class BulkWindowStream(EntityStream):
             # A resumed job that had to be re-run: what was emitted stays emitted.
             state["bulk"]["emitted_through"] = previous["emitted_through"]
         self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.write_state_message()
 
     def _on_poll(self, operation: BulkOperation) -> None:
         # One line per status change, not per poll: the progress lines say the rest.

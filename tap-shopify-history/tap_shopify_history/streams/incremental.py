@@ -43,7 +43,7 @@ class IncrementalShopifyStream(BulkWindowStream):
         """
         return
 
-    def _increment_stream_state(
+    def increment_stream_state(
         self, latest_record: dict[str, Any], *, context: Context | None = None
     ) -> None:
         # Overridden because the lookback re-reads records older than the bookmark: the
@@ -106,14 +106,14 @@ class IncrementalShopifyStream(BulkWindowStream):
         lookback = self._config_int("lookback_window_seconds", 60)
         self._recent = RecentEmissions(state.get("recent"), lookback)
         state["recent"] = self._recent.mapping
-        queue = None if self.sample_limit is not None else self._tap.queue_read  # type: ignore[attr-defined]
+        queue = None if self.sample_limit is not None else self.tap.queue_read  # type: ignore[attr-defined]
         if queue is not None:
             yield from self._read_hinted(queue)
             self._announced = queue.hinted(self.name)
-            if self._tap.webhook_only:  # type: ignore[attr-defined]
+            if self.tap.webhook_only:  # type: ignore[attr-defined]
                 return
         now = self.session.client.server_now()
-        self._tap.preflight(now)  # type: ignore[attr-defined]
+        self.tap.preflight(now)  # type: ignore[attr-defined]
         bookmark = state.get("replication_key_value")
         start = self.start_for(state, now)
         end = self.session.window_end(settings.history_end(self.config))
@@ -142,7 +142,7 @@ class IncrementalShopifyStream(BulkWindowStream):
         self._finish()
 
     def _open_part(self, start: str | None, end: str) -> None:
-        self._tally = self._tap.manifest.open(  # type: ignore[attr-defined]
+        self._tally = self.tap.manifest.open(  # type: ignore[attr-defined]
             self.name,
             WINDOW,
             selection=Window(start, end).search(self.search_terms()),
@@ -173,7 +173,7 @@ class IncrementalShopifyStream(BulkWindowStream):
         # emitted or excluded with a reason (`not_found`, `deleted`, the selection rules).
         client = self.session.client
         ids = self.hinted_ids(queue)
-        tally = self._tap.manifest.open(  # type: ignore[attr-defined]
+        tally = self.tap.manifest.open(  # type: ignore[attr-defined]
             self.name,
             WEBHOOKS,
             selection=f"webhook queue positions {queue.start + 1}-{queue.position}",
@@ -189,7 +189,7 @@ class IncrementalShopifyStream(BulkWindowStream):
             if node is not None:
                 found.append(node)
             elif self.name == "customers" and numeric_id in queue.deleted:
-                self._tap.gone_customers.add(numeric_id)  # type: ignore[attr-defined]
+                self.tap.gone_customers.add(numeric_id)  # type: ignore[attr-defined]
                 tally.exclude(DELETED)
             else:
                 tally.exclude(NOT_FOUND)

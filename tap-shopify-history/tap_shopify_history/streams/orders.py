@@ -138,13 +138,13 @@ class OrdersStream(IncrementalShopifyStream):
         self._refund_latest[record["id"]] = latest
         return record
 
-    def _increment_stream_state(
+    def increment_stream_state(
         self, latest_record: dict[str, Any], *, context: Context | None = None
     ) -> None:
         if self._hinting:
             self._refund_latest.pop(latest_record["id"], None)
             return
-        super()._increment_stream_state(latest_record, context=context)
+        super().increment_stream_state(latest_record, context=context)
         # The refund version the target now has, so the sweep re-emits only real changes.
         latest = self._refund_latest.pop(latest_record["id"], "")
         if self._sweep_days() > 0:
@@ -172,7 +172,7 @@ class OrdersStream(IncrementalShopifyStream):
         self.fix_range_start(state, self.session.client.server_now())
         yield from super().read(context)
         days = self._sweep_days()
-        webhook_only = self._tap.webhook_only  # type: ignore[attr-defined]
+        webhook_only = self.tap.webhook_only  # type: ignore[attr-defined]
         if incremental and days > 0 and self.sample_limit is None and not webhook_only:
             now = self.session.client.server_now()
             created_from = format_time(now - dt.timedelta(days=days))
@@ -191,7 +191,7 @@ class OrdersStream(IncrementalShopifyStream):
         end = self.session.window_end()
         terms = (*self.search_terms(), f"created_at:>='{created_from}'", f"created_at:<'{end}'")
         search = Window(None, None).search(terms)
-        tally = self._tap.manifest.open(  # type: ignore[attr-defined]
+        tally = self.tap.manifest.open(  # type: ignore[attr-defined]
             self.name,
             REFUND_SWEEP,
             selection=search,
