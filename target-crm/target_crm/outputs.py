@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from target_crm import schema as t
 from target_crm.domain.models import ConsentAudit, DuplicatePair, Event
-from target_crm.storage import upsert
+from target_crm.storage import CHUNK, upsert
 
 
 def insert_events(conn: Connection, new_events: Iterable[Event], run_id: str) -> list[Event]:
@@ -42,6 +44,8 @@ def insert_events(conn: Connection, new_events: Iterable[Event], run_id: str) ->
     # the primary key per row. A separate `event_id IN (...)` read let PostgreSQL (events
     # never analysed mid-sync, a generic plan after psycopg prepares it) scan the whole,
     # growing table once per chunk: quadratic in the store's size.
+    if conn.dialect.name == "sqlite":
+        return _insert_new_events_sqlite(conn, ordered, rows)
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = (
         dialect.insert(t.events)
@@ -52,6 +56,25 @@ def insert_events(conn: Connection, new_events: Iterable[Event], run_id: str) ->
     for start in range(0, len(rows), 5000):
         inserted.update(conn.execute(stmt, rows[start : start + 5000]).scalars())
     return [e for e in ordered if e.event_id in inserted]
+
+
+def _insert_new_events_sqlite(
+    conn: Connection, ordered: list[Event], rows: list[dict[str, Any]]
+) -> list[Event]:
+    # SQLite answers a primary-key `IN (...)` read per 900 ids from the index (no plan to
+    # go stale), so the new ids are known first and the rows go in as one executemany.
+    ids = [e.event_id for e in ordered]
+    held: set[str] = set()
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        held.update(
+            conn.execute(sa.select(t.events.c.event_id).where(t.events.c.event_id.in_(chunk)))
+            .scalars()
+            .all()
+        )
+    fresh = [row for row in rows if row["event_id"] not in held]
+    upsert(conn, t.events, fresh)
+    return [e for e in ordered if e.event_id not in held]
 
 
 def enqueue(
