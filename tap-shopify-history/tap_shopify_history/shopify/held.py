@@ -14,6 +14,7 @@ before its record is built, or before completion for the few roots that need one
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import msgspec
@@ -27,7 +28,7 @@ GID_PREFIX = "gid://shopify/"
 
 
 # An inline list completion may fill in, empty or absent: nothing to complete.
-_NOTHING = (b"", b"[]", b"null")
+_NOTHING_RAW = (msgspec.Raw(b""), msgspec.Raw(b"[]"), msgspec.Raw(b"null"))
 
 
 def _line_keys_type(completion_fields: tuple[str, ...]) -> type[msgspec.Struct]:
@@ -69,12 +70,6 @@ def _find_in(obj: Any, gid: str) -> dict[str, Any] | None:
         if found is not None:
             return found
     return None
-
-
-def _completes(keys: Any, count: int) -> bool:
-    return any(
-        bytes(getattr(keys, f"completion_{position}")) not in _NOTHING for position in range(count)
-    )
 
 
 class HeldRoots:
@@ -223,61 +218,78 @@ def read_held(
     """
     counter = counter if counter is not None else LineCounter()
     held = HeldRoots(child_fields, typed)
-    decode_keys: Callable[[bytes], Any] = msgspec.json.Decoder(
-        _line_keys_type(completion_fields or ())
-    ).decode
-    completions = len(completion_fields or ())
+    fields = completion_fields or ()
+    decode_keys: Callable[[bytes], Any] = msgspec.json.Decoder(_line_keys_type(fields)).decode
+    # Each completion field's value, read as a C attribute getter (once per root).
+    completions = [attrgetter(f"completion_{position}") for position in range(len(fields))]
     prefixes = tuple(prefix for prefix, _ in held._prefixes)
     every_root = completion_fields is None
+    roots = held.roots
+    # The hot loop keeps its counts and the current root in locals (this is once per line
+    # of every bulk file); ``counter`` is brought up to date before anything can raise.
+    lines_read = counter.lines
+    roots_read = counter.roots
     group: list[bytes] = []
     keys: Any = None
     index: set[str] = set()
 
-    def close() -> None:
-        if keys is not None:
-            held.roots.append(
-                HeldRoot(
+    def hold() -> None:
+        # The current root (``keys``, ``group``), one tuple of the HeldRoot fields.
+        roots.append(
+            tuple.__new__(
+                HeldRoot,
+                (
                     str(keys.updated_at or ""),
                     str(keys.id or ""),
-                    b"[" + b",".join(group) + b"]",
-                    every_root or (completions > 0 and _completes(keys, completions)),
-                )
+                    b"[" + group[0] + b"]" if len(group) == 1 else b"[" + b",".join(group) + b"]",
+                    every_root
+                    or any(completion(keys) not in _NOTHING_RAW for completion in completions),
+                ),
             )
+        )
 
-    for line in lines:
-        raw = line.encode() if isinstance(line, str) else line
-        try:
-            line_keys = decode_keys(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError) as error:
-            msg = (
-                f"bulk result line {counter.lines + 1} is not valid JSON (file cut short?): {error}"
-            )
-            raise BulkOperationError(msg) from None
-        counter.lines += 1
-        parent_id = line_keys.parent_id
-        if parent_id is None:
-            close()
-            keys, group = line_keys, [raw]
-            counter.roots += 1
-            index = {line_keys.id} if isinstance(line_keys.id, str) else set()
-            continue
-        if keys is None or (
-            # A parent nested in an inline list of the root or of a child line.
-            parent_id not in index
-            and not any(_find_in(_decode(held_line), parent_id) for held_line in group)
-        ):
-            msg = (
-                f"bulk result line {counter.lines}: parent {parent_id} is not the current "
-                "root; the output is not grouped by parent"
-            )
-            raise BulkOperationError(msg)
-        child_id = line_keys.id
-        if not (isinstance(child_id, str) and child_id.startswith(prefixes)):
-            child_type = gid_type(child_id) if isinstance(child_id, str) else ""
-            if child_type not in child_fields:
-                msg = f"bulk result line {counter.lines}: unexpected child type {child_type!r}"
+    try:
+        for line in lines:
+            raw = line.encode() if isinstance(line, str) else line
+            try:
+                line_keys = decode_keys(raw)
+            except (msgspec.DecodeError, msgspec.ValidationError) as error:
+                msg = (
+                    f"bulk result line {lines_read + 1} is not valid JSON (file cut short?): "
+                    f"{error}"
+                )
+                raise BulkOperationError(msg) from None
+            lines_read += 1
+            parent_id = line_keys.parent_id
+            if parent_id is None:
+                if keys is not None:
+                    hold()
+                keys, group = line_keys, [raw]
+                roots_read += 1
+                root_id = line_keys.id
+                index = {root_id} if isinstance(root_id, str) else set()
+                continue
+            if keys is None or (
+                # A parent nested in an inline list of the root or of a child line.
+                parent_id not in index
+                and not any(_find_in(_decode(held_line), parent_id) for held_line in group)
+            ):
+                msg = (
+                    f"bulk result line {lines_read}: parent {parent_id} is not the current "
+                    "root; the output is not grouped by parent"
+                )
                 raise BulkOperationError(msg)
-        group.append(raw)
-        index.add(child_id)
-    close()
+            child_id = line_keys.id
+            if not (isinstance(child_id, str) and child_id.startswith(prefixes)):
+                child_type = gid_type(child_id) if isinstance(child_id, str) else ""
+                if child_type not in child_fields:
+                    msg = f"bulk result line {lines_read}: unexpected child type {child_type!r}"
+                    raise BulkOperationError(msg)
+            group.append(raw)
+            index.add(child_id)
+        if keys is not None:
+            hold()
+    finally:
+        counter.lines = lines_read
+        counter.roots = roots_read
     return held
