@@ -11,8 +11,6 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from singer_sdk.sinks import BatchSink
-
 from target_loyalty.exceptions import RecordError
 from target_loyalty.records import (
     parse_customer,
@@ -21,6 +19,7 @@ from target_loyalty.records import (
     parse_privacy_request,
     parse_roster,
 )
+from target_loyalty.sdk_seam import SeamSink
 from target_loyalty.typed_records import ParsedRecord
 
 if TYPE_CHECKING:
@@ -34,7 +33,7 @@ def _shop_of(record: Mapping[str, Any]) -> str:
     return shop if isinstance(shop, str) and shop else UNKNOWN_SHOP
 
 
-class LoyaltySink(BatchSink):
+class LoyaltySink(SeamSink):
     """Common plumbing: our own parsing instead of per-record JSON Schema validation."""
 
     MAX_SIZE_DEFAULT = 20000
@@ -50,17 +49,10 @@ class LoyaltySink(BatchSink):
         """JSON Schema validation is opt-in (``validate_records``): the parser is strict."""
         return bool(self.config.get("validate_records", False))
 
-    def _validate_and_parse(self, record: dict[str, Any]) -> dict[str, Any]:
-        # Without validation, skip the SDK's timestamp parsing too: our parser reads
-        # ISO strings directly, and this is the hot path.
-        if self.validate_schema:
-            return super()._validate_and_parse(record)
-        return record
-
-    def _singer_validate_message(self, record: dict[str, Any]) -> None:
-        # A record missing its key must be quarantined, not crash the run: the parser
-        # checks keys and names the field.
-        return
+    # A record missing its key must be quarantined, not crash the run: the parser checks
+    # keys and names the field. (Without validation the SDK's timestamp parsing is
+    # skipped too, see SeamSink: the parser reads ISO strings, and this is the hot path.)
+    sdk_checks_key_properties = False
 
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         """Parse the record as it arrives; the first record of a shop takes its lock at once.
@@ -170,9 +162,8 @@ class PrivacyRequestsSink(LoyaltySink):
 class IgnoredStreamSink(LoyaltySink):
     """Any other stream: nothing to book, but every record is counted with the reason."""
 
-    def _singer_validate_message(self, record: dict[str, Any]) -> None:
-        # Not our contract: keep singer-sdk's own key-property check.
-        BatchSink._singer_validate_message(self, record)
+    # Not our contract: keep singer-sdk's own key-property check.
+    sdk_checks_key_properties = True
 
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         """Keep the record to count it: there is nothing to parse."""

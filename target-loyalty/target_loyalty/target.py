@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from singer_sdk import Target
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sinks import Sink
 from target_runtime.run_log import BatchLog
@@ -29,6 +28,7 @@ from target_loyalty.outcome import run_manifest, store_dead_letter
 from target_loyalty.reader import LoyaltyReader
 from target_loyalty.records import parse_moment
 from target_loyalty.runs import RunRegistry
+from target_loyalty.sdk_seam import SeamTarget, remove_sdc_metadata, sink_context
 from target_loyalty.settings import (
     CONFIG_SCHEMA,
     database_url_from_config,
@@ -74,7 +74,7 @@ def _moment(value: Any, name: str) -> datetime | None:
     return parse_moment(value, fail)
 
 
-class TargetLoyalty(StateAfterCommit, Target):
+class TargetLoyalty(StateAfterCommit, SeamTarget):
     """Keeps a loyalty program's books from the tap's customers, orders and roster."""
 
     name = "target-loyalty"
@@ -144,7 +144,12 @@ class TargetLoyalty(StateAfterCommit, Target):
 
     # Singer message handling -------------------------------------------------------
 
-    def _process_record_message(self, message_dict: dict[str, Any]) -> None:
+    def process_record_message(self, message_dict: dict[str, Any]) -> None:
+        """Book a RECORD: typed records and plain ones skip the SDK's per-record steps.
+
+        Args:
+            message_dict: The RECORD message.
+        """
         if message_dict.get("stream") == "customer_roster" and "version" in message_dict:
             version = message_dict["version"]
             if version != self.roster_version and self.roster_version is not None:
@@ -157,18 +162,18 @@ class TargetLoyalty(StateAfterCommit, Target):
             # and the batch remain.
             sink = self.get_sink(message_dict["stream"])
             sink.tally_record_read()
-            sink.take_parsed(record, sink._get_context({}))
+            sink.take_parsed(record, sink_context(sink, {}))
             self._counted(sink)
             return
         sink = self._plain_sink(message_dict)
         if sink is None:
-            super()._process_record_message(message_dict)
+            super().process_record_message(message_dict)
             return
         # singer-sdk's own steps, less the ones that do nothing here (copy, map, validate,
         # conform): about a third of the per-record cost of a large run.
         record = message_dict["record"]
-        sink._remove_sdc_metadata_from_record(record)
-        context = sink._get_context(record)
+        remove_sdc_metadata(sink, record)
+        context = sink_context(sink, record)
         sink.tally_record_read()
         sink.process_record(record, context)
         self._counted(sink)
@@ -177,10 +182,15 @@ class TargetLoyalty(StateAfterCommit, Target):
         sink.record_counter_metric.increment()
         if sink.is_full:
             self.drain_one(sink)
-        self._handle_max_record_age()
+        self.handle_max_record_age()
 
-    def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
-        super()._process_schema_message(message_dict)
+    def process_schema_message(self, message_dict: dict[str, Any]) -> None:
+        """Create the stream's sink, then decide whether its records are decoded typed.
+
+        Args:
+            message_dict: The SCHEMA message.
+        """
+        super().process_schema_message(message_dict)
         # Decide once per SCHEMA, not per record, whether the reader may decode this
         # stream's records typed: only when nothing (map, flattening, metadata,
         # validation) would change the record before the parser reads it.
@@ -214,7 +224,12 @@ class TargetLoyalty(StateAfterCommit, Target):
     # it is committed before it is printed and a crash replays at most what came after the
     # last printed STATE; a state already printed is not printed again.
 
-    def _process_activate_version_message(self, message_dict: dict[str, Any]) -> None:
+    def process_activate_version_message(self, message_dict: dict[str, Any]) -> None:
+        """Close a roster version once its records were received.
+
+        Args:
+            message_dict: The ACTIVATE_VERSION message.
+        """
         # The tap sends ACTIVATE_VERSION before the roster's records and again after
         # them; only the one that follows records of its version closes a roster.
         if message_dict.get("stream") != "customer_roster":
