@@ -108,3 +108,24 @@ def test_typed_order_rows_build_the_records_dicts_build() -> None:
         assert order_record(typed_node, "shop") == order_record(node, "shop")
     with pytest.raises(ValueError, match="not a Shopify gid"):
         order_record(decode_order(b'[{"id":"x","updatedAt":"2024-01-01T00:00:00Z"}]'), "shop")
+
+
+def test_the_counter_holds_the_lines_read_before_a_bad_line() -> None:
+    # read_held counts in locals: the counter must still say how far it got when it raises.
+    counter = LineCounter()
+    bad = [*LINES[:4], b'{"id":"gid://sho']
+    with pytest.raises(BulkOperationError, match="line 5 is not valid JSON"):
+        read_held(bad, CHILDREN, counter, completion_fields=("refunds",))
+    assert (counter.lines, counter.roots) == (4, 2)
+
+
+def test_refunds_mark_only_the_roots_that_need_completion() -> None:
+    lines = [
+        b'{"id":"gid://shopify/Order/1","updatedAt":"2024-01-01T00:00:01Z","refunds":[]}',
+        b'{"id":"gid://shopify/Order/2","updatedAt":"2024-01-01T00:00:01Z","refunds":null}',
+        b'{"id":"gid://shopify/Order/3","updatedAt":"2024-01-01T00:00:01Z"}',
+        b'{"id":"gid://shopify/Order/4","updatedAt":"2024-01-01T00:00:01Z",'
+        b'"refunds":[{"id":"gid://shopify/Refund/9"}]}',
+    ]
+    held = read_held(lines, CHILDREN, completion_fields=("refunds",))
+    assert [root.completes for root in held.roots] == [False, False, False, True]
