@@ -324,8 +324,7 @@ def main(argv: list[str]) -> int:
 
     from target_crm.exceptions import CrmConfigError  # noqa: PLC0415
     from target_crm.report_html import DATABASE_URL_VARIABLE, html_report  # noqa: PLC0415
-    from target_crm.settings import DEFAULT_DATABASE_URL  # noqa: PLC0415
-    from target_crm.target import database_url  # noqa: PLC0415
+    from target_crm.settings import DEFAULT_DATABASE_URL, database_url  # noqa: PLC0415
 
     def add_run(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--run", help="a run id (default: the latest)")

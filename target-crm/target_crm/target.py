@@ -45,7 +45,7 @@ from target_crm.exceptions import (
 )
 from target_crm.reconcile import apply_roster, gate_roster, roster_shops
 from target_crm.runs import RunLedger, StatKey, load_cutovers, record_cutovers
-from target_crm.settings import CONFIG_SCHEMA, DEFAULT_DATABASE_URL
+from target_crm.settings import CONFIG_SCHEMA, database_url
 from target_crm.sinks import (
     CrmSink,
     CustomersSink,
@@ -85,26 +85,6 @@ def _paid_statuses(config: Mapping[str, Any]) -> frozenset[str]:
         msg = "paid_financial_statuses must be a list of Shopify financial statuses"
         raise ValueError(msg)
     return frozenset(v.strip().upper() for v in raw)
-
-
-def database_url(config: Mapping[str, Any]) -> str:
-    """The store's URL: the setting; only an absent setting falls back to the default.
-
-    Raises:
-        CrmConfigError: the setting is present but empty or blank (an unset variable in
-            Meltano's environment would otherwise silently write to a local SQLite file).
-    """
-    if "database_url" not in config:
-        return DEFAULT_DATABASE_URL
-    raw = config["database_url"]
-    if not isinstance(raw, str) or not raw.strip():
-        msg = (
-            "database_url is set but empty: give the CRM store's SQLAlchemy URL "
-            "(in Meltano, the CRM_DATABASE_URL variable), or remove the setting to use the "
-            f"local default {DEFAULT_DATABASE_URL}"
-        )
-        raise CrmConfigError(msg, errors=[msg])
-    return raw.strip()
 
 
 def _share(config: Mapping[str, Any]) -> Decimal:
