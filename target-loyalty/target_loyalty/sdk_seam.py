@@ -25,10 +25,12 @@ class SeamSink(BatchSink):
     def _validate_and_parse(self, record: dict[str, Any]) -> dict[str, Any]:
         # `Sink._validate_and_parse`: JSON Schema validation, then parsing every date-time
         # string into a datetime in place. `get_validator()` returns None already when
-        # `validate_records` is off, but the timestamp parsing would still run: the
-        # target's parser reads ISO strings, and a quarantined record must be stored as it
-        # arrived. No public hook turns the parsing off, so it is skipped here unless
-        # validation is on (then the SDK's step runs unchanged).
+        # `validate_records` is off, but the timestamp parsing would still run, and it
+        # changes behaviour: a malformed timestamp fails the run (datetime_error_treatment
+        # ERROR) where the parser quarantines the record; a quarantined record would be
+        # stored with datetimes instead of as it arrived; every record pays the walk. No
+        # public hook turns the parsing off (`preprocess_record` runs after it), so it is
+        # skipped here unless validation is on (then the SDK's step runs unchanged).
         if self.validate_schema:
             return super()._validate_and_parse(record)
         return record
