@@ -40,8 +40,21 @@ def _text(value: Any) -> Any:
     return None if value is None else str(value)
 
 
-def _converter(column: sa.Column[Any], dialect: str) -> Convert:
+def _sqlalchemy_sqlite_datetime(value: datetime | None) -> str | None:
+    # SQLAlchemy's SQLite DATETIME storage format (microseconds always written).
+    naive = _naive_utc(value)
+    if naive is None:
+        return None
+    return (
+        f"{naive.year:04d}-{naive.month:02d}-{naive.day:02d} "
+        f"{naive.hour:02d}:{naive.minute:02d}:{naive.second:02d}.{naive.microsecond:06d}"
+    )
+
+
+def _converter(column: sa.Column[Any], dialect: str, *, sqlalchemy_text: bool = False) -> Convert:
     if isinstance(column.type, s.UTCDateTime):
+        if sqlalchemy_text and dialect == "sqlite":
+            return _sqlalchemy_sqlite_datetime
         return _naive_utc
     if isinstance(column.type, s.Money) and dialect == "sqlite":
         return _text  # exact decimal text; SQLite's NUMERIC would go through float
@@ -91,12 +104,19 @@ def write(
 
 
 def _params(
-    table: sa.Table, columns: list[str], rows: Sequence[Mapping[str, Any]], dialect: str
+    table: sa.Table,
+    columns: list[str],
+    rows: Sequence[Mapping[str, Any]],
+    dialect: str,
+    *,
+    sqlalchemy_text: bool = False,
 ) -> list[tuple[Any, ...]]:
     # Convert only the columns that need it; the rest pass through untouched.
     converting = [
         (i, convert)
-        for i, convert in enumerate(_converter(table.c[c], dialect) for c in columns)
+        for i, convert in enumerate(
+            _converter(table.c[c], dialect, sqlalchemy_text=sqlalchemy_text) for c in columns
+        )
         if convert is not _same
     ]
     params = []
@@ -106,6 +126,37 @@ def _params(
             values[i] = convert(values[i])
         params.append(tuple(values))
     return params
+
+
+def update(
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    key: Sequence[str],
+) -> None:
+    """UPDATE each row's other columns where its ``key`` columns match: one executemany.
+
+    Values are stored exactly as SQLAlchemy's own UPDATE stored them (on SQLite, datetimes
+    as SQLAlchemy's text with microseconds, not the driver's), so switching a hot update to
+    this path leaves the stored data byte for byte the same.
+
+    Args:
+        conn: Connection inside the caller's transaction.
+        table: Target table.
+        rows: Rows with identical keys, each holding the ``key`` columns.
+        key: The columns matched in the WHERE clause.
+    """
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    columns = [c for c in rows[0] if c not in key]
+    mark = "?" if dialect == "sqlite" else "%s"
+    sql = (
+        f"UPDATE {table.name} SET {', '.join(f'{c} = {mark}' for c in columns)} "
+        f"WHERE {' AND '.join(f'{c} = {mark}' for c in key)}"
+    )
+    conn.exec_driver_sql(sql, _params(table, [*columns, *key], rows, dialect, sqlalchemy_text=True))
 
 
 def _stage_and_upsert(

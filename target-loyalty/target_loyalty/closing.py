@@ -18,9 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from target_loyalty import bulk, scope, storage
 from target_loyalty import outcome as run_outcome
 from target_loyalty import schema as s
-from target_loyalty import scope, storage
 from target_loyalty.domain.lifecycle import expiry_entries
 from target_loyalty.domain.model import ZERO, LedgerEntry, LoyaltyRules, Tier
 from target_loyalty.domain.reconciliation import Check, CheckStatus, RunStatus
@@ -239,7 +239,8 @@ def _store_metrics(
         final = timelines[cid][1] if cid in timelines else evaluate_tier(ZERO, None, rules.tiers)
         rows.append(
             {
-                "cid": cid,
+                "shop_domain": shop,
+                "customer_id": cid,
                 "tier": final.name if final else None,
                 "net_spend": net_spend(spends, rules.evaluation_period, now),
                 "points_balance": points.get(cid, 0),
@@ -247,19 +248,9 @@ def _store_metrics(
                 "metrics_at": now,
             }
         )
-    if rows:
-        conn.execute(
-            sa.update(a)
-            .where(a.c.shop_domain == shop, a.c.customer_id == sa.bindparam("cid"))
-            .values(
-                tier=sa.bindparam("tier"),
-                net_spend=sa.bindparam("net_spend"),
-                points_balance=sa.bindparam("points_balance"),
-                cashback_balance=sa.bindparam("cashback_balance"),
-                metrics_at=sa.bindparam("metrics_at"),
-            ),
-            rows,
-        )
+    # One executemany through the driver: a first close stores every account, and
+    # SQLAlchemy's per-row bind processing was half of this statement's CPU time.
+    bulk.update(conn, a, rows, key=("shop_domain", "customer_id"))
 
 
 def purge(conn: Connection, shop: str, retention_days: int, now: datetime) -> int:
