@@ -26,32 +26,36 @@ from decimal import Decimal
 from types import FrameType
 from typing import Any
 
+from target_runtime.sdk_seam import SeamTargetMixin
 
-class StateAfterCommit:
+
+class StateAfterCommit(SeamTargetMixin):
     """Mixin for a ``singer_sdk.Target``: drain on STATE, print each state once."""
 
     #: The last state printed (None until one is).
     emitted_state: dict[str, Any] | None = None
 
-    # The three members below are singer-sdk's private message and signal handlers: the SDK
-    # offers no public hook for "a STATE arrived", "a state is printed" or "a signal
-    # stopped the run" (checked against singer-sdk 0.54).
+    # The SDK's STATE and signal handlers are private; `SeamTargetMixin` forwards them to
+    # the public-named steps overridden here (checked against singer-sdk 0.54).
 
-    def _process_state_message(self, message_dict: dict[str, Any]) -> None:
-        super()._process_state_message(message_dict)  # type: ignore[misc]
-        latest = self._latest_state  # type: ignore[attr-defined]
+    def process_state_message(self, message_dict: dict[str, Any]) -> None:
+        """Keep the STATE; drain every sink when it differs from the last one printed."""
+        super().process_state_message(message_dict)
+        latest = self.latest_state
         if latest and latest != self.emitted_state:
             self.drain_all()  # type: ignore[attr-defined]
 
-    def _write_state_message(self, state: dict[str, Any]) -> None:
+    def write_state_message(self, state: dict[str, Any]) -> None:
+        """Print the state unless it is the last one printed, its numbers as JSON numbers."""
         if state == self.emitted_state:
             return
         self.emitted_state = copy.deepcopy(state)
-        super()._write_state_message(_json_numbers(state))  # type: ignore[misc]
+        super().write_state_message(_json_numbers(state))
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+    def handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """Let singer-sdk drain on the signal, then record how the run ended (even if not)."""
         try:
-            super()._handle_termination(signum, frame)  # type: ignore[misc]
+            super().handle_termination(signum, frame)
         finally:
             self.run_stopped(signum)
 
