@@ -16,7 +16,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk.sinks import BatchSink
 from sqlalchemy.engine import Connection
 
 from target_crm import outputs, privacy, storage
@@ -37,6 +36,7 @@ from target_crm.parsing import (
 )
 from target_crm.reconcile import save_roster
 from target_crm.runs import StatKey
+from target_crm.sdk_seam import SeamSink
 
 if TYPE_CHECKING:
     from target_crm.target import TargetCRM
@@ -67,10 +67,12 @@ def _pending(context: dict[str, Any]) -> _Pending:
     return pending
 
 
-class CrmSink(BatchSink):
+class CrmSink(SeamSink):
     """Base sink: strict parsing, quarantine, statistics, one transaction per batch."""
 
     MAX_SIZE_DEFAULT = 10000
+    # A record missing its key is quarantined by the parser, not fatal.
+    sdk_checks_key_properties = False
 
     @staticmethod
     def parser(record: Mapping[str, Any]) -> Any:
@@ -92,16 +94,6 @@ class CrmSink(BatchSink):
     def validate_schema(self) -> bool:
         """Per-record JSON Schema validation is opt-in: the strict parser validates."""
         return bool(self.config.get("validate_records", False))
-
-    def _validate_and_parse(self, record: dict[str, Any]) -> dict[str, Any]:
-        # The parser reads times and money itself; the SDK's per-field datetime
-        # conversion is skipped (it is a large share of the per-record cost).
-        if self._validator is not None:
-            self._validator.validate(record)
-        return record
-
-    def _singer_validate_message(self, record: dict[str, Any]) -> None:
-        """A record missing its key is quarantined by the parser, not fatal."""
 
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         """Take the shop's sync lock on its first record, then parse and buffer the record.
@@ -431,6 +423,9 @@ class PrivacySink(CrmSink):
 class UnsupportedStreamSink(CrmSink):
     """Any other stream: nothing to apply, but every record is counted as skipped."""
 
+    # Keep the Singer spec check (missing key properties fail) for foreign streams.
+    sdk_checks_key_properties = True
+
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         """Count the record as skipped (no shop lock: these records change nothing)."""
         pending = _pending(context)
@@ -444,10 +439,6 @@ class UnsupportedStreamSink(CrmSink):
     ) -> None:
         """Nothing to store: the statistics say why."""
         del conn, parsed, stats, now
-
-    def _singer_validate_message(self, record: dict[str, Any]) -> None:
-        # Keep the Singer spec check (missing key properties fail) for foreign streams.
-        BatchSink._singer_validate_message(self, record)
 
 
 __all__ = [

@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 from singer_sdk.sinks import Sink
-from singer_sdk.target_base import Target
 from sqlalchemy.engine import Connection
 from target_runtime.run_log import BatchLog
 from target_runtime.singer_input import DeadLetter, ResilientSingerReader
@@ -45,6 +44,7 @@ from target_crm.exceptions import (
 )
 from target_crm.reconcile import apply_roster, gate_roster, roster_shops
 from target_crm.runs import RunLedger, StatKey, load_cutovers, record_cutovers
+from target_crm.sdk_seam import SeamTarget
 from target_crm.settings import CONFIG_SCHEMA, database_url
 from target_crm.sinks import (
     CrmSink,
@@ -102,7 +102,7 @@ def _share(config: Mapping[str, Any]) -> Decimal:
     return share
 
 
-class TargetCRM(StateAfterCommit, Target):
+class TargetCRM(StateAfterCommit, SeamTarget):
     """Singer target: Shopify customers and orders into a CRM store (SQLite or PostgreSQL)."""
 
     name = "target-crm"
@@ -179,11 +179,9 @@ class TargetCRM(StateAfterCommit, Target):
 
     def after_commit(self, sink: Sink, rejected: Sequence[dict[str, Any]]) -> None:
         """After a batch commits: emit STATE if nothing else is pending; check rejects."""
-        others_empty = all(
-            s.current_size == 0 for s in self._sinks_active.values() if s is not sink
-        )
-        if self._latest_state and others_empty:
-            self._write_state_message(copy.deepcopy(self._latest_state))
+        others_empty = all(s.current_size == 0 for s in self.active_sinks.values() if s is not sink)
+        if self.latest_state and others_empty:
+            self.write_state_message(copy.deepcopy(self.latest_state))
         self._count_rejects(len(rejected), rejected[-1] if rejected else {})
         # Delivery reads the outbox the batch just committed. STATE goes first: it only
         # says the input is stored, and the outbox (not the Singer state) is what delivery
@@ -217,9 +215,8 @@ class TargetCRM(StateAfterCommit, Target):
     def drain_upstream(self, stream_name: str) -> None:
         """Commit the buffered records of the streams this stream's batch depends on."""
         for name in UPSTREAM.get(stream_name, ()):
-            sink = self._sinks_active.get(name)
-            if sink is not None:
-                self.drain_one(sink)
+            if self.sink_exists(name):
+                self.drain_one(self.get_sink(name))
 
     # Run life-cycle --------------------------------------------------------------------
 
