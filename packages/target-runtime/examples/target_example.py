@@ -162,16 +162,15 @@ class ContactsSink(BatchSink):
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         shop = record.get("shop_domain")
         if isinstance(shop, str) and text_problem(shop, TEXT_LIMITS["shop_domain"]) is None:
-            self.example.take_shop(shop)  # refused (ShopLockedError) while another run has it
+            # Refused (ShopLockedError, naming the holder) while another run has the shop.
+            self.example.lock.acquire(self.example.engine, shop, datetime.now(UTC))
         try:
             contact = contact_from_customer(record)
         except RecordRejectedError as why:
-            key = f"{record.get('shop_domain')}/{record.get('id')}"[:300]
-            payload = json.dumps(record, default=str, sort_keys=True)
-            row = {"stream": self.stream_name, "record_key": key, "payload": payload}
-            context.setdefault("rejected", []).append(
-                {**row, "field": why.field, "reason": why.reason}
-            )
+            row = {"stream": self.stream_name, "field": why.field, "reason": why.reason}
+            row["record_key"] = f"{record.get('shop_domain')}/{record.get('id')}"[:300]
+            row["payload"] = json.dumps(record, default=str, sort_keys=True)
+            context.setdefault("rejected", []).append(row)
             return
         batch = context.setdefault("contacts", {})
         key = (contact.shop_domain, contact.id)
@@ -207,9 +206,8 @@ class TargetExample(StateAfterCommit, Target):
         super().__init__(*args, **kwargs)
         self.max_parallelism = 1  # one writer per run: the lock's heartbeat is per run
         self.run_id = uuid.uuid4().hex
-        self.engine = sa.create_engine(
-            database_url_from_config(self.config, "sqlite:///target_example.db")
-        )
+        url = database_url_from_config(self.config, "sqlite:///target_example.db")
+        self.engine = sa.create_engine(url)
         metadata.create_all(self.engine)
         lease = lease_from_config(self.config, 600)
         self.lock = ShopLock(sync_locks, self.run_id, lease, advisory_namespace=self.name)
@@ -218,15 +216,9 @@ class TargetExample(StateAfterCommit, Target):
     def get_sink_class(self, stream_name: str) -> type[BatchSink]:
         return ContactsSink if stream_name == "customers" else SkippedSink
 
-    def take_shop(self, shop: str) -> None:
-        if shop not in self.lock.held:
-            self.lock.acquire(self.engine, shop, datetime.now(UTC))
-
     def quarantine(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
         for row in rows:
-            self.logger.warning(
-                "Quarantined %s %s: %s", row["stream"], row["record_key"], row["reason"]
-            )
+            self.logger.warning("Quarantined %(stream)s %(record_key)s: %(reason)s", row)
         if rows:
             conn.execute(sa.insert(quarantine), [{**row, "run_id": self.run_id} for row in rows])
 
