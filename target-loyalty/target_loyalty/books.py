@@ -30,6 +30,7 @@ from target_loyalty.domain.model import (
 )
 from target_loyalty.domain.privacy import PrivacyRequest
 from target_loyalty.domain.roster import deletion_refusal
+from target_loyalty.domain.versions import newer_known_version
 from target_loyalty.exceptions import RecordError, RosterDeletionRefusedError
 from target_loyalty.records import Customer, Manifest
 from target_loyalty.runs import RunRegistry
@@ -161,10 +162,12 @@ class Books:
             latest: dict[int, Customer] = {}
             notes: list[Discrepancy] = []
             for c in customers:
-                seen = [v for v in (stored.get(c.customer_id), _updated(latest, c)) if v]
-                if seen and c.updated_at < max(seen):
+                newer = newer_known_version(
+                    c.updated_at, stored.get(c.customer_id), _updated(latest, c)
+                )
+                if newer is not None:
                     tally[skipped(SkipReason.STALE_VERSION)] += 1
-                    notes.append(_stale_customer(c, max(seen)))
+                    notes.append(_stale_customer(c, newer))
                     continue
                 latest[c.customer_id] = c
                 tally["applied"] += 1
@@ -402,8 +405,8 @@ def _stale_customer(customer: Customer, latest: datetime) -> Discrepancy:
 def _stale(order: Order, booked: dict[int, datetime]) -> Discrepancy | None:
     """An older version of an order than the one booked is ignored (newer wins), so
     replaying any input never flips an order back and forth."""
-    latest = booked.get(order.order_id)
-    if latest is None or order.updated_at >= latest:
+    latest = newer_known_version(order.updated_at, booked.get(order.order_id))
+    if latest is None:
         return None
     return Discrepancy(
         f"orders:{order.order_id}",
