@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from singer_sdk.helpers._flattening import flatten_key
 from singer_sdk.mapper import StreamMap
+
+from tap_shopify_history.sdk_seam import flatten_key
 
 
 def _types(node: dict[str, Any]) -> list[str]:

@@ -22,11 +22,15 @@ from singer_sdk import Stream, Tap
 # singer-sdk exports no public name for it (helpers._typing).
 # `utc_now`: the SDK's clock for `time_extracted`, kept so the fast path stamps records
 # with the same clock as the SDK's path (helpers._util, no public name).
+# `flatten_key`: the SDK's ``parent__child`` column name of a nested key; the tap's
+# flattening fix-up must name the columns exactly as the SDK's flattening does
+# (helpers._flattening, no public name).
+from singer_sdk.helpers._flattening import flatten_key
 from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.types import Context
 
-__all__ = ["SeamStream", "SeamTap", "conform_record_data_types", "utc_now"]
+__all__ = ["SeamStream", "SeamTap", "conform_record_data_types", "flatten_key", "utc_now"]
 
 
 class SeamTap(Tap):
@@ -77,6 +81,18 @@ class SeamStream(Stream):
         way to checkpoint mid-stream.
         """
         self._write_state_message()
+
+    def write_activate_version_message(self, version: int) -> None:
+        """Write an ACTIVATE_VERSION message now (`Stream._write_activate_version_message`).
+
+        The roster's version is complete only after its last record and the count check,
+        which run inside the stream's own read; the SDK writes the message only at the
+        end of a FULL_TABLE sync, and no public name writes one.
+
+        Args:
+            version: The stream version to activate.
+        """
+        self._write_activate_version_message(version)
 
     def _write_record_message(self, record: dict[str, Any]) -> None:
         # `Stream._write_record_message`: writes one record's RECORD messages. The one

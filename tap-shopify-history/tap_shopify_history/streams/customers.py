@@ -44,8 +44,8 @@ class CustomersStream(IncrementalShopifyStream):
         Args:
             context: Stream partition.
         """
-        roster = self._tap.streams.get(ROSTER_STREAM)
-        webhook_only = self._tap.webhook_only  # type: ignore[attr-defined]
+        roster = self.tap.streams.get(ROSTER_STREAM)
+        webhook_only = self.tap.webhook_only  # type: ignore[attr-defined]
         if roster is not None and not roster.selected and not webhook_only:
             self.logger.info(ROSTER_LEFT_TO_DAILY_JOB)
         yield from super().read(context)

@@ -33,7 +33,7 @@ class SyncManifestStream(ShopifyStream):
         Args:
             context: Stream partition.
         """
-        manifest = self._tap.manifest  # type: ignore[attr-defined]
+        manifest = self.tap.manifest  # type: ignore[attr-defined]
         if not manifest.parts:
             return
         yield from manifest.records(self.session.shop_domain)

@@ -34,9 +34,15 @@ class PrivacyRequestsStream(ShopifyStream):
         # The SDK sets selection from the catalog; the queue setting decides.
         del value
 
-    def _increment_stream_state(
+    def increment_stream_state(
         self, latest_record: dict[str, Any], *, context: Context | None = None
     ) -> None:
+        """Move the bookmark to the record's queue position, only ever forward.
+
+        Args:
+            latest_record: The record just written.
+            context: Stream partition.
+        """
         state = self.get_context_state(context)
         position = latest_record["queue_position"]
         if position > (state.get("replication_key_value") or 0):
@@ -50,13 +56,13 @@ class PrivacyRequestsStream(ShopifyStream):
         Args:
             context: Stream partition.
         """
-        queue = self._tap.queue_read  # type: ignore[attr-defined]
+        queue = self.tap.queue_read  # type: ignore[attr-defined]
         if queue is None or self.sample_limit is not None:
             return
-        gone = self._tap.gone_customers  # type: ignore[attr-defined]
+        gone = self.tap.gone_customers  # type: ignore[attr-defined]
         hints = [queue.deleted[i] for i in sorted(gone) if i in queue.deleted]
         hints.extend(queue.privacy)
         for hint in sorted(hints, key=lambda h: h.position):
             yield privacy_record(hint)
-        self._tap.keep_queue_position()  # type: ignore[attr-defined]
+        self.tap.keep_queue_position()  # type: ignore[attr-defined]
         self.state_manager.is_flushed = False

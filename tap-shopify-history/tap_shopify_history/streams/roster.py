@@ -40,7 +40,7 @@ class CustomerRosterStream(ShopifyStream):
         Args:
             context: Stream partition.
         """
-        if self._tap.webhook_only:  # type: ignore[attr-defined]
+        if self.tap.webhook_only:  # type: ignore[attr-defined]
             return  # the near-real-time run reads the queue only; the scheduled runs list
         shop = self.session.shop_domain
         client = self.session.client
@@ -55,7 +55,7 @@ class CustomerRosterStream(ShopifyStream):
             for node in itertools.islice(nodes, self.sample_limit):
                 yield roster_record(node, shop)
             return
-        self._tally = self._tap.manifest.open(  # type: ignore[attr-defined]
+        self._tally = self.tap.manifest.open(  # type: ignore[attr-defined]
             self.name,
             WINDOW,
             selection=None,
@@ -79,11 +79,11 @@ class CustomerRosterStream(ShopifyStream):
             f"{after:,}",
         )
         # The version is complete only now: a target deletes what it did not see.
-        if self._stream_version is not None:
-            self._write_activate_version_message(self._stream_version)
+        if self.stream_version is not None:
+            self.write_activate_version_message(self.stream_version)
 
     def _count_customers(self) -> int:
-        customers = self._tap.streams["customers"]
+        customers = self.tap.streams["customers"]
         assert isinstance(customers, BulkWindowStream)
         return customers.exact_count(Window(None, None))
 
