@@ -26,6 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from singer_sdk import typing as th
+from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
 from singer_sdk.sinks import BatchSink
 from singer_sdk.target_base import Target
 from sqlalchemy.dialects import postgresql, sqlite
@@ -81,7 +82,7 @@ def contact_from_customer(record: Mapping[str, Any]) -> Contact:
         raise RecordRejectedError("id", f"not an integer (got {customer_id!r:.40})")
     if not 0 < customer_id <= MAX_ID:
         raise RecordRejectedError("id", f"{customer_id} is not a positive 64-bit id")
-    updated_at = record.get("updated_at")  # singer-sdk parsed it; None if it could not
+    updated_at = record.get("updated_at")  # parsed by singer-sdk; None if unreadable
     if not isinstance(updated_at, datetime):
         raise RecordRejectedError("updated_at", "not a date-time")
     email = _text(record, "email")
@@ -152,6 +153,9 @@ def upsert_contacts(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
 class ContactsSink(BatchSink):
     """``customers``: read each record, then upsert the batch in one transaction."""
 
+    # An unreadable date-time reaches the domain rule as None (quarantined), not as a crash.
+    datetime_error_treatment = DatetimeErrorTreatmentEnum.NULL
+
     def __init__(self, target: TargetExample, **kwargs: Any) -> None:
         super().__init__(target, **kwargs)
         self.example = target
@@ -160,10 +164,6 @@ class ContactsSink(BatchSink):
         """No JSON Schema validation: the domain rule judges, and quarantines, each record."""
 
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
-        shop = record.get("shop_domain")
-        if isinstance(shop, str) and text_problem(shop, TEXT_LIMITS["shop_domain"]) is None:
-            # Refused (ShopLockedError, naming the holder) while another run has the shop.
-            self.example.lock.acquire(self.example.engine, shop, datetime.now(UTC))
         try:
             contact = contact_from_customer(record)
         except RecordRejectedError as why:
@@ -171,7 +171,9 @@ class ContactsSink(BatchSink):
             row["record_key"] = f"{record.get('shop_domain')}/{record.get('id')}"[:300]
             row["payload"] = json.dumps(record, default=str, sort_keys=True)
             context.setdefault("rejected", []).append(row)
-            return
+            return  # a quarantine row is this run's own: it needs no shop lock
+        # Refused (ShopLockedError, naming the holder) while another run has the shop.
+        self.example.lock.acquire(self.example.engine, contact.shop_domain, datetime.now(UTC))
         batch = context.setdefault("contacts", {})
         key = (contact.shop_domain, contact.id)
         batch[key] = newer(batch.get(key), contact)
@@ -185,10 +187,9 @@ class ContactsSink(BatchSink):
 
 
 class SkippedSink(BatchSink):
-    """Any other stream: read and dropped."""
+    """Any other stream: read, and nothing of it stored."""
 
-    def process_batch(self, context: dict[str, Any]) -> None:
-        """Nothing of it is stored."""
+    def process_batch(self, context: dict[str, Any]) -> None: ...
 
 
 class TargetExample(StateAfterCommit, Target):

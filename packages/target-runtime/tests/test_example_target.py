@@ -116,6 +116,7 @@ def test_replay_changes_nothing_bad_input_is_quarantined_and_newer_wins(
     store.customer(1)
     store.customer(2, email="  Mixed@Example.COM ")
     store.customer(3, id=-3)  # not a positive id: quarantined, the run goes on
+    store.customer(4, updated_at="not a time")
     messages = store.messages()
     lines = to_lines(messages[:2]) + "not json\n" + to_lines(messages[2:])
     config = config_file(tmp_path, database_url)
@@ -129,6 +130,7 @@ def test_replay_changes_nothing_bad_input_is_quarantined_and_newer_wins(
     }
     assert sorted(table(database_url, "SELECT stream, field FROM example_quarantine")) == [
         ("customers", "id"),
+        ("customers", "updated_at"),
         ("input", "line"),
     ]
     assert states(first.stdout) == [m["value"] for m in messages if m["type"] == "STATE"]
