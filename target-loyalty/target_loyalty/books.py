@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from target_runtime.merge import OrderOwnerChange, merged_owner
 
 from target_loyalty import outcome as run_outcome
 from target_loyalty import privacy_store, storage
@@ -463,22 +464,17 @@ def _account_row(shop: str, c: Customer) -> dict[str, Any]:
 
 
 def _merge_target(conn: Connection, shop: str, loser: int) -> int | None:
-    """The customer that now owns most of the loser's former orders, if any."""
+    """The customer that now owns most of the loser's former orders, if any (``merged_owner``)."""
     o = s.orders
-    query = (
-        sa.select(o.c.customer_id, sa.func.count())
-        .where(
-            o.c.shop_domain == shop,
-            o.c.previous_customer_id == loser,
-            o.c.customer_id.is_not(None),
-            o.c.customer_id != loser,
-        )
-        .group_by(o.c.customer_id)
-        .order_by(sa.func.count().desc(), o.c.customer_id)
-        .limit(1)
+    query = sa.select(o.c.customer_id).where(
+        o.c.shop_domain == shop,
+        o.c.previous_customer_id == loser,
+        o.c.customer_id.is_not(None),
+        o.c.customer_id != loser,
     )
-    row = conn.execute(query).first()
-    return None if row is None else int(row[0])
+    return merged_owner(
+        loser, (OrderOwnerChange(loser, int(owner)) for owner in conn.execute(query).scalars())
+    )
 
 
 def _restore(conn: Connection, shop: str, ids: Sequence[int]) -> None:
