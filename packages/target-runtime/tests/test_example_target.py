@@ -96,7 +96,7 @@ def stdout_lines(process: subprocess.Popen[str]) -> queue.Queue[str]:
 def next_state(lines: queue.Queue[str]) -> dict[str, Any]:
     # A guard against a hang, not a speed check: a STATE that never comes fails the test.
     try:
-        line = lines.get(timeout=60)
+        line = lines.get(timeout=120)
     except queue.Empty:
         line = ""
     assert line, "no STATE printed while the run was still reading its input"
@@ -190,7 +190,7 @@ def test_state_follows_its_commit_and_a_second_run_for_the_shop_is_refused(
         assert set(contacts(database_url)) == {1, 2}
         running.stdin.close()
         assert running.wait(timeout=120) == 0
-        assert printed.get(timeout=60) == ""  # nothing printed twice at the end of input
+        assert printed.get(timeout=120) == ""  # nothing printed twice at the end of input
     finally:
         if running.poll() is None:
             running.kill()
