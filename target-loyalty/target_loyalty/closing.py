@@ -27,6 +27,7 @@ from target_loyalty.domain.reconciliation import Check, CheckStatus, RunStatus
 from target_loyalty.domain.tiers import (
     OrderSpend,
     TimedSpend,
+    cashback_percent,
     evaluate_tier,
     net_spend,
     plan_cashback,
@@ -192,13 +193,11 @@ def _plan_cashback(
         # A customer whose only orders are test orders has no spend history at all.
         at_order, _final = timelines[cid]
         for spend, eligible in history.get(cid, []):
-            tier = at_order.get(spend.order_id)
-            percent = tier.cashback_percent if tier and eligible else ZERO
             cashback = plan_cashback(
                 cid,
                 spend.order_id,
                 net_amount=spend.net_amount,
-                percent=percent,
+                percent=cashback_percent(at_order.get(spend.order_id), eligible),
                 booked=booked.get((cid, spend.order_id), []),
                 occurred_at=spend.created_at,
             )

@@ -83,6 +83,17 @@ def floor_cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_FLOOR)
 
 
+def cashback_percent(tier_held: Tier | None, eligible: bool) -> Decimal:
+    """The cashback percent an order earns on its net spend.
+
+    Only an order that earns (``eligible``: it has a customer, is paid, not a test order and
+    carries no skip tag) earns cashback, at the tier the customer held when it was placed;
+    an order placed below every tier, or one that does not (or no longer) earn, gets 0, so
+    the cashback it was issued is corrected back to nothing.
+    """
+    return tier_held.cashback_percent if tier_held is not None and eligible else ZERO
+
+
 def plan_cashback(
     customer_id: int,
     order_id: int,
