@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from target_loyalty import bulk, scope, storage
 from target_loyalty import outcome as run_outcome
 from target_loyalty import schema as s
-from target_loyalty.domain.lifecycle import expiry_entries
+from target_loyalty.domain.lifecycle import PURGED_STATUSES, expiry_entries, purge_cutoff
 from target_loyalty.domain.model import ZERO, LedgerEntry, LoyaltyRules, Tier
 from target_loyalty.domain.reconciliation import Check, CheckStatus, RunStatus
 from target_loyalty.domain.tiers import (
@@ -259,8 +259,8 @@ def purge(conn: Connection, shop: str, retention_days: int, now: datetime) -> in
         conn.execute(
             sa.select(a.c.customer_id).where(
                 a.c.shop_domain == shop,
-                a.c.status.in_(["deleted", "merged"]),
-                a.c.deleted_at <= now - timedelta(days=retention_days),
+                a.c.status.in_(PURGED_STATUSES),
+                a.c.deleted_at <= purge_cutoff(now, retention_days),
             )
         )
         .scalars()

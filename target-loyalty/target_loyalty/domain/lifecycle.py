@@ -128,6 +128,32 @@ def expiry_entries(
     return out
 
 
+#: Account statuses the retention purge removes: soft-deleted or merged away (never active).
+PURGED_STATUSES = ("deleted", "merged")
+
+
+@dataclass(frozen=True)
+class RetainedAccount:
+    """What the purge reads of an account: its status and when it was deleted or merged."""
+
+    status: str
+    deleted_at: datetime | None
+
+
+def purge_cutoff(now: datetime, retention_days: int) -> datetime:
+    """Accounts deleted or merged at or before this moment have served their retention."""
+    return now - timedelta(days=retention_days)
+
+
 def purge_due(deleted_at: datetime | None, now: datetime, retention_days: int) -> bool:
     """Whether a soft-deleted account's retention period is over."""
-    return deleted_at is not None and deleted_at + timedelta(days=retention_days) <= now
+    return deleted_at is not None and deleted_at <= purge_cutoff(now, retention_days)
+
+
+def account_purge_due(account: RetainedAccount, now: datetime, retention_days: int) -> bool:
+    """Whether the purge removes this account, its personal data and its ledger rows.
+
+    The store's purge selects the same accounts in SQL from ``PURGED_STATUSES`` and
+    ``purge_cutoff``.
+    """
+    return account.status in PURGED_STATUSES and purge_due(account.deleted_at, now, retention_days)
