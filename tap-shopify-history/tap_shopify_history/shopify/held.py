@@ -21,7 +21,7 @@ import msgspec
 
 from tap_shopify_history.shopify.errors import BulkOperationError
 from tap_shopify_history.shopify.ids import gid_type
-from tap_shopify_history.shopify.jsonl import LineCounter
+from tap_shopify_history.shopify.jsonl import LineCounter, find_in
 
 _decode = msgspec.json.Decoder().decode
 GID_PREFIX = "gid://shopify/"
@@ -53,23 +53,6 @@ class HeldRoot(NamedTuple):
     id: str
     lines: bytes
     completes: bool
-
-
-def _find_in(obj: Any, gid: str) -> dict[str, Any] | None:
-    # Children of inline lists (an order's refunds) name an object nested in the root.
-    if isinstance(obj, dict):
-        if obj.get("id") == gid:
-            return obj
-        values: Iterable[Any] = obj.values()
-    elif isinstance(obj, list):
-        values = obj
-    else:
-        return None
-    for value in values:
-        found = _find_in(value, gid)
-        if found is not None:
-            return found
-    return None
 
 
 class HeldRoots:
@@ -146,7 +129,7 @@ class HeldRoots:
         index = {node["id"]: node} if "id" in node else {}
         for child in objects[1:]:
             parent_id = child.pop("__parentId")
-            parent = index.get(parent_id) or _find_in(node, parent_id)
+            parent = index.get(parent_id) or find_in(node, parent_id)
             assert parent is not None  # checked when the lines were read
             child_id = child["id"]
             parent.setdefault(self._field_of(child_id), []).append(child)
@@ -272,7 +255,7 @@ def read_held(
             if keys is None or (
                 # A parent nested in an inline list of the root or of a child line.
                 parent_id not in index
-                and not any(_find_in(_decode(held_line), parent_id) for held_line in group)
+                and not any(find_in(_decode(held_line), parent_id) for held_line in group)
             ):
                 msg = (
                     f"bulk result line {lines_read}: parent {parent_id} is not the current "

@@ -25,7 +25,7 @@ class LineCounter:
     roots: int = 0
 
 
-def _find_in(obj: Any, gid: str) -> dict[str, Any] | None:
+def find_in(obj: Any, gid: str) -> dict[str, Any] | None:
     # Children of inline lists (an order's refunds) name an object nested in the root.
     if isinstance(obj, dict):
         if obj.get("id") == gid:
@@ -36,7 +36,7 @@ def _find_in(obj: Any, gid: str) -> dict[str, Any] | None:
     else:
         return None
     for value in values:
-        found = _find_in(value, gid)
+        found = find_in(value, gid)
         if found is not None:
             return found
     return None
@@ -82,7 +82,7 @@ def reassemble(
             counter.roots += 1
             index = {obj["id"]: obj} if "id" in obj else {}
             continue
-        parent = index.get(parent_id) or (_find_in(root, parent_id) if root else None)
+        parent = index.get(parent_id) or (find_in(root, parent_id) if root else None)
         if parent is None:
             msg = (
                 f"bulk result line {counter.lines}: parent {parent_id} is not the current "
