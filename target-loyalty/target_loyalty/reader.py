@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import typing as t
 
-from target_runtime.singer_input import ResilientSingerReader
-from target_runtime.singer_input import _nesting_exceeds as nesting_exceeds
+from target_runtime.singer_input import ResilientSingerReader, nesting_exceeds
 
 from target_loyalty.typed_records import decode_line
 
@@ -27,7 +26,7 @@ class LoyaltyReader(ResilientSingerReader):
         super().__init__()
         self.typed_streams: set[str] = set()
 
-    def _parse(self, raw: bytes) -> dict[str, t.Any] | None:
+    def parse_line(self, raw: bytes) -> dict[str, t.Any] | None:
         if self.typed_streams:
             decoded = decode_line(raw)
             if decoded is not None:
@@ -36,11 +35,11 @@ class LoyaltyReader(ResilientSingerReader):
                 # SCHEMA came first, and the line nests no deeper than allowed.
                 if (
                     stream in self.typed_streams
-                    and stream in self._streams_with_schema
+                    and self.has_schema(stream)
                     and not nesting_exceeds(raw)
                 ):
                     message = {"type": "RECORD", "stream": stream, "record": parsed}
                     if version is not None:
                         message["version"] = version
                     return message
-        return super()._parse(raw)
+        return super().parse_line(raw)

@@ -61,7 +61,7 @@ def _dead_letter(line_number: int, raw: bytes, reason: str) -> DeadLetter:
     )
 
 
-def _nesting_exceeds(raw: bytes, limit: int = MAX_NESTING) -> bool:
+def nesting_exceeds(raw: bytes, limit: int = MAX_NESTING) -> bool:
     """Whether the (valid JSON) line nests arrays/objects deeper than ``limit``."""
     # Fewer opening brackets than the limit cannot nest deeper: the common case stops here.
     if raw.count(b"{") + raw.count(b"[") <= limit:
@@ -177,7 +177,7 @@ class ResilientSingerReader(MsgSpecReader):
         for line in getattr(filein, "buffer", filein):
             self.line_number += 1
             raw: bytes = line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line
-            message = self._parse(raw)
+            message = self.parse_line(raw)
             if message is None:
                 continue
             kind: str = message["type"]
@@ -190,12 +190,20 @@ class ResilientSingerReader(MsgSpecReader):
             stats[kind] += 1
         return Counter(stats)
 
-    def _parse(self, raw: bytes) -> dict[str, t.Any] | None:
-        """The line's message when it is valid, else None after dead-lettering it."""
+    def has_schema(self, stream: str) -> bool:
+        """Whether the stream's SCHEMA message has been read (a RECORD needs it first)."""
+        return stream in self._streams_with_schema
+
+    def parse_line(self, raw: bytes) -> dict[str, t.Any] | None:
+        """The line's message when it is valid, else None after dead-lettering it.
+
+        A subclass may decode some lines its own way (a typed fast path) and hand the rest
+        to this method.
+        """
         message, problem = _decode(raw)
         if problem is None:
             problem = self._problem(message)
-        if problem is None and _nesting_exceeds(raw):
+        if problem is None and nesting_exceeds(raw):
             problem = f"nesting deeper than {MAX_NESTING} levels"
         if problem is not None:
             self._reject(raw, problem)
