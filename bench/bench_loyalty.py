@@ -45,6 +45,7 @@ from pathlib import Path
 
 import msgspec
 import sqlalchemy as sa
+from testkit.singer_messages import customer_record
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "tap-shopify-history" / "tap_shopify_history" / "schemas"
@@ -84,28 +85,17 @@ def iso(day, second=0):
 
 
 def customer(cid, rng):
-    return {
-        "shop_domain": SHOP,
-        "id": cid,
-        "admin_graphql_api_id": f"gid://shopify/Customer/{cid}",
-        "email": f"c{cid}@example.com",
-        "phone": None,
-        "first_name": f"F{cid}",
-        "last_name": f"L{cid}",
-        "display_name": f"F{cid} L{cid}",
-        "default_address": None,
-        "number_of_orders": 0,
-        "amount_spent": {"amount": "0.00", "currency_code": "USD"},
-        "email_marketing_consent": None,
-        "sms_marketing_consent": None,
-        "tags": [],
-        "state": "ENABLED",
-        "verified_email": True,
-        "note": None,
-        "created_at": iso(rng.randrange(300)),
-        "updated_at": iso(rng.randrange(300)),
-        "metafields": [],
-    }
+    created = iso(rng.randrange(300))
+    return customer_record(
+        cid,
+        shop_domain=SHOP,
+        created_at=created,
+        updated_at=iso(rng.randrange(300)),
+        email=f"c{cid}@example.com",
+        first_name=f"F{cid}",
+        last_name=f"L{cid}",
+        display_name=f"F{cid} L{cid}",
+    )
 
 
 def order(oid, customers, rng=None, *, changed=False):
