@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from target_runtime.merge import OrderOwnerChange, merged_owner
 
 from target_crm import schema as t
 from target_crm.closing import load_manifest
@@ -43,18 +44,21 @@ def _missing(conn: Connection, shop: str, run_id: str) -> list[int]:
 
 
 def _moves(conn: Connection, shop: str, missing: list[int]) -> dict[int, int]:
-    moves: dict[int, int] = {}
+    """Who kept each missing customer's orders, by the runtime's ``merged_owner`` rule.
+
+    The same rule target-loyalty applies: the customer owning most of the departed one's
+    former orders, the lower id on a tie, so the answer does not depend on read order.
+    """
+    changes: dict[int, list[OrderOwnerChange]] = defaultdict(list)
     for start in range(0, len(missing), 500):
         chunk = missing[start : start + 500]
-        query = (
-            sa.select(t.orders.c.previous_customer_id, t.orders.c.customer_id)
-            .where(t.orders.c.shop_domain == shop, t.orders.c.previous_customer_id.in_(chunk))
-            .order_by(t.orders.c.updated_at)
+        query = sa.select(t.orders.c.previous_customer_id, t.orders.c.customer_id).where(
+            t.orders.c.shop_domain == shop, t.orders.c.previous_customer_id.in_(chunk)
         )
         for old, new in conn.execute(query):
-            if new is not None and new != old:
-                moves[old] = new
-    return moves
+            changes[old].append(OrderOwnerChange(old, new))
+    owners = {old: merged_owner(old, orders) for old, orders in changes.items()}
+    return {old: owner for old, owner in owners.items() if owner is not None}
 
 
 def _fold(conn: Connection, d: Departure, now: datetime) -> None:
