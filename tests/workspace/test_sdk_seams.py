@@ -33,11 +33,7 @@ PENDING: dict[str, set[tuple[str, str]]] = {
     "tap-shopify-history": set(),
     "target-crm": set(),
     "target-loyalty": set(),
-    "target-runtime": {
-        # The resilient reader sets the message its handler is processing, as the SDK's
-        # own reader loop does (`GenericSingerReader._current_message`).
-        ("singer_input.py", "_current_message"),
-    },
+    "target-runtime": set(),
 }
 _SELF_ATTRIBUTE = re.compile(r"self\.(_[A-Za-z]\w*)\s*(?::[^=\n]*)?=[^=]")
 

@@ -71,3 +71,22 @@ class SeamTargetMixin:
             frame: The interrupted frame.
         """
         super()._handle_termination(signum, frame)  # type: ignore[misc]
+
+
+class SeamReaderMixin:
+    """A singer-sdk message reader's private loop state, under a public name.
+
+    Listed before the SDK reader base of a reader that replaces ``process_lines``.
+    """
+
+    def set_current_message(self, raw: bytes) -> None:
+        """Record the line whose handler is about to run (`GenericSingerReader._current_message`).
+
+        The SDK's own reader loop sets it before each handler call, so a reader that
+        replaces the loop keeps that contract for any SDK code reading the current line;
+        singer-sdk has no public setter.
+
+        Args:
+            raw: The line being handled.
+        """
+        self._current_message = raw

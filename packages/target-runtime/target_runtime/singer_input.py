@@ -20,6 +20,8 @@ import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader, decoder
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+from target_runtime.sdk_seam import SeamReaderMixin
+
 __all__ = ["MAX_NESTING", "MAX_RAW_CHARS", "DeadLetter", "ResilientSingerReader"]
 
 #: Longest raw line kept in a dead letter; longer lines are cut and marked truncated.
@@ -139,7 +141,7 @@ def _json_type(value: object) -> str:
     return "number"
 
 
-class ResilientSingerReader(MsgSpecReader):
+class ResilientSingerReader(SeamReaderMixin, MsgSpecReader):
     """msgspec-based reader that dead-letters every line it cannot turn into a message.
 
     Set ``message_reader_class = ResilientSingerReader`` on the target and, in its
@@ -185,7 +187,7 @@ class ResilientSingerReader(MsgSpecReader):
             if handler is None:
                 self._reject(raw, f"message type {kind!r} is not supported by this target")
                 continue
-            self._current_message = raw  # type: ignore[assignment]
+            self.set_current_message(raw)
             handler(message)
             stats[kind] += 1
         return Counter(stats)
