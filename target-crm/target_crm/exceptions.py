@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 from singer_sdk.exceptions import ConfigValidationError
+from target_runtime.fields import RecordRejected
 
 
-class RecordRejectedError(ValueError):
-    """A record cannot be parsed: skippable, it goes to the quarantine table."""
+class RecordRejectedError(RecordRejected):
+    """A record cannot be parsed: skippable, it goes to the quarantine table.
 
-    def __init__(self, stream: str, key: str, field: str, reason: str) -> None:
-        """Name the record and the field at fault.
-
-        Args:
-            stream: The stream.
-            key: The record key (``shop_domain/id``), or ``?`` when it is unreadable.
-            field: The field at fault.
-            reason: What is wrong with it.
-        """
-        super().__init__(f"{stream} record {key}: field '{field}': {reason}")
-        self.stream = stream
-        self.key = key
-        self.field = field
-        self.reason = reason
+    Raised with the stream, the record key (``shop_domain/id``, or ``?`` where unreadable),
+    the field at fault and the reason; the message reads
+    ``orders record shop/1001: field 'id': ...``.
+    """
 
 
 class TooManyRejectedRecordsError(RuntimeError):

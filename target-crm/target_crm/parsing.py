@@ -7,204 +7,46 @@ Decimal (a float is refused), and an error names the stream, the record key and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import partial
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta, Struct
-from target_runtime.edge import DEFAULT_TEXT_LIMIT, MAX_ID
+from target_runtime.edge import DEFAULT_TEXT_LIMIT, MAX_COUNT, MAX_ID, PLAIN_AMOUNT_PATTERN
+from target_runtime.fields import FieldReader
 
 from target_crm.domain.models import Consent, Customer, LineItem, Order, Refund
 from target_crm.domain.reconciliation import CONTRACT_STREAMS, ManifestPart
-from target_crm.edge import (
-    MAX_COUNT,
-    TEXT_LIMITS,
-    count_problem,
-    id_problem,
-    money_problem,
-    printable_key,
-    text_problem,
-)
+from target_crm.edge import TEXT_LIMITS
 from target_crm.exceptions import RecordRejectedError
 
 _ZERO = Decimal(0)
-T = TypeVar("T")
 
 
-class _Fields:
-    """Typed access to one record's fields; each failure names the record and field."""
+class _Fields(FieldReader):
+    """The runtime's field reader, with this store's text bounds and rejection type."""
 
-    def __init__(self, stream: str, record: Mapping[str, Any]) -> None:
-        self.stream = stream
-        self.record = record
-        shop, rid = record.get("shop_domain"), record.get("id")
-        key = f"{shop if isinstance(shop, str) else '?'}/{rid if rid is not None else '?'}"
-        self.key = printable_key(key)
-
-    def fail(self, field: str, reason: str) -> RecordRejectedError:
-        return RecordRejectedError(self.stream, self.key, field, reason)
-
-    def value(self, field: str, source: Mapping[str, Any] | None = None) -> Any:
-        return (self.record if source is None else source).get(field)
-
-    def int_(
-        self, field: str, source: Mapping[str, Any] | None = None, *, null: bool = False
-    ) -> Any:
-        raw = self.value(field, source)
-        if raw is None and null:
-            return None
-        if isinstance(raw, bool) or not isinstance(raw, int):
-            raise self.fail(field, f"expected an integer, got {type(raw).__name__}")
-        return raw
-
-    def id_(
-        self, field: str, source: Mapping[str, Any] | None = None, *, null: bool = False
-    ) -> Any:
-        value = self.int_(field, source, null=null)
-        if value is not None and (problem := id_problem(value)):
-            raise self.fail(field, problem)
-        return value
-
-    def count(
-        self, field: str, source: Mapping[str, Any] | None = None, *, null: bool = False
-    ) -> Any:
-        value = self.int_(field, source, null=null)
-        if value is not None and (problem := count_problem(value)):
-            raise self.fail(field, problem)
-        return value
-
-    def str_(
-        self, field: str, source: Mapping[str, Any] | None = None, *, null: bool = True
-    ) -> Any:
-        raw = self.value(field, source)
-        if raw is None and null:
-            return None
-        if not isinstance(raw, str):
-            raise self.fail(field, f"expected a string, got {type(raw).__name__}")
-        if problem := text_problem(field, raw):
-            raise self.fail(field, problem)
-        return raw
-
-    def time(
-        self, field: str, source: Mapping[str, Any] | None = None, *, null: bool = False
-    ) -> Any:
-        raw = self.value(field, source)
-        if raw is None and null:
-            return None
-        if isinstance(raw, datetime):  # already parsed when validate_records is on
-            parsed = raw
-        elif isinstance(raw, str):
-            try:
-                parsed = datetime.fromisoformat(raw)
-            except ValueError:
-                raise self.fail(field, f"not an ISO 8601 date-time: {raw!r}") from None
-        else:
-            raise self.fail(field, f"expected a date-time string, got {type(raw).__name__}")
-        if parsed.tzinfo is None:
-            raise self.fail(field, "date-time has no time zone")
-        return parsed.astimezone(UTC)
-
-    def decimal(self, field: str, raw: Any) -> Decimal:
-        if not isinstance(raw, str):
-            # msgspec hands JSON numbers over as Decimal/int: a number is not money here.
-            kind = "a JSON number" if isinstance(raw, int | float | Decimal) else type(raw).__name__
-            raise self.fail(field, f"money must be a decimal string, got {kind}")
-        try:
-            amount = Decimal(raw)
-        except InvalidOperation:
-            raise self.fail(field, f"not a decimal amount: {raw[:40]!r}") from None
-        if not amount.is_finite():
-            raise self.fail(field, f"not a finite amount: {raw[:40]!r}")
-        if problem := money_problem(amount):
-            raise self.fail(field, problem)
-        return amount
-
-    def money_bag(self, field: str, source: Mapping[str, Any] | None = None) -> Decimal:
-        return self.bag(field, (self.record if source is None else source).get(field))
-
-    def bag(self, label: str, bag: Any) -> Decimal:
-        """The shop-currency amount of a MoneyBag (zero when absent)."""
-        if bag is None:
-            return _ZERO
-        try:
-            amount = bag["shop_money"]["amount"]
-        except (TypeError, KeyError):
-            raise self.fail(label, "expected a MoneyBag with shop_money.amount") from None
-        if type(amount) is str:  # the common case, kept short: this runs ~8 times per order
-            try:
-                value = Decimal(amount)
-            except InvalidOperation:
-                raise self.fail(
-                    f"{label}.shop_money.amount", f"not a decimal amount: {amount[:40]!r}"
-                ) from None
-            if value.is_finite() and money_problem(value) is None:
-                return value
-        return self.decimal(f"{label}.shop_money.amount", amount)
-
-    def obj(self, field: str, source: Mapping[str, Any] | None = None) -> Mapping[str, Any] | None:
-        raw = self.value(field, source)
-        if raw is None or isinstance(raw, Mapping):
-            return raw
-        raise self.fail(field, f"expected an object, got {type(raw).__name__}")
-
-    def list_(self, field: str, source: Mapping[str, Any] | None = None) -> list[Any]:
-        raw = self.value(field, source)
-        if raw is None:
-            return []
-        if not isinstance(raw, list):
-            raise self.fail(field, f"expected an array, got {type(raw).__name__}")
-        return raw
-
-    def tags(self, field: str = "tags") -> tuple[str, ...]:
-        items = self.list_(field)
-        if not all(isinstance(tag, str) for tag in items):
-            raise self.fail(field, "tags must be strings")
-        for tag in items:
-            if problem := text_problem("tag", tag):
-                raise self.fail(field, f"a tag {problem}")
-        return tuple(items)
-
-    def shop(self) -> str:
-        shop = self.str_("shop_domain", null=False)
-        if not shop:
-            raise self.fail("shop_domain", "empty")
-        return str(shop)
+    rejection = RecordRejectedError
+    text_limits = TEXT_LIMITS
 
 
-def _within(f: _Fields, prefix: str, read: Callable[[], T]) -> T:
-    """Read a nested object; a failure names the field with its path (``line_items.id``)."""
-    try:
-        return read()
-    except RecordRejectedError as error:
-        if error.field.startswith(prefix):
-            raise
-        raise f.fail(f"{prefix}.{error.field}", error.reason) from None
-
-
-def record_key(record: Mapping[str, Any]) -> str:
-    """The ``shop_domain/id`` key of a raw record, for messages and listings.
-
-    Args:
-        record: The raw record.
-
-    Returns:
-        The key, with ``?`` for missing parts.
-    """
-    return _Fields("", record).key
+def _bag(f: _Fields, field: str, source: Mapping[str, Any] | None = None) -> Decimal:
+    """The shop-currency amount of the MoneyBag in ``field`` (zero when absent)."""
+    return f.money(f.value(field, source), field, null_is_zero=True)
 
 
 def _consent(f: _Fields, field: str) -> Consent | None:
     raw = f.obj(field)
     if raw is None:
         return None
-    state = f.str_("state", raw, null=False)
+    state = f.text("state", raw, optional=False)
     return Consent(
         state=str(state),
-        opt_in_level=f.str_("opt_in_level", raw),
-        updated_at=f.time("consent_updated_at", raw, null=True),
+        opt_in_level=f.text("opt_in_level", raw),
+        updated_at=f.moment("consent_updated_at", raw, optional=True),
     )
 
 
@@ -213,8 +55,8 @@ def _metafields(f: _Fields) -> dict[str, str]:
     for item in f.list_("metafields"):
         if not isinstance(item, Mapping):
             raise f.fail("metafields", "each metafield must be an object")
-        namespace = f.str_("namespace", item, null=False)
-        key = f.str_("key", item, null=False)
+        namespace = f.text("namespace", item, optional=False)
+        key = f.text("key", item, optional=False)
         value = item.get("value")
         values[f"{namespace}.{key}"] = "" if value is None else str(value)
     return values
@@ -233,35 +75,33 @@ def parse_customer(record: Mapping[str, Any]) -> Customer:
         RecordRejectedError: naming the field that cannot be read.
     """
     f = _Fields("customers", record)
-    shop, customer_id = f.shop(), f.id_("id")  # the key first: its errors matter most
+    shop, customer_id = f.shop(), f.integer("id")  # the key first: its errors matter most
     address = f.obj("default_address") or {}
     spent = f.obj("amount_spent")
     # Read only to validate them at the edge: the CRM keeps neither.
-    f.str_("display_name")
-    f.str_("note")
+    f.text("display_name")
+    f.text("note")
     return Customer(
         shop_domain=shop,
         id=customer_id,
-        updated_at=f.time("updated_at"),
-        created_at=f.time("created_at", null=True),
-        email=f.str_("email"),
-        phone=f.str_("phone"),
-        first_name=f.str_("first_name"),
-        last_name=f.str_("last_name"),
-        city=_within(f, "default_address", lambda: f.str_("city", address)),
-        province=_within(f, "default_address", lambda: f.str_("province", address)),
-        country=_within(f, "default_address", lambda: f.str_("country", address)),
-        country_code=_within(f, "default_address", lambda: f.str_("country_code", address)),
-        number_of_orders=f.count("number_of_orders", null=True) or 0,
+        updated_at=f.moment("updated_at"),
+        created_at=f.moment("created_at", optional=True),
+        email=f.text("email"),
+        phone=f.text("phone"),
+        first_name=f.text("first_name"),
+        last_name=f.text("last_name"),
+        city=f.within("default_address", lambda: f.text("city", address)),
+        province=f.within("default_address", lambda: f.text("province", address)),
+        country=f.within("default_address", lambda: f.text("country", address)),
+        country_code=f.within("default_address", lambda: f.text("country_code", address)),
+        number_of_orders=f.count("number_of_orders", optional=True) or 0,
         amount_spent=(
-            f.decimal("amount_spent.amount", spent.get("amount")) if spent else Decimal("0")
+            f.amount("amount_spent.amount", spent.get("amount")) if spent else Decimal("0")
         ),
-        email_consent=_within(
-            f, "email_marketing_consent", lambda: _consent(f, "email_marketing_consent")
+        email_consent=f.within(
+            "email_marketing_consent", lambda: _consent(f, "email_marketing_consent")
         ),
-        sms_consent=_within(
-            f, "sms_marketing_consent", lambda: _consent(f, "sms_marketing_consent")
-        ),
+        sms_consent=f.within("sms_marketing_consent", lambda: _consent(f, "sms_marketing_consent")),
         tags=f.tags(),
         metafields=_metafields(f),
     )
@@ -271,16 +111,15 @@ def _line_item(f: _Fields, raw: Any) -> LineItem:
     if not isinstance(raw, Mapping):
         raise f.fail("line_items", "each line item must be an object")
     quantity = f.count("quantity", raw)
-    unit = raw.get("original_unit_price_set")
     return LineItem(
-        id=f.id_("id", raw, null=True),
-        title=f.str_("title", raw),
-        sku=f.str_("sku", raw),
+        id=f.integer("id", raw, optional=True),
+        title=f.text("title", raw),
+        sku=f.text("sku", raw),
         quantity=quantity,
-        current_quantity=f.count("current_quantity", raw, null=True) or 0,
-        unit_price=f.bag("line_items.original_unit_price_set", unit),
-        product_id=f.id_("product_id", raw, null=True),
-        variant_id=f.id_("variant_id", raw, null=True),
+        current_quantity=f.count("current_quantity", raw, optional=True) or 0,
+        unit_price=_bag(f, "original_unit_price_set", raw),
+        product_id=f.integer("product_id", raw, optional=True),
+        variant_id=f.integer("variant_id", raw, optional=True),
     )
 
 
@@ -288,9 +127,9 @@ def _refund(f: _Fields, raw: Any) -> Refund:
     if not isinstance(raw, Mapping):
         raise f.fail("refunds", "each refund must be an object")
     return Refund(
-        id=f.id_("id", raw),
-        created_at=f.time("created_at", raw),
-        amount=f.bag("refunds.total_refunded_set", raw.get("total_refunded_set")),
+        id=f.integer("id", raw),
+        created_at=f.moment("created_at", raw),
+        amount=_bag(f, "total_refunded_set", raw),
     )
 
 
@@ -304,7 +143,6 @@ def _refund(f: _Fields, raw: Any) -> Refund:
 # names the field; so what is accepted, and every rejection's reason, stay the reader's.
 
 _NO_NUL = r"^[^\x00]*\Z"
-_AMOUNT = r"^[0-9]{1,15}(?:\.[0-9]{1,4})?\Z"  # below 10**15, at most 4 decimals, not negative
 _Id = Annotated[int, Meta(ge=1, le=MAX_ID)]
 _Count = Annotated[int, Meta(ge=0, le=MAX_COUNT)]
 
@@ -315,7 +153,7 @@ def _bounded(field: str, min_length: int = 0) -> Any:
 
 
 class _Money(Struct):
-    amount: Annotated[str, Meta(pattern=_AMOUNT)]
+    amount: Annotated[str, Meta(pattern=PLAIN_AMOUNT_PATTERN)]
 
 
 class _Bag(Struct):
@@ -458,36 +296,36 @@ def parse_order(record: Mapping[str, Any]) -> Order:
 def _read_order(record: Mapping[str, Any]) -> Order:
     """The field-by-field reader of an order: it accepts what it can, or names the field."""
     f = _Fields("orders", record)
-    shop, order_id = f.shop(), f.id_("id")  # the key first: its errors matter most
-    currency = f.str_("currency_code", null=False)
+    shop, order_id = f.shop(), f.integer("id")  # the key first: its errors matter most
+    currency = f.text("currency_code", optional=False)
     return Order(
         shop_domain=shop,
         id=order_id,
-        name=str(f.str_("name", null=True) or f"#{record.get('id')}"),
-        created_at=f.time("created_at"),
-        updated_at=f.time("updated_at"),
-        customer_id=f.id_("customer_id", null=True),
+        name=str(f.text("name", optional=True) or f"#{record.get('id')}"),
+        created_at=f.moment("created_at"),
+        updated_at=f.moment("updated_at"),
+        customer_id=f.integer("customer_id", optional=True),
         currency_code=str(currency),
-        total_price=f.money_bag("total_price_set"),
-        current_total_price=f.money_bag("current_total_price_set"),
-        total_refunded=f.money_bag("total_refunded_set"),
-        subtotal_price=f.money_bag("subtotal_price_set"),
-        total_tax=f.money_bag("total_tax_set"),
-        total_discounts=f.money_bag("total_discounts_set"),
-        cancelled_at=f.time("cancelled_at", null=True),
-        cancel_reason=f.str_("cancel_reason"),
-        closed_at=f.time("closed_at", null=True),
-        financial_status=f.str_("financial_status"),
-        fulfillment_status=f.str_("fulfillment_status"),
-        email=f.str_("email"),
+        total_price=_bag(f, "total_price_set"),
+        current_total_price=_bag(f, "current_total_price_set"),
+        total_refunded=_bag(f, "total_refunded_set"),
+        subtotal_price=_bag(f, "subtotal_price_set"),
+        total_tax=_bag(f, "total_tax_set"),
+        total_discounts=_bag(f, "total_discounts_set"),
+        cancelled_at=f.moment("cancelled_at", optional=True),
+        cancel_reason=f.text("cancel_reason"),
+        closed_at=f.moment("closed_at", optional=True),
+        financial_status=f.text("financial_status"),
+        fulfillment_status=f.text("fulfillment_status"),
+        email=f.text("email"),
         line_items=tuple(
-            _within(f, "line_items", partial(_line_item, f, item)) for item in f.list_("line_items")
+            f.within("line_items", partial(_line_item, f, item)) for item in f.list_("line_items")
         ),
         refunds=tuple(
-            _within(f, "refunds", partial(_refund, f, item)) for item in f.list_("refunds")
+            f.within("refunds", partial(_refund, f, item)) for item in f.list_("refunds")
         ),
         tags=f.tags(),
-        source_name=f.str_("source_name"),
+        source_name=f.text("source_name"),
         test=bool(record.get("test", False)),
     )
 
@@ -505,17 +343,15 @@ def parse_roster(record: Mapping[str, Any]) -> tuple[str, int]:
         RecordRejectedError: naming the field that cannot be read.
     """
     f = _Fields("customer_roster", record)
-    return f.shop(), int(f.id_("id"))
+    return f.shop(), int(f.integer("id"))
 
 
 MANIFEST_PARTS = ("window", "refund_sweep", "webhooks")  # webhooks: the queue's re-fetches
 
 
 def _count(f: _Fields, field: str, source: Mapping[str, Any] | None = None) -> int:
-    value = int(f.int_(field, source))
-    if value < 0:
-        raise f.fail(field, f"negative count {value}")
-    return value
+    # Manifest counts are Shopify's own totals: any non-negative 64-bit integer.
+    return int(f.count(field, source, limit=MAX_ID) or 0)
 
 
 def parse_manifest(record: Mapping[str, Any]) -> ManifestPart:
@@ -532,8 +368,8 @@ def parse_manifest(record: Mapping[str, Any]) -> ManifestPart:
     """
     f = _Fields("sync_manifest", record)
     f.key = "/".join(str(record.get(k, "?")) for k in ("shop_domain", "run_id", "stream", "part"))
-    shop, run_id = f.shop(), str(f.str_("run_id", null=False))
-    stream, part = str(f.str_("stream", null=False)), str(f.str_("part", null=False))
+    shop, run_id = f.shop(), str(f.text("run_id", optional=False))
+    stream, part = str(f.text("stream", optional=False)), str(f.text("part", optional=False))
     if stream not in CONTRACT_STREAMS:
         raise f.fail("stream", f"not a contract stream: {stream!r}")
     if part not in MANIFEST_PARTS:
@@ -544,15 +380,15 @@ def parse_manifest(record: Mapping[str, Any]) -> ManifestPart:
         run_id=run_id,
         stream=stream,
         part=part,
-        selection=str(f.str_("selection") or ""),
-        window_start=f.time("window_start", null=True),
-        window_end=f.time("window_end", null=True),
+        selection=str(f.text("selection") or ""),
+        window_start=f.moment("window_start", optional=True),
+        window_end=f.moment("window_end", optional=True),
         shopify_count_before=_count(f, "shopify_count_before"),
         shopify_count_after=_count(f, "shopify_count_after"),
         emitted=_count(f, "emitted"),
         excluded={
             str(k): _count(f, f"excluded.{k}", {f"excluded.{k}": v}) for k, v in excluded.items()
         },
-        started_at=f.time("started_at"),
-        finished_at=f.time("finished_at"),
+        started_at=f.moment("started_at"),
+        finished_at=f.moment("finished_at"),
     )

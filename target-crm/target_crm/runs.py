@@ -12,10 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from target_runtime.edge import printable_key
 from target_runtime.shop_lock import LockHolder, ShopLock, ShopLockedError
 
 from target_crm import schema as t
-from target_crm.edge import printable_key
 from target_crm.exceptions import SyncAlreadyRunningError
 from target_crm.storage import upsert
 

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
+from target_runtime.edge import printable_key
+from target_runtime.fields import record_key
 
 from target_crm import outputs, privacy, storage
 from target_crm.closing import save_manifest
@@ -25,14 +27,13 @@ from target_crm.domain.identity import customer_phone, normalize_email
 from target_crm.domain.late_orders import join_orders
 from target_crm.domain.models import ConsentAudit, Event, OrderSnapshot
 from target_crm.domain.privacy import PrivacyRequest, parse_privacy_request
-from target_crm.edge import printable_key, text_problem
+from target_crm.edge import text_problem
 from target_crm.exceptions import RecordRejectedError, SyncAlreadyRunningError
 from target_crm.parsing import (
     parse_customer,
     parse_manifest,
     parse_order,
     parse_roster,
-    record_key,
 )
 from target_crm.reconcile import save_roster
 from target_crm.runs import StatKey

@@ -131,8 +131,8 @@ def bad(over):
             "customers",
             bad({"tags": ["ok", "t" * 256]}),
             f"{SHOP}/50",
-            "tags",
-            "a tag 256 characters",
+            "tags[1]",
+            "256 characters, more than the 255 allowed",
         ),
         (
             "customers",

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
+from target_runtime.fields import RecordRejected
 
-class RecordError(ValueError):
-    """Skippable: one record cannot be parsed; it is quarantined and the run goes on."""
 
-    def __init__(self, stream: str, key: str, field: str, reason: str) -> None:
-        """Name the record and the field at fault.
+class RecordError(RecordRejected):
+    """Skippable: one record cannot be parsed; it is quarantined and the run goes on.
 
-        Args:
-            stream: The Singer stream.
-            key: The record's id within its shop.
-            field: The offending field (dotted path).
-            reason: What is wrong with it.
-        """
-        super().__init__(f"{stream} {key}: {field}: {reason}")
-        self.stream, self.key, self.field, self.reason = stream, key, field, reason
+    Raised with the stream, the record's id, the offending field (a dotted path) and the
+    reason; the message reads ``orders 1001: total_price_set.shop_money.amount: ...``.
+    """
+
+    message_format = "{stream} {key}: {field}: {reason}"
 
 
 class FatalSyncError(RuntimeError):

@@ -7,22 +7,13 @@ and the sink quarantines the record instead of failing the run.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from target_runtime.edge import (
-    DEFAULT_TEXT_LIMIT,
-    MAX_ID,
-    MONEY_LIMIT,
-    MONEY_PLACES,
-    TAG_LIMIT,
-    TEXT_LIMITS,
-    text_problem,
-)
+from target_runtime.edge import DEFAULT_TEXT_LIMIT, MAX_ID, text_problem
+from target_runtime.fields import FieldReader, is_plain_amount
 
 from target_loyalty.domain.model import ZERO, Order, Refund
 from target_loyalty.domain.privacy import Kind, PrivacyRequest
@@ -59,93 +50,14 @@ class Customer:
     updated_at: datetime
 
 
-MONEY_DECIMALS = MONEY_PLACES
-#: A non-negative amount below 10**15 with at most MONEY_DECIMALS decimals, as Shopify
-#: writes them: such a string passes every money check, so it needs no other.
-_PLAIN_AMOUNT = re.compile(rf"[0-9]{{1,15}}(?:\.[0-9]{{1,{MONEY_DECIMALS}}})?").fullmatch
+class _Reader(FieldReader):
+    """The runtime's field reader, naming a record by its id and raising ``RecordError``."""
 
+    rejection = RecordError
 
-class _Reader:
-    """Reads fields of one record, raising errors that name stream, key and field."""
-
-    def __init__(self, stream: str, record: Mapping[str, Any]) -> None:
-        self.stream = stream
-        self.record = record
-        self.key = f"{record.get('id')!s:.40}"
-
-    def fail(self, field: str, reason: str) -> RecordError:
-        return RecordError(self.stream, self.key, field, reason)
-
-    def shop(self) -> str:
-        value = self.record.get("shop_domain")
-        if not isinstance(value, str) or not value:
-            raise self.fail("shop_domain", "missing or empty shop_domain")
-        problem = text_problem(value, TEXT_LIMITS["shop_domain"])
-        if problem:
-            raise self.fail("shop_domain", problem)
-        return value
-
-    def integer(self, field: str, *, optional: bool = False) -> int | None:
-        """The record's id field: an integer from 1 to 2**63-1."""
-        return self.check_id(field, self.record.get(field), optional=optional)
-
-    def check_id(self, field: str, value: Any, *, optional: bool = False) -> int | None:
-        """An id: an integer from 1 to 2**63-1 (a positive 64-bit integer)."""
-        if value is None and optional:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(field, f"expected an integer, got {value!r:.40}")
-        if not 1 <= value <= MAX_ID:
-            raise self.fail(field, f"{value!s:.40} is not an id from 1 to 2**63-1")
-        return value
-
-    def text(self, field: str) -> str | None:
-        value = self.record.get(field)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise self.fail(field, f"expected a string, got {type(value).__name__}")
-        problem = text_problem(value, TEXT_LIMITS.get(field, DEFAULT_TEXT_LIMIT))
-        if problem:
-            raise self.fail(field, problem)
-        return value
-
-    def moment(self, field: str, *, optional: bool = False, value: Any = None) -> datetime | None:
-        value = self.record.get(field) if value is None else value
-        if value is None:
-            if optional:
-                return None
-            raise self.fail(field, "missing timestamp")
-        return parse_moment(value, lambda reason: self.fail(field, reason))
-
-    def tags(self, field: str = "tags") -> tuple[str, ...]:
-        value = self.record.get(field) or []
-        if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-            raise self.fail(field, "expected a list of strings")
-        for index, tag in enumerate(value):
-            problem = text_problem(tag, TAG_LIMIT)
-            if problem:
-                raise self.fail(f"{field}[{index}]", problem)
-        return tuple(value)
-
-    def money(self, bag: Any, field: str, currency: str, *, null_is_zero: bool = False) -> Decimal:
-        """Shop-money amount of a MoneyBag, checked against the shop currency."""
-        if bag is None and null_is_zero:
-            return ZERO
-        try:
-            shop_money = bag["shop_money"]
-            amount, code = shop_money["amount"], shop_money["currency_code"]
-        except (KeyError, TypeError):
-            raise self.fail(field, "expected a MoneyBag with shop_money") from None
-        if code != currency:
-            raise self.fail(field, f"shop money in {code!r:.20}, expected shop currency {currency}")
-        if type(amount) is str and _PLAIN_AMOUNT(amount) is not None:
-            return Decimal(amount)  # the common case: every check below holds by its shape
-        where = f"{field}.shop_money.amount"
-        value = parse_amount(amount, lambda reason: self.fail(where, reason))
-        if value < 0:
-            raise self.fail(where, f"{amount} is negative; totals and prices are not")
-        return value
+    @classmethod
+    def key_of(cls, record: Mapping[str, Any]) -> str:
+        return f"{record.get('id')!s:.40}"
 
 
 def parse_moment(value: Any, fail: Any) -> datetime:
@@ -162,29 +74,6 @@ def parse_moment(value: Any, fail: Any) -> datetime:
     if moment.tzinfo is None:
         raise fail(f"timestamp without a time zone: {value!r}")
     return moment.astimezone(UTC)
-
-
-def parse_amount(value: Any, fail: Any) -> Decimal:
-    """A decimal money string; floats are refused because they lose cents."""
-    # The reader decodes JSON numbers as Decimal: only a string is a decimal string.
-    if not isinstance(value, str):
-        number = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-        got = f"the JSON number {value!s:.40}" if number else f"{value!r:.40}"
-        raise fail(f"money must be a decimal string, got {got}")
-    if isinstance(value, str) and len(value) > 64:
-        raise fail(f"{len(value):,} characters is not a money amount")
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:
-        raise fail(f"not a decimal amount: {value!r:.40}") from None
-    if not amount.is_finite():
-        raise fail(f"not a finite amount: {value!r:.40}")
-    if abs(amount) >= MONEY_LIMIT:
-        raise fail(f"{value!s:.40} exceeds the money range (|amount| < 10**15)")
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > MONEY_DECIMALS:
-        raise fail(f"{value!s:.40} has more than {MONEY_DECIMALS} decimals")
-    return amount
 
 
 def parse_customer(record: Mapping[str, Any]) -> tuple[str, Customer]:
@@ -236,7 +125,7 @@ def _refund(r: _Reader, raw: Any, index: int, currency: str) -> Refund:
         raise r.fail(field, "expected an object")
     refund_id = r.check_id(f"{field}.id", raw.get("id"))
     assert refund_id is not None
-    created = r.moment(f"{field}.created_at", value=raw.get("created_at"))
+    created = r.check_moment(f"{field}.created_at", raw.get("created_at"))
     assert created is not None
     lines = raw.get("refund_line_items") or []
     if not isinstance(lines, list):
@@ -244,14 +133,19 @@ def _refund(r: _Reader, raw: Any, index: int, currency: str) -> Refund:
     subtotal = sum(
         (
             r.money(
-                line.get("subtotal_set"), f"{field}.refund_line_items[{i}].subtotal_set", currency
+                line.get("subtotal_set"),
+                f"{field}.refund_line_items[{i}].subtotal_set",
+                currency=currency,
             )
             for i, line in enumerate(lines)
         ),
         ZERO,
     )
     total = r.money(
-        raw.get("total_refunded_set"), f"{field}.total_refunded_set", currency, null_is_zero=True
+        raw.get("total_refunded_set"),
+        f"{field}.total_refunded_set",
+        currency=currency,
+        null_is_zero=True,
     )
     return Refund(refund_id=refund_id, created_at=created, line_subtotal=subtotal, total=total)
 
@@ -284,7 +178,7 @@ def _plain_money(bag: Any, currency: str) -> bool:
         return (
             shop_money["currency_code"] == currency
             and type(amount) is str
-            and _PLAIN_AMOUNT(amount) is not None
+            and is_plain_amount(amount)
         )
     except (KeyError, TypeError):
         return False
@@ -321,7 +215,7 @@ def _check_line_item(r: _Reader, index: int, line: Any, currency: str) -> None:
         r.check_id(f"{where}.{key}", line.get(key), optional=True)
     for key in _LINE_MONEY:
         if line.get(key) is not None:
-            r.money(line[key], f"{where}.{key}", currency)
+            r.money(line[key], f"{where}.{key}", currency=currency)
     for key in _LINE_TEXT:
         value = line.get(key)
         if value is not None:
@@ -363,8 +257,8 @@ def parse_order(record: Mapping[str, Any]) -> tuple[str, Order]:
         customer_id=r.integer("customer_id", optional=True),
         created_at=created,
         updated_at=r.moment("updated_at", optional=True) or created,
-        subtotal=r.money(record.get("subtotal_price_set"), "subtotal_price_set", currency),
-        total=r.money(record.get("total_price_set"), "total_price_set", currency),
+        subtotal=r.money(record.get("subtotal_price_set"), "subtotal_price_set", currency=currency),
+        total=r.money(record.get("total_price_set"), "total_price_set", currency=currency),
         currency=currency,
         test=test,
         cancelled_at=r.moment("cancelled_at", optional=True),

@@ -25,7 +25,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from target_runtime.edge import (
     DEFAULT_TEXT_LIMIT,
     MAX_ID,
-    MONEY_PLACES,
+    PLAIN_AMOUNT_PATTERN,
     TAG_LIMIT,
     TEXT_LIMITS,
 )
@@ -34,9 +34,7 @@ from target_loyalty.domain.model import ZERO, Order, Refund
 from target_loyalty.records import CURRENCIES, Customer, parse_moment
 
 Id = Annotated[int, Meta(ge=1, le=MAX_ID)]
-#: The parser's plain amount (records._PLAIN_AMOUNT): non-negative, below 10**15, at most
-#: MONEY_PLACES decimals; ``\Z``, not ``$``, so a trailing newline is not plain.
-Amount = Annotated[str, Meta(pattern=rf"^[0-9]{{1,15}}(?:\.[0-9]{{1,{MONEY_PLACES}}})?\Z")]
+Amount = Annotated[str, Meta(pattern=PLAIN_AMOUNT_PATTERN)]
 Shop = Annotated[str, Meta(min_length=1, max_length=TEXT_LIMITS["shop_domain"])]
 Text = Annotated[str, Meta(max_length=DEFAULT_TEXT_LIMIT)]
 Tag = Annotated[str, Meta(max_length=TAG_LIMIT)]

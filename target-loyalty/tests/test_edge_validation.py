@@ -19,7 +19,7 @@ def set_path(record: dict, path: list, value: object) -> dict:
 
 
 ORDER_CASES = [
-    (["id"], BIG, "id", "not an id from 1 to 2**63-1"),
+    (["id"], BIG, "id", "not an id between 1 and 2**63-1"),
     (["id"], -5, "id", "not an id"),
     (["id"], 0, "id", "not an id"),
     (["customer_id"], 2**64, "customer_id", "not an id"),
@@ -28,7 +28,7 @@ ORDER_CASES = [
         ["total_price_set", "shop_money", "amount"],
         "1e+30",
         "total_price_set.shop_money.amount",
-        "1e+30 exceeds the money range",
+        "1E+30 exceeds the largest amount stored (10**15)",
     ),
     (
         ["total_price_set", "shop_money", "amount"],

@@ -31,7 +31,7 @@ from singer_sdk.sinks import BatchSink
 from singer_sdk.target_base import Target
 from sqlalchemy.dialects import postgresql, sqlite
 from target_runtime.database_url import database_url_from_config
-from target_runtime.edge import MAX_ID, TEXT_LIMITS, text_problem
+from target_runtime.fields import FieldReader, RecordRejected
 from target_runtime.shop_lock import ShopLock, lease_from_config
 from target_runtime.singer_input import DeadLetter, ResilientSingerReader
 from target_runtime.state_after_commit import StateAfterCommit
@@ -50,49 +50,25 @@ class Contact:
     updated_at: datetime
 
 
-class RecordRejectedError(ValueError):
-    """A record that cannot become a contact: the field and why."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
-def _text(record: Mapping[str, Any], field: str, *, required: bool = False) -> str | None:
-    value = record.get(field)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or (required and not value):
-        raise RecordRejectedError(field, f"not a text (got {value!r:.40})")
-    problem = text_problem(value, TEXT_LIMITS.get(field, 1_000))
-    if problem is not None:
-        raise RecordRejectedError(field, problem)
-    return value
-
-
 def contact_from_customer(record: Mapping[str, Any]) -> Contact:
     """The contact a ``customers`` record describes: email lowercased, names joined.
 
     Raises:
-        RecordRejectedError: naming the field that cannot be read.
+        RecordRejected: naming the record and the field that cannot be read.
     """
-    customer_id = record.get("id")
-    if isinstance(customer_id, bool) or not isinstance(customer_id, int):
-        raise RecordRejectedError("id", f"not an integer (got {customer_id!r:.40})")
-    if not 0 < customer_id <= MAX_ID:
-        raise RecordRejectedError("id", f"{customer_id} is not a positive 64-bit id")
-    updated_at = record.get("updated_at")  # parsed by singer-sdk; None if unreadable
-    if not isinstance(updated_at, datetime):
-        raise RecordRejectedError("updated_at", "not a date-time")
-    email = _text(record, "email")
-    names = (_text(record, "first_name"), _text(record, "last_name"))
+    r = FieldReader("customers", record)
+    shop, customer_id = r.shop(), r.integer("id")
+    updated_at = r.moment("updated_at")  # parsed by singer-sdk; None (missing) if unreadable
+    email = r.text("email")
+    names = (r.text("first_name"), r.text("last_name"))
+    assert customer_id is not None  # required fields are never None
+    assert updated_at is not None
     return Contact(
-        shop_domain=str(_text(record, "shop_domain", required=True)),
+        shop_domain=shop,
         id=customer_id,
         email=email.strip().lower() if email else None,
         name=" ".join(part for part in names if part),
-        updated_at=updated_at.astimezone(UTC),
+        updated_at=updated_at,
     )
 
 
@@ -166,9 +142,9 @@ class ContactsSink(BatchSink):
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         try:
             contact = contact_from_customer(record)
-        except RecordRejectedError as why:
-            row = {"stream": self.stream_name, "field": why.field, "reason": why.reason}
-            row["record_key"] = f"{record.get('shop_domain')}/{record.get('id')}"[:300]
+        except RecordRejected as why:
+            row = {"stream": why.stream, "record_key": why.key, "field": why.field}
+            row["reason"] = why.reason
             row["payload"] = json.dumps(record, default=str, sort_keys=True)
             context.setdefault("rejected", []).append(row)
             return  # a quarantine row is this run's own: it needs no shop lock
