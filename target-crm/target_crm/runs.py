@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from target_runtime.edge import printable_key
+from target_runtime.run_record import RunRecord
 from target_runtime.shop_lock import LockHolder, ShopLock, ShopLockedError
 
 from target_crm import schema as t
@@ -55,6 +56,7 @@ class RunLedger:
             pid=self.pid,
             host=self.hostname,
         )
+        self.record = RunRecord(t.sync_runs, self.lock, per_shop=False)
         self.rejected = 0
 
     @property
@@ -65,26 +67,12 @@ class RunLedger:
     def start(self, now: datetime) -> None:
         """Record the run as running."""
         with self.engine.begin() as conn:
-            conn.execute(
-                t.sync_runs.insert().values(
-                    run_id=self.run_id,
-                    status="running",
-                    pid=self.pid,
-                    hostname=self.hostname,
-                    started_at=now,
-                    heartbeat_at=now,
-                )
-            )
+            self.record.open(conn, now)
 
     def finish(self, status: str, now: datetime, error: str | None = None) -> None:
         """Record the run's end and release its shop locks."""
         with self.engine.begin() as conn:
-            conn.execute(
-                t.sync_runs.update()
-                .where(t.sync_runs.c.run_id == self.run_id)
-                .values(status=status, finished_at=now, heartbeat_at=now, error=error)
-            )
-            self.lock.release(conn)
+            self.record.close(conn, status, now, error=error)
         self.lock.close_sessions()
 
     def acquire(self, shop: str, now: datetime) -> None:
@@ -104,20 +92,11 @@ class RunLedger:
 
     def _abandon(self, conn: Connection, replaced: LockHolder | None) -> None:
         """The run whose lock was taken over died without finishing: say so."""
-        if replaced is None:
-            return
-        conn.execute(
-            t.sync_runs.update()
-            .where(t.sync_runs.c.run_id == replaced.run_id, t.sync_runs.c.status == "running")
-            .values(status="abandoned", error=f"lock taken over by run {self.run_id}")
-        )
+        self.record.abandon(conn, replaced, f"lock taken over by run {self.run_id}")
 
     def heartbeat(self, conn: Connection, now: datetime) -> None:
         """Prove this run alive (inside the batch transaction)."""
-        conn.execute(
-            t.sync_runs.update().where(t.sync_runs.c.run_id == self.run_id).values(heartbeat_at=now)
-        )
-        self.lock.heartbeat(conn, now)
+        self.record.heartbeat(conn, now)
 
     def add_stats(self, conn: Connection, counts: Mapping[StatKey, int]) -> None:
         """Add counts to this run's statistics (received, created, skipped by reason...)."""

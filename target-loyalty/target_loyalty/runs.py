@@ -9,20 +9,17 @@ the lease ``lock_lease_seconds``). A live holder on this host is never taken ove
 
 from __future__ import annotations
 
-import os
-import socket
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from target_runtime.run_record import RunRecord
 from target_runtime.shop_lock import LockHolder, ShopLock, ShopLockedError
 
 from target_loyalty import schema as s
 from target_loyalty.exceptions import SyncAlreadyRunningError
 from target_loyalty.storage import upsert
 
-HOST = socket.gethostname()
 # The advisory keys hash "target-loyalty:<shop>", as before the lock moved to the runtime.
 ADVISORY_NAMESPACE = "target-loyalty"
 
@@ -45,6 +42,7 @@ class RunRegistry:
         self.lock = ShopLock(
             s.sync_locks, run_id, stale_after, advisory_namespace=ADVISORY_NAMESPACE
         )
+        self.record = RunRecord(s.sync_runs, self.lock, per_shop=True)
         self.shops: dict[str, datetime] = {}
         self.refused: set[str] = set()
 
@@ -71,20 +69,7 @@ class RunRegistry:
 
     def _record_refused(self, shop: str, now: datetime, reason: str) -> None:
         """A refused run is recorded as refused (never left running), holding no lock."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                sa.insert(s.sync_runs).values(
-                    run_id=self.run_id,
-                    shop_domain=shop,
-                    status="refused",
-                    pid=os.getpid(),
-                    host=HOST,
-                    started_at=now,
-                    heartbeat_at=now,
-                    finished_at=now,
-                    error=reason[:2000],
-                )
-            )
+        self.record.refused(self.engine, now, reason, shop)
         self.refused.add(shop)
 
     def hold(self, shop: str, now: datetime) -> None:
@@ -104,54 +89,23 @@ class RunRegistry:
         self.lock.release(conn, shop)
 
     def _register(self, conn: Connection, shop: str, now: datetime) -> None:
-        conn.execute(
-            sa.insert(s.sync_runs).values(
-                run_id=self.run_id,
-                shop_domain=shop,
-                status="running",
-                pid=os.getpid(),
-                host=HOST,
-                started_at=now,
-                heartbeat_at=now,
-            )
-        )
+        self.record.open(conn, now, shop)
         first = {"shop_domain": shop, "first_synced_at": now}
         conn.execute(upsert(conn, s.shops).on_conflict_do_nothing(), [first])
 
-    @staticmethod
-    def _abandon(conn: Connection, replaced: LockHolder | None) -> None:
+    def _abandon(self, conn: Connection, replaced: LockHolder | None) -> None:
         """The run whose lock was taken over died without finishing: say so."""
-        if replaced is None:
-            return
-        conn.execute(
-            sa.update(s.sync_runs)
-            .where(s.sync_runs.c.run_id == replaced.run_id, s.sync_runs.c.status == "running")
-            .values(status="abandoned", error="the run died without finishing (lock taken over)")
-        )
+        self.record.abandon(conn, replaced, "the run died without finishing (lock taken over)")
 
     def heartbeat(self, conn: Connection, shop: str, now: datetime, **counts: Any) -> None:
         """Add to this run's counters and prove it is alive, inside the batch's transaction."""
-        runs = s.sync_runs
-        values: dict[str, Any] = {"heartbeat_at": now}
-        values.update({name: getattr(runs.c, name) + amount for name, amount in counts.items()})
-        conn.execute(
-            sa.update(runs)
-            .where(runs.c.run_id == self.run_id, runs.c.shop_domain == shop)
-            .values(values)
-        )
-        self.lock.heartbeat(conn, now, shop)
+        self.record.heartbeat(conn, now, shop, **counts)
 
     def finish(
         self, conn: Connection, shop: str, status: str, now: datetime, **values: Any
     ) -> None:
         """Close this run's row and release the shop (inside the final transaction)."""
-        runs = s.sync_runs
-        conn.execute(
-            sa.update(runs)
-            .where(runs.c.run_id == self.run_id, runs.c.shop_domain == shop)
-            .values(status=status, finished_at=now, heartbeat_at=now, **values)
-        )
-        self.release(conn, shop)
+        self.record.close(conn, status, now, shop, **values)
 
     def release_sessions(self) -> None:
         """Drop PostgreSQL advisory locks (closing the session releases them)."""
