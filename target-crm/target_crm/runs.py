@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from target_runtime.edge import printable_key
+from target_runtime.quarantine import dead_letter_row
 from target_runtime.run_record import RunRecord
 from target_runtime.shop_lock import LockHolder, ShopLock, ShopLockedError
 
@@ -124,30 +124,13 @@ class RunLedger:
 
     def quarantine(self, conn: Connection, rows: Iterable[dict[str, Any]], now: datetime) -> None:
         """Keep rejected records with the reason (stream, key, field, payload)."""
-        values = [
-            {
-                **r,
-                "record_key": printable_key(str(r["record_key"]), 400),
-                "field": printable_key(str(r["field"]), 255),
-                "reason": str(r["reason"]).replace("\x00", "\\0"),
-                "run_id": self.run_id,
-                "quarantined_at": now,
-            }
-            for r in rows
-        ]
+        values = [{**r, "run_id": self.run_id, "quarantined_at": now} for r in rows]
         if values:
             conn.execute(t.quarantine.insert(), values)
 
     def dead_letter(self, conn: Connection, letter: Any, now: datetime) -> None:
         """Keep an input line that is no valid Singer message, with its reason."""
-        row = {
-            "run_id": self.run_id,
-            "line_number": letter.line_number,
-            "raw": letter.raw.replace("\x00", "\\u0000"),  # PostgreSQL text holds no NUL
-            "truncated": letter.truncated,
-            "reason": letter.reason.replace("\x00", "\\u0000"),
-            "recorded_at": now,
-        }
+        row = {**dead_letter_row(letter), "run_id": self.run_id, "recorded_at": now}
         upsert(conn, t.dead_letters, [row])
 
     def list_skipped(

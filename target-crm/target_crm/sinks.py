@@ -6,7 +6,6 @@ records and the run's heartbeat commit together or not at all.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Connection
 from target_runtime.edge import printable_key
 from target_runtime.fields import record_key
+from target_runtime.quarantine import quarantine_row
 
 from target_crm import outputs, privacy, storage
 from target_crm.closing import save_manifest
@@ -123,15 +123,7 @@ class CrmSink(SeamSink):
                 (shop, self.stream_name, "rejected", printable_key(error.field, 128))
             ] += 1
             self.logger.warning("Quarantined: %s", error)
-            pending.rejected.append(
-                {
-                    "stream": self.stream_name,
-                    "record_key": error.key,
-                    "field": error.field,
-                    "reason": error.reason,
-                    "payload": json.dumps(raw, default=str, sort_keys=True),
-                }
-            )
+            pending.rejected.append(quarantine_row(error, raw, key_chars=400))
 
     def process_batch(self, context: dict[str, Any]) -> None:
         """Apply and commit one batch of parsed records; then let the target emit STATE."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from target_runtime.quarantine import dead_letter_row
 
 from target_loyalty import schema as s
 from target_loyalty.domain.reconciliation import (
@@ -24,10 +25,10 @@ from target_loyalty.domain.reconciliation import (
     reconcile,
 )
 from target_loyalty.records import Manifest
+from target_loyalty.storage import upsert
 
 if TYPE_CHECKING:
     from target_runtime.singer_input import DeadLetter
-from target_loyalty.storage import upsert
 
 SKIPPED = "skipped:"
 #: Run-count measures of privacy request outcomes: ``privacy:<kind>:<outcome>``.
@@ -56,23 +57,10 @@ def add_counts(
     )
 
 
-def printable(text: str) -> str:
-    """Text PostgreSQL can store: a NUL character is written as the escape ``\\u0000``."""
-    return text.replace("\x00", "\\u0000")
-
-
 def store_dead_letter(conn: Connection, run_id: str, letter: DeadLetter, now: datetime) -> None:
     """Keep one input line that was not a valid Singer message, with the reason."""
-    conn.execute(
-        sa.insert(s.dead_letters).values(
-            run_id=run_id,
-            line_number=letter.line_number,
-            raw=printable(letter.raw),
-            truncated=letter.truncated,
-            reason=printable(letter.reason)[:2000],
-            recorded_at=now,
-        )
-    )
+    row = dead_letter_row(letter, reason_chars=2000)
+    conn.execute(sa.insert(s.dead_letters).values(run_id=run_id, recorded_at=now, **row))
 
 
 def store_manifest(

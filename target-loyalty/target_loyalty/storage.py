@@ -6,7 +6,6 @@ is one transaction (stage, then upsert) and a crash leaves the books before or a
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -16,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from target_runtime.quarantine import quarantine_row
 
 from target_loyalty import bulk
 from target_loyalty import schema as s
@@ -296,19 +296,8 @@ def quarantine(
     """Store rejected records with the reason, and count each as a discrepancy."""
     if not rejects:
         return
-    rows = [
-        {
-            "run_id": run_id,
-            "shop_domain": shop,
-            "stream": err.stream,
-            "record_key": err.key[:255],
-            "field": err.field[:255],
-            "reason": err.reason,
-            "payload": json.dumps(raw, default=str, sort_keys=True),
-            "recorded_at": now,
-        }
-        for err, raw in rejects
-    ]
+    own = {"run_id": run_id, "shop_domain": shop, "recorded_at": now}
+    rows = [{**quarantine_row(err, raw), **own} for err, raw in rejects]
     conn.execute(sa.insert(s.quarantine), rows)
     notes = [
         Discrepancy(f"{e.stream}:{e.key}", e.field, f"quarantined: {e.reason}") for e, _ in rejects
