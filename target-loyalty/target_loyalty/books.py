@@ -13,13 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from target_runtime.merge import OrderOwnerChange, merged_owner
 
 from target_loyalty import outcome as run_outcome
 from target_loyalty import privacy_store, storage
-from target_loyalty import schema as s
 from target_loyalty.domain.earning import apply_order, clamp_to_balance
 from target_loyalty.domain.lifecycle import plan_merge, signup_entry
 from target_loyalty.domain.model import (
@@ -232,8 +230,7 @@ class Books:
         return tally
 
     def _first_synced(self, conn: Connection, shop: str, now: datetime) -> datetime:
-        query = sa.select(s.shops.c.first_synced_at).where(s.shops.c.shop_domain == shop)
-        return conn.execute(query).scalar() or now
+        return storage.first_synced_at(conn, shop) or now
 
     def apply_roster(
         self, shop: str, ids: Sequence[int], version: int, rejects: Rejects, now: datetime
@@ -245,7 +242,7 @@ class Books:
         """
         tally = _tally(len(ids) + len(rejects), rejects)
         with self.engine.begin() as conn:
-            applied = _applied_version(conn, shop)
+            applied = storage.roster_version(conn, shop)
             if applied is not None and version < applied:
                 tally[skipped(SkipReason.STALE_ROSTER_VERSION)] += len(ids)
                 storage.quarantine(conn, self.run_id, shop, rejects, now)
@@ -253,20 +250,8 @@ class Books:
                 self.registry.heartbeat(conn, shop, now, quarantined=len(rejects))
                 return tally
             tally["applied"] += len(ids)
-            rows = [
-                {"shop_domain": shop, "customer_id": cid, "version": version}
-                for cid in sorted(set(ids))
-            ]
-            if rows:
-                stmt = storage.upsert(conn, s.roster)
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["shop_domain", "customer_id"],
-                        set_={"version": stmt.excluded.version},
-                    ),
-                    rows,
-                )
-            _restore(conn, shop, sorted(set(ids)))
+            storage.save_roster(conn, shop, ids, version)
+            storage.restore_accounts(conn, shop, sorted(set(ids)))
             storage.quarantine(conn, self.run_id, shop, rejects, now)
             run_outcome.add_counts(conn, self.run_id, shop, "customer_roster", tally)
             self.registry.heartbeat(
@@ -312,7 +297,7 @@ class Books:
     def last_roster_version(self, shop: str) -> int | None:
         """The newest roster version applied for the shop, if any."""
         with self.engine.connect() as conn:
-            return _applied_version(conn, shop)
+            return storage.roster_version(conn, shop)
 
     def activate_roster(
         self, shop: str, version: int, now: datetime, max_share: float
@@ -327,32 +312,18 @@ class Books:
                 shop's live accounts; nothing is applied.
         """
         with self.engine.begin() as conn:
-            live = sa.select(s.roster.c.customer_id).where(
-                s.roster.c.shop_domain == shop, s.roster.c.version == version
-            )
-            if not conn.execute(sa.select(live.exists())).scalar():
+            absent = storage.absent_from_roster(conn, shop, version)
+            if absent is None:
                 return 0, 0  # no roster rows of this version for the shop: nothing is known
-            active = [s.accounts.c.shop_domain == shop, s.accounts.c.status == "active"]
-            missing = (
-                conn.execute(
-                    sa.select(s.accounts.c.customer_id).where(
-                        *active, s.accounts.c.customer_id.not_in(live)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            accounts = conn.execute(
-                sa.select(sa.func.count()).select_from(s.accounts).where(*active)
-            ).scalar()
-            refusal = deletion_refusal(shop, len(missing), int(accounts or 0), max_share)
+            missing, accounts = absent
+            refusal = deletion_refusal(shop, len(missing), accounts, max_share)
             if refusal is not None:
                 raise RosterDeletionRefusedError(refusal)
             deleted = merged = 0
             for loser in missing:
                 kept = _merge_target(conn, shop, loser)
                 if kept is None:
-                    _soft_delete(conn, shop, loser, now, status="deleted")
+                    storage.soft_delete_account(conn, shop, loser, now, status="deleted")
                     deleted += 1
                 else:
                     self._merge(conn, shop, loser, kept, now)
@@ -365,15 +336,7 @@ class Books:
         return deleted, merged
 
     def _remember_version(self, conn: Connection, shop: str, version: int, now: datetime) -> None:
-        row = {"shop_domain": shop, "version": version, "applied_at": now, "run_id": self.run_id}
-        stmt = storage.upsert(conn, s.roster_versions)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["shop_domain"],
-                set_={c: stmt.excluded[c] for c in ("version", "applied_at", "run_id")},
-            ),
-            [row],
-        )
+        storage.remember_roster_version(conn, shop, version, now, self.run_id)
 
     def _merge(self, conn: Connection, shop: str, loser: int, kept: int, now: datetime) -> None:
         held = storage.entries_for_customers(conn, shop, [loser, kept])
@@ -381,13 +344,7 @@ class Books:
         storage.move_entries(conn, shop, loser, kept)
         storage.insert_entries(conn, shop, self.run_id, [plan.audit], now)
         storage.queue_recompute(conn, shop, [kept])
-        _soft_delete(conn, shop, loser, now, status="merged", merged_into=kept)
-
-
-def _applied_version(conn: Connection, shop: str) -> int | None:
-    query = sa.select(s.roster_versions.c.version).where(s.roster_versions.c.shop_domain == shop)
-    version = conn.execute(query).scalar()
-    return None if version is None else int(version)
+        storage.soft_delete_account(conn, shop, loser, now, status="merged", merged_into=kept)
 
 
 def _updated(latest: dict[int, Customer], c: Customer) -> datetime | None:
@@ -465,41 +422,5 @@ def _account_row(shop: str, c: Customer) -> dict[str, Any]:
 
 def _merge_target(conn: Connection, shop: str, loser: int) -> int | None:
     """The customer that now owns most of the loser's former orders, if any (``merged_owner``)."""
-    o = s.orders
-    query = sa.select(o.c.customer_id).where(
-        o.c.shop_domain == shop,
-        o.c.previous_customer_id == loser,
-        o.c.customer_id.is_not(None),
-        o.c.customer_id != loser,
-    )
-    return merged_owner(
-        loser, (OrderOwnerChange(loser, int(owner)) for owner in conn.execute(query).scalars())
-    )
-
-
-def _restore(conn: Connection, shop: str, ids: Sequence[int]) -> None:
-    """A soft-deleted (not merged) customer seen live again is active again."""
-    a = s.accounts
-    for part in storage.chunks(list(ids)):
-        conn.execute(
-            sa.update(a)
-            .where(a.c.shop_domain == shop, a.c.status == "deleted", a.c.customer_id.in_(part))
-            .values(status="active", deleted_at=None)
-        )
-
-
-def _soft_delete(
-    conn: Connection,
-    shop: str,
-    customer_id: int,
-    now: datetime,
-    *,
-    status: str,
-    merged_into: int | None = None,
-) -> None:
-    a = s.accounts
-    conn.execute(
-        sa.update(a)
-        .where(a.c.shop_domain == shop, a.c.customer_id == customer_id)
-        .values(status=status, deleted_at=now, merged_into=merged_into)
-    )
+    owners = storage.new_owners_of_orders(conn, shop, loser)
+    return merged_owner(loser, (OrderOwnerChange(loser, owner) for owner in owners))

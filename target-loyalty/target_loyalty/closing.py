@@ -15,12 +15,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from target_loyalty import bulk, scope, storage
 from target_loyalty import outcome as run_outcome
-from target_loyalty import schema as s
+from target_loyalty import scope, storage
 from target_loyalty.domain.lifecycle import PURGED_STATUSES, expiry_entries, purge_cutoff
 from target_loyalty.domain.model import ZERO, LedgerEntry, LoyaltyRules, Tier
 from target_loyalty.domain.reconciliation import Check, CheckStatus, RunStatus
@@ -170,14 +168,9 @@ Timelines = dict[int, tuple[dict[int, Tier | None], Tier | None]]
 
 def _order_history(conn: Connection, shop: str, customers: Sequence[int]) -> History:
     """Each customer's non-test orders as (spend, eligible for rewards)."""
-    o = s.orders
     history: History = defaultdict(list)
-    for part in storage.chunks(customers):
-        query = sa.select(
-            o.c.customer_id, o.c.order_id, o.c.created_at, o.c.net_basis, o.c.eligible
-        ).where(o.c.shop_domain == shop, o.c.customer_id.in_(part), o.c.test.is_(False))
-        for cid, oid, created, net, eligible in conn.execute(query):
-            history[cid].append((TimedSpend(oid, created, net), bool(eligible)))
+    for cid, oid, created, net, eligible in storage.order_history(conn, shop, customers):
+        history[cid].append((TimedSpend(oid, created, net), eligible))
     return history
 
 
@@ -226,7 +219,6 @@ def _store_metrics(
     now: datetime,
 ) -> None:
     """Store each account's tier, net spend in the period, and balances."""
-    a = s.accounts
     points = storage.balances(conn, shop, customers)
     # Cashback is summed here, not in SQL: SQLite stores money as exact text.
     credit: dict[int, Decimal] = defaultdict(lambda: ZERO)
@@ -247,58 +239,13 @@ def _store_metrics(
                 "metrics_at": now,
             }
         )
-    # One executemany through the driver: a first close stores every account, and
-    # SQLAlchemy's per-row bind processing was half of this statement's CPU time.
-    bulk.update(conn, a, rows, key=("shop_domain", "customer_id"))
+    storage.store_account_metrics(conn, rows)
 
 
 def purge(conn: Connection, shop: str, retention_days: int, now: datetime) -> int:
     """Delete accounts, personal data and ledger rows once retention is over."""
-    a = s.accounts
-    due = (
-        conn.execute(
-            sa.select(a.c.customer_id).where(
-                a.c.shop_domain == shop,
-                a.c.status.in_(PURGED_STATUSES),
-                a.c.deleted_at <= purge_cutoff(now, retention_days),
-            )
-        )
-        .scalars()
-        .all()
-    )
-    for part in storage.chunks(list(due)):
-        conn.execute(
-            sa.delete(s.ledger).where(
-                s.ledger.c.shop_domain == shop, s.ledger.c.customer_id.in_(part)
-            )
-        )
-        conn.execute(
-            sa.update(s.orders)
-            .where(s.orders.c.shop_domain == shop, s.orders.c.customer_id.in_(part))
-            .values(customer_id=None)
-        )
-        conn.execute(
-            sa.delete(s.roster).where(
-                s.roster.c.shop_domain == shop, s.roster.c.customer_id.in_(part)
-            )
-        )
-        conn.execute(sa.delete(a).where(a.c.shop_domain == shop, a.c.customer_id.in_(part)))
-    return len(due)
+    return storage.purge_accounts(conn, shop, PURGED_STATUSES, purge_cutoff(now, retention_days))
 
 
 def _run_facts(conn: Connection, shop: str, run_id: str) -> dict[str, Any]:
-    o = s.orders
-    count, customers, earliest, latest = conn.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.count(sa.distinct(o.c.customer_id)),
-            sa.func.min(o.c.created_at),
-            sa.func.max(o.c.created_at),
-        ).where(o.c.shop_domain == shop, o.c.last_run_id == run_id)
-    ).one()
-    return {
-        "orders_synced": count,
-        "customers_synced": customers,
-        "earliest_order_at": earliest,
-        "latest_order_at": latest,
-    }
+    return storage.run_order_facts(conn, shop, run_id)

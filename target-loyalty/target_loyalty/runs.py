@@ -17,8 +17,8 @@ from target_runtime.run_record import RunRecord
 from target_runtime.shop_lock import LockHolder, ShopLock, ShopLockedError
 
 from target_loyalty import schema as s
+from target_loyalty import storage
 from target_loyalty.exceptions import SyncAlreadyRunningError
-from target_loyalty.storage import upsert
 
 # The advisory keys hash "target-loyalty:<shop>", as before the lock moved to the runtime.
 ADVISORY_NAMESPACE = "target-loyalty"
@@ -90,8 +90,7 @@ class RunRegistry:
 
     def _register(self, conn: Connection, shop: str, now: datetime) -> None:
         self.record.open(conn, now, shop)
-        first = {"shop_domain": shop, "first_synced_at": now}
-        conn.execute(upsert(conn, s.shops).on_conflict_do_nothing(), [first])
+        storage.note_first_sync(conn, shop, now)
 
     def _abandon(self, conn: Connection, replaced: LockHolder | None) -> None:
         """The run whose lock was taken over died without finishing: say so."""

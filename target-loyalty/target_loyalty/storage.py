@@ -321,3 +321,189 @@ def cashback_entries(conn: Connection, shop: str, customer_ids: Sequence[int]) -
         )
         found.extend(_entry(row) for row in conn.execute(query))
     return found
+
+
+# -- shops, the roster and account status (books) -------------------------------------------
+
+
+def note_first_sync(conn: Connection, shop: str, now: datetime) -> None:
+    """Remember when the shop was first synced (a later run keeps the first time)."""
+    first = {"shop_domain": shop, "first_synced_at": now}
+    conn.execute(upsert(conn, s.shops).on_conflict_do_nothing(), [first])
+
+
+def first_synced_at(conn: Connection, shop: str) -> datetime | None:
+    """When the shop was first synced, if ever."""
+    query = sa.select(s.shops.c.first_synced_at).where(s.shops.c.shop_domain == shop)
+    moment: datetime | None = conn.execute(query).scalar()
+    return moment
+
+
+def save_roster(conn: Connection, shop: str, customer_ids: Sequence[int], version: int) -> None:
+    """Record these customers as live in roster ``version`` (upsert by shop and customer)."""
+    rows = [
+        {"shop_domain": shop, "customer_id": cid, "version": version}
+        for cid in sorted(set(customer_ids))
+    ]
+    if not rows:
+        return
+    stmt = upsert(conn, s.roster)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["shop_domain", "customer_id"],
+            set_={"version": stmt.excluded.version},
+        ),
+        rows,
+    )
+
+
+def roster_version(conn: Connection, shop: str) -> int | None:
+    """The newest roster version applied for the shop, if any."""
+    query = sa.select(s.roster_versions.c.version).where(s.roster_versions.c.shop_domain == shop)
+    version = conn.execute(query).scalar()
+    return None if version is None else int(version)
+
+
+def remember_roster_version(
+    conn: Connection, shop: str, version: int, now: datetime, run_id: str
+) -> None:
+    """Record roster ``version`` as the shop's applied one."""
+    row = {"shop_domain": shop, "version": version, "applied_at": now, "run_id": run_id}
+    stmt = upsert(conn, s.roster_versions)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["shop_domain"],
+            set_={c: stmt.excluded[c] for c in ("version", "applied_at", "run_id")},
+        ),
+        [row],
+    )
+
+
+def absent_from_roster(conn: Connection, shop: str, version: int) -> tuple[list[int], int] | None:
+    """Active accounts not in roster ``version``, and how many accounts are active.
+
+    Returns:
+        (missing customer ids, active accounts), or None when the shop has no roster rows
+        of this version (then nothing is known about who is live).
+    """
+    live = sa.select(s.roster.c.customer_id).where(
+        s.roster.c.shop_domain == shop, s.roster.c.version == version
+    )
+    if not conn.execute(sa.select(live.exists())).scalar():
+        return None
+    a = s.accounts
+    active = [a.c.shop_domain == shop, a.c.status == "active"]
+    missing = conn.execute(sa.select(a.c.customer_id).where(*active, a.c.customer_id.not_in(live)))
+    count = conn.execute(sa.select(sa.func.count()).select_from(a).where(*active)).scalar()
+    return [int(cid) for cid in missing.scalars()], int(count or 0)
+
+
+def new_owners_of_orders(conn: Connection, shop: str, former: int) -> list[int]:
+    """The customer now owning each order ``former`` used to own (one entry per order)."""
+    o = s.orders
+    query = sa.select(o.c.customer_id).where(
+        o.c.shop_domain == shop,
+        o.c.previous_customer_id == former,
+        o.c.customer_id.is_not(None),
+        o.c.customer_id != former,
+    )
+    return [int(owner) for owner in conn.execute(query).scalars()]
+
+
+def restore_accounts(conn: Connection, shop: str, customer_ids: Sequence[int]) -> None:
+    """Soft-deleted (not merged) accounts of these customers are active again."""
+    a = s.accounts
+    for part in chunks(list(customer_ids)):
+        conn.execute(
+            sa.update(a)
+            .where(a.c.shop_domain == shop, a.c.status == "deleted", a.c.customer_id.in_(part))
+            .values(status="active", deleted_at=None)
+        )
+
+
+def soft_delete_account(
+    conn: Connection,
+    shop: str,
+    customer_id: int,
+    now: datetime,
+    *,
+    status: str,
+    merged_into: int | None = None,
+) -> None:
+    """Mark an account deleted or merged (into ``merged_into``) as of ``now``."""
+    a = s.accounts
+    conn.execute(
+        sa.update(a)
+        .where(a.c.shop_domain == shop, a.c.customer_id == customer_id)
+        .values(status=status, deleted_at=now, merged_into=merged_into)
+    )
+
+
+# -- closing a run ----------------------------------------------------------------------------
+
+
+def order_history(
+    conn: Connection, shop: str, customer_ids: Sequence[int]
+) -> Iterator[tuple[int, int, datetime, Any, bool]]:
+    """Each non-test order of these customers: (customer, order, created, net basis, eligible)."""
+    o = s.orders
+    for part in chunks(customer_ids):
+        query = sa.select(
+            o.c.customer_id, o.c.order_id, o.c.created_at, o.c.net_basis, o.c.eligible
+        ).where(o.c.shop_domain == shop, o.c.customer_id.in_(part), o.c.test.is_(False))
+        for cid, oid, created, net, eligible in conn.execute(query):
+            yield cid, oid, created, net, bool(eligible)
+
+
+def store_account_metrics(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Update accounts' tier, net spend and balances, by shop and customer."""
+    # One executemany through the driver: a first close stores every account, and
+    # SQLAlchemy's per-row bind processing was half of this statement's CPU time.
+    bulk.update(conn, s.accounts, rows, key=("shop_domain", "customer_id"))
+
+
+def purge_accounts(conn: Connection, shop: str, statuses: Iterable[str], cutoff: datetime) -> int:
+    """Delete accounts in ``statuses`` deleted at or before ``cutoff``, with their data.
+
+    Their ledger rows and roster rows go; their orders stay, owned by no one.
+
+    Returns:
+        How many accounts were purged.
+    """
+    a = s.accounts
+    query = sa.select(a.c.customer_id).where(
+        a.c.shop_domain == shop, a.c.status.in_(list(statuses)), a.c.deleted_at <= cutoff
+    )
+    due = list(conn.execute(query).scalars())
+    for part in chunks(due):
+        led, roster, orders = s.ledger, s.roster, s.orders
+        conn.execute(sa.delete(led).where(led.c.shop_domain == shop, led.c.customer_id.in_(part)))
+        conn.execute(
+            sa.update(orders)
+            .where(orders.c.shop_domain == shop, orders.c.customer_id.in_(part))
+            .values(customer_id=None)
+        )
+        conn.execute(
+            sa.delete(roster).where(roster.c.shop_domain == shop, roster.c.customer_id.in_(part))
+        )
+        conn.execute(sa.delete(a).where(a.c.shop_domain == shop, a.c.customer_id.in_(part)))
+    return len(due)
+
+
+def run_order_facts(conn: Connection, shop: str, run_id: str) -> dict[str, Any]:
+    """The orders this run stored: how many, for how many customers, first and last placed."""
+    o = s.orders
+    count, customers, earliest, latest = conn.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.count(sa.distinct(o.c.customer_id)),
+            sa.func.min(o.c.created_at),
+            sa.func.max(o.c.created_at),
+        ).where(o.c.shop_domain == shop, o.c.last_run_id == run_id)
+    ).one()
+    return {
+        "orders_synced": count,
+        "customers_synced": customers,
+        "earliest_order_at": earliest,
+        "latest_order_at": latest,
+    }
